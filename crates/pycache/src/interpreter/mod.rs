@@ -1,0 +1,311 @@
+//! Interpreters: what a Python says about its cache scheme, learnt once and remembered.
+//!
+//! Every version-dependent fact this crate needs (cache tag, magic, header layout, source-hash
+//! algorithm, `sys.pycache_prefix`, extension suffixes, `sys.path`) comes from running the
+//! interpreter once with an embedded probe script ([`Interpreter::probe`]). Results are cached on
+//! disk keyed by the executable's path, size and mtime and the environment variables that change
+//! the answers, so a second run starts no Python at all. Nothing here guesses a fact from a
+//! version number when the interpreter can be asked.
+
+mod discovery;
+mod probe_cache;
+mod request;
+
+pub use discovery::{DiscoveryOptions, candidates, default_interpreter, discover, find_command};
+pub use probe_cache::cache_dir;
+pub use request::{InterpreterRequest, ParseRequestError};
+
+use crate::cache_path::CacheScheme;
+use crate::freshness::{CheckHashBasedPycs, ImportRules};
+use crate::header::HeaderLayout;
+use crate::magic::Magic;
+use crate::source_hash::{SourceHashAlgorithm, source_hash};
+use crate::version::PythonVersion;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const PROBE_SCRIPT: &str = include_str!("probe.py");
+
+/// The raw answer of the probe script (hex-encoded paths), as cached on disk.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ProbeData {
+    pub(crate) probe_version: u32,
+    pub(crate) implementation: String,
+    pub(crate) version: String,
+    pub(crate) releaselevel: String,
+    pub(crate) serial: u32,
+    pub(crate) cache_tag: Option<String>,
+    pub(crate) marshal_version: u32,
+    pub(crate) optimize: u8,
+    pub(crate) pycache_prefix: Option<String>,
+    pub(crate) executable: Option<String>,
+    pub(crate) prefix: Option<String>,
+    pub(crate) base_prefix: Option<String>,
+    pub(crate) sys_path: Vec<Option<String>>,
+    pub(crate) magic: Option<String>,
+    pub(crate) source_hash_of_empty: Option<String>,
+    pub(crate) extension_suffixes: Vec<String>,
+    pub(crate) soabi: Option<String>,
+    pub(crate) ext_suffix: Option<String>,
+}
+
+/// Why an interpreter could not be probed or found.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct InterpreterError {
+    path: PathBuf,
+    kind: InterpreterErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InterpreterErrorKind {
+    #[error("cannot run it: {0}")]
+    Spawn(std::io::Error),
+    #[error("the probe failed ({status}): {stderr}")]
+    Failed { status: String, stderr: String },
+    #[error("the probe's answer is not understood: {0}")]
+    BadAnswer(String),
+    #[error("no interpreter matches this request")]
+    NotFound,
+}
+
+impl InterpreterError {
+    /// The executable (or request) the error is about.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn not_found(request: &str) -> Self {
+        InterpreterError {
+            path: PathBuf::from(request),
+            kind: InterpreterErrorKind::NotFound,
+        }
+    }
+}
+
+/// A Python interpreter and the facts of its bytecode cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    path: PathBuf,
+    data: ProbeData,
+    language: PythonVersion,
+    magic: Magic,
+    hash_algorithm: Option<SourceHashAlgorithm>,
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn hex_path(text: &Option<String>) -> Option<PathBuf> {
+    text.as_deref()
+        .and_then(unhex)
+        .map(|bytes| PathBuf::from(OsString::from_vec(bytes)))
+}
+
+impl Interpreter {
+    /// Runs `executable` once with the probe script and learns its facts; a cached answer is used
+    /// when the executable and the relevant environment are unchanged since it was probed.
+    ///
+    /// # Errors
+    ///
+    /// When the executable cannot be started, the probe fails, or its answer is not understood.
+    pub fn probe(executable: &Path) -> Result<Self, InterpreterError> {
+        let key = probe_cache::ProbeKey::for_executable(executable);
+        if let Some(key) = &key
+            && let Some(data) = probe_cache::load(key)
+            && let Ok(interpreter) = Self::from_probe(executable, data)
+        {
+            return Ok(interpreter);
+        }
+        let data = Self::run_probe(executable)?;
+        let interpreter = Self::from_probe(executable, data.clone())?;
+        if let Some(key) = &key {
+            probe_cache::store(key, &data);
+        }
+        Ok(interpreter)
+    }
+
+    fn run_probe(executable: &Path) -> Result<ProbeData, InterpreterError> {
+        let error = |kind| InterpreterError {
+            path: executable.to_owned(),
+            kind,
+        };
+        let output = Command::new(executable)
+            .arg("-c")
+            .arg(PROBE_SCRIPT)
+            .stdin(Stdio::null())
+            .env_remove("PYTHONSTARTUP")
+            .output()
+            .map_err(|e| error(InterpreterErrorKind::Spawn(e)))?;
+        if !output.status.success() {
+            return Err(error(InterpreterErrorKind::Failed {
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            }));
+        }
+        let line = output
+            .stdout
+            .split(|&b| b == b'\n')
+            .rfind(|l| l.starts_with(b"{"));
+        serde_json::from_slice(line.unwrap_or_default())
+            .map_err(|e| error(InterpreterErrorKind::BadAnswer(e.to_string())))
+    }
+
+    pub(crate) fn from_probe(executable: &Path, data: ProbeData) -> Result<Self, InterpreterError> {
+        let bad = |what: &str| InterpreterError {
+            path: executable.to_owned(),
+            kind: InterpreterErrorKind::BadAnswer(what.to_owned()),
+        };
+        let language: PythonVersion = data.version.parse().map_err(|_| bad("version"))?;
+        let magic_bytes = data
+            .magic
+            .as_deref()
+            .and_then(unhex)
+            .ok_or_else(|| bad("magic"))?;
+        let magic = Magic(magic_bytes.try_into().map_err(|_| bad("magic length"))?);
+        // The algorithm is whichever SipHash reproduces the interpreter's own hash of b"".
+        let hash_algorithm = data
+            .source_hash_of_empty
+            .as_deref()
+            .and_then(unhex)
+            .and_then(|empty| {
+                [
+                    SourceHashAlgorithm::SipHash13,
+                    SourceHashAlgorithm::SipHash24,
+                ]
+                .into_iter()
+                .find(|&algorithm| source_hash(algorithm, magic, b"")[..] == empty[..])
+            });
+        Ok(Interpreter {
+            path: executable.to_owned(),
+            data,
+            language,
+            magic,
+            hash_algorithm,
+        })
+    }
+
+    /// The executable this interpreter is run as.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `sys.implementation.name`: `cpython`, `pypy`, ...
+    pub fn implementation(&self) -> &str {
+        &self.data.implementation
+    }
+
+    /// The full version, `3.12.1`.
+    pub fn full_version(&self) -> &str {
+        &self.data.version
+    }
+
+    /// `sys.version_info.releaselevel` (`final`, `candidate`, ...).
+    pub fn release_level(&self) -> &str {
+        &self.data.releaselevel
+    }
+
+    /// The language version, `3.12`.
+    pub fn version(&self) -> PythonVersion {
+        self.language
+    }
+
+    /// `sys.implementation.cache_tag` (`None` for Python 2 or builds that disable caching).
+    pub fn cache_tag(&self) -> Option<&str> {
+        self.data.cache_tag.as_deref()
+    }
+
+    /// `importlib.util.MAGIC_NUMBER`.
+    pub fn magic(&self) -> Magic {
+        self.magic
+    }
+
+    /// `marshal.version`.
+    pub fn marshal_version(&self) -> u32 {
+        self.data.marshal_version
+    }
+
+    /// `sys.flags.optimize` as probed.
+    pub fn optimize_flag(&self) -> u8 {
+        self.data.optimize
+    }
+
+    /// `sys.pycache_prefix` as probed (from `PYTHONPYCACHEPREFIX` in the environment).
+    pub fn pycache_prefix(&self) -> Option<PathBuf> {
+        hex_path(&self.data.pycache_prefix)
+    }
+
+    /// `sys.executable`.
+    pub fn sys_executable(&self) -> Option<PathBuf> {
+        hex_path(&self.data.executable)
+    }
+
+    /// True inside a virtual environment (`sys.prefix != sys.base_prefix`).
+    pub fn is_virtualenv(&self) -> bool {
+        self.data.prefix != self.data.base_prefix
+    }
+
+    /// `sys.path` as the probe saw it (`''` is the current directory).
+    pub fn sys_path(&self) -> Vec<PathBuf> {
+        self.data.sys_path.iter().filter_map(hex_path).collect()
+    }
+
+    /// `importlib.machinery.EXTENSION_SUFFIXES`, in search order.
+    pub fn extension_suffixes(&self) -> &[String] {
+        &self.data.extension_suffixes
+    }
+
+    /// `sysconfig.get_config_var('SOABI')`.
+    pub fn soabi(&self) -> Option<&str> {
+        self.data.soabi.as_deref()
+    }
+
+    /// `sysconfig.get_config_var('EXT_SUFFIX')`.
+    pub fn ext_suffix(&self) -> Option<&str> {
+        self.data.ext_suffix.as_deref()
+    }
+
+    /// The source-hash algorithm, found by reproducing the interpreter's own hash; `None` when it
+    /// has no `importlib.util.source_hash` (before 3.7).
+    pub fn source_hash_algorithm(&self) -> Option<SourceHashAlgorithm> {
+        self.hash_algorithm
+    }
+
+    /// The pyc header layout this interpreter reads and writes.
+    pub fn header_layout(&self) -> HeaderLayout {
+        HeaderLayout::for_version(self.language)
+    }
+
+    /// A short name for messages: `cpython-3.12.1` or `pypy-3.9.16`.
+    pub fn display_name(&self) -> String {
+        format!("{}-{}", self.data.implementation, self.data.version)
+    }
+
+    /// The cache scheme of this interpreter, with its probed `sys.flags.optimize` and
+    /// `sys.pycache_prefix`.
+    pub fn cache_scheme(&self) -> CacheScheme {
+        CacheScheme::new(self.cache_tag(), self.language)
+            .with_optimize_flag(self.data.optimize)
+            .with_pycache_prefix(self.pycache_prefix().map(PathBuf::into_os_string))
+    }
+
+    /// What this interpreter's import checks before trusting a pyc.
+    pub fn import_rules(&self, check_hash_based_pycs: CheckHashBasedPycs) -> ImportRules {
+        ImportRules {
+            magic: self.magic,
+            layout: self.header_layout(),
+            hash_algorithm: self.hash_algorithm,
+            unmasked_mtime: !self.language.at_least(3, 7),
+            check_hash_based_pycs,
+        }
+    }
+}
