@@ -1,0 +1,197 @@
+//! `pycache inspect`: what a pyc is, who wrote it, what it belongs to and whether import would
+//! use it.
+
+use super::Status;
+use crate::cli::InspectArgs;
+use crate::printer::Printer;
+use pycache::pyc::PycFile;
+use pycache::{Freshness, Implementation, Invalidation, SourceStat, StaleReason, classify_pyc};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (proleptic Gregorian calendar).
+fn format_utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
+    let header = &pyc.header;
+    let writer = pyc.known.map(|k| {
+        let implementation = match k.implementation {
+            Implementation::CPython => "CPython",
+            Implementation::PyPy => "PyPy",
+        };
+        let stage = if k.is_final {
+            ""
+        } else {
+            " (pre-release magic)"
+        };
+        format!("{implementation} {}{stage}", k.version)
+    });
+    let (mode, details) = match header.invalidation {
+        Invalidation::Timestamp { mtime, size } => (
+            "timestamp",
+            json!({"mtime": mtime, "mtime_utc": format_utc(i64::from(mtime)), "size": size}),
+        ),
+        Invalidation::Hash { checked, hash } => (
+            if checked {
+                "checked-hash"
+            } else {
+                "unchecked-hash"
+            },
+            json!({"source_hash": hex(&hash)}),
+        ),
+    };
+    let source = pyc.source_path();
+    let freshness = match (&source, pyc.import_rules(args.check_hash_based_pycs.into())) {
+        (None, _) => json!({"verdict": "unknown", "reason": "the file name names no source"}),
+        (_, None) => {
+            json!({"verdict": "unknown", "reason": "unknown magic: no interpreter to judge by"})
+        }
+        (Some(source), Some(rules)) => match std::fs::metadata(source) {
+            Err(error) => {
+                json!({"verdict": "no-source", "reason": format!("{}: {error}", source.display())})
+            }
+            Ok(metadata) => {
+                let stat = SourceStat::from_metadata(&metadata);
+                match classify_pyc(&rules, data, stat, || std::fs::read(source)) {
+                    Freshness::Fresh(by) => {
+                        json!({"verdict": "fresh", "by": format!("{by:?}").to_lowercase()})
+                    }
+                    Freshness::Stale(reason) => stale_json(&reason),
+                }
+            }
+        },
+    };
+    json!({
+        "path": pyc.path.to_string_lossy(),
+        "magic": header.magic.to_string(),
+        "magic_number": header.magic.number(),
+        "python": writer,
+        "header_bytes": header.layout.len(),
+        "flags": header.flags,
+        "invalidation_mode": mode,
+        "header": details,
+        "payload_bytes": pyc.payload_len,
+        "payload_is_code": pyc.payload_type.map(|t| t & 0x7f == b'c'),
+        "source": source.as_deref().map(|s| s.to_string_lossy()),
+        "freshness": freshness,
+    })
+}
+
+fn stale_json(reason: &StaleReason) -> Value {
+    json!({"verdict": "stale", "reason": reason.keyword(), "detail": reason.to_string()})
+}
+
+fn text(value: &Value) -> Vec<String> {
+    let field = |name: &str| value[name].as_str().unwrap_or("-").to_owned();
+    let mut lines = vec![format!("{}:", field("path"))];
+    let python = value["python"].as_str().unwrap_or("unknown Python");
+    lines.push(format!(
+        "  magic       {} ({}, {python})",
+        field("magic"),
+        value["magic_number"]
+    ));
+    lines.push(format!(
+        "  header      {} bytes, {} (flags {})",
+        value["header_bytes"],
+        field("invalidation_mode"),
+        value["flags"]
+    ));
+    let header = &value["header"];
+    if let Some(hash) = header["source_hash"].as_str() {
+        lines.push(format!("  source hash {hash}"));
+    } else {
+        lines.push(format!(
+            "  mtime       {} ({})",
+            header["mtime_utc"].as_str().unwrap_or("-"),
+            header["mtime"]
+        ));
+        if !header["size"].is_null() {
+            lines.push(format!("  size        {}", header["size"]));
+        }
+    }
+    lines.push(format!("  payload     {} bytes", value["payload_bytes"]));
+    lines.push(format!("  source      {}", field("source")));
+    let freshness = &value["freshness"];
+    let verdict = freshness["verdict"].as_str().unwrap_or("-");
+    let detail = freshness["detail"]
+        .as_str()
+        .or(freshness["reason"].as_str());
+    match (verdict, detail) {
+        ("fresh", _) => lines.push(format!(
+            "  freshness   fresh (by {})",
+            freshness["by"].as_str().unwrap_or("-")
+        )),
+        (verdict, Some(detail)) => lines.push(format!("  freshness   {verdict}: {detail}")),
+        (verdict, None) => lines.push(format!("  freshness   {verdict}")),
+    }
+    lines
+}
+
+pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
+    let mut printer = Printer::new();
+    let mut status = Status::Success;
+    let mut described = Vec::new();
+    for path in &args.pycs {
+        let path = Path::new(path);
+        let result = std::fs::read(path)
+            .map_err(|source| pycache::pyc::PycError::Io {
+                path: path.to_owned(),
+                source,
+            })
+            .and_then(|data| PycFile::from_bytes(path, &data).map(|pyc| (pyc, data)));
+        match result {
+            Ok((pyc, data)) => {
+                let value = describe(&pyc, &data, args);
+                if args.json {
+                    described.push(value);
+                } else {
+                    for line in text(&value) {
+                        printer.line(&line)?;
+                    }
+                }
+            }
+            Err(error) => {
+                printer.error(&error.to_string())?;
+                status = Status::Failure;
+            }
+        }
+    }
+    if args.json {
+        printer.json(&Value::Array(described))?;
+    }
+    printer.flush()?;
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(super::format_utc(-1), "1969-12-31 23:59:59 UTC");
+    }
+}

@@ -1,0 +1,54 @@
+//! One module per command; each turns its flags into library calls and prints the results.
+
+mod inspect;
+mod interpreters;
+mod scheme;
+
+use crate::cli::{Cli, Command};
+use anyhow::Context;
+use pycache::Interpreter;
+use pycache::interpreter::{DiscoveryOptions, default_interpreter};
+
+/// How a command ended, as the exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Everything asked for was done (exit 0).
+    Success,
+    /// Some input failed; the rest was done (exit 1).
+    Failure,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Success => std::process::ExitCode::SUCCESS,
+            Status::Failure => std::process::ExitCode::from(1),
+        }
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Interpreters(args) => interpreters::run(&args),
+        Command::Tag(args) => scheme::tag(&args),
+        Command::Path(args) => scheme::path(&args),
+        Command::Source(args) => scheme::source(&args),
+        Command::Inspect(args) => inspect::run(&args),
+    }
+}
+
+/// The interpreters a `--python` value names; the default interpreter when absent.
+pub(crate) fn resolve_interpreters(request: Option<&str>) -> anyhow::Result<Vec<Interpreter>> {
+    let options = DiscoveryOptions::from_env();
+    match request {
+        None => Ok(vec![default_interpreter(&options).context(
+            "no default interpreter ($VIRTUAL_ENV or python3 on PATH)",
+        )?]),
+        Some(text) => {
+            let request: pycache::InterpreterRequest = text.parse()?;
+            request
+                .resolve(&options)
+                .with_context(|| format!("--python {text}"))
+        }
+    }
+}

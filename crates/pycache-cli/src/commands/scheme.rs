@@ -1,0 +1,92 @@
+//! `pycache tag`, `pycache path` and `pycache source`: the cache scheme of an interpreter.
+
+use super::{Status, resolve_interpreters};
+use crate::cli::{PathArgs, SchemeArgs, SourceArgs, TagArgs};
+use crate::printer::Printer;
+use pycache::{CachePathError, CacheScheme, legacy_cache_from_source, python_str};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+pub(crate) fn tag(args: &TagArgs) -> anyhow::Result<Status> {
+    let mut printer = Printer::new();
+    let mut status = Status::Success;
+    for interpreter in resolve_interpreters(args.python.as_deref())? {
+        match interpreter.cache_tag() {
+            Some(tag) => printer.line(tag)?,
+            None => {
+                printer.error(&format!(
+                    "{}: sys.implementation.cache_tag is None (no __pycache__ for this interpreter)",
+                    interpreter.path().display()
+                ))?;
+                status = Status::Failure;
+            }
+        }
+    }
+    printer.flush()?;
+    Ok(status)
+}
+
+/// The schemes to answer with: one per interpreter, or the one of `--tag`.
+fn schemes(args: &SchemeArgs) -> anyhow::Result<Vec<CacheScheme>> {
+    let mut schemes = match &args.tag {
+        Some(tag) => {
+            let env_prefix = std::env::var_os("PYTHONPYCACHEPREFIX");
+            vec![CacheScheme::from_tag(tag).with_pycache_prefix(env_prefix)]
+        }
+        None => resolve_interpreters(args.python.as_deref())?
+            .iter()
+            .map(pycache::Interpreter::cache_scheme)
+            .collect(),
+    };
+    if let Some(prefix) = &args.pycache_prefix {
+        schemes = schemes
+            .into_iter()
+            .map(|s| s.with_pycache_prefix(Some(prefix.clone())))
+            .collect();
+    }
+    Ok(schemes)
+}
+
+fn answer(
+    inputs: &[OsString],
+    schemes: &[CacheScheme],
+    compute: impl Fn(&CacheScheme, &OsString) -> Result<OsString, CachePathError>,
+) -> anyhow::Result<Status> {
+    let mut printer = Printer::new();
+    let mut status = Status::Success;
+    for scheme in schemes {
+        for input in inputs {
+            match compute(scheme, input) {
+                Ok(path) => printer.line_bytes(path.as_bytes())?,
+                Err(error) => {
+                    printer.error(&format!(
+                        "{}: {}: {error}",
+                        python_str::repr(input.as_bytes()),
+                        error.python_exception()
+                    ))?;
+                    status = Status::Failure;
+                }
+            }
+        }
+    }
+    printer.flush()?;
+    Ok(status)
+}
+
+pub(crate) fn path(args: &PathArgs) -> anyhow::Result<Status> {
+    let schemes = schemes(&args.scheme)?;
+    answer(&args.sources, &schemes, |scheme, source| {
+        if args.legacy {
+            Ok(legacy_cache_from_source(source))
+        } else {
+            scheme.cache_from_source(source, args.optimization.as_deref())
+        }
+    })
+}
+
+pub(crate) fn source(args: &SourceArgs) -> anyhow::Result<Status> {
+    let schemes = schemes(&args.scheme)?;
+    answer(&args.pycs, &schemes, |scheme, pyc| {
+        scheme.source_from_cache(pyc)
+    })
+}
