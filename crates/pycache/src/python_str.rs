@@ -112,7 +112,7 @@ pub fn repr(bytes: &[u8]) -> String {
             Some('\t') => out.push_str("\\t"),
             Some('\n') => out.push_str("\\n"),
             Some('\r') => out.push_str("\\r"),
-            Some(c) if cp < 0x7f && cp >= 0x20 => out.push(c),
+            Some(c) if (0x20..0x7f).contains(&cp) => out.push(c),
             Some(c) if cp > 0x7f && is_printable(cp) => out.push(c),
             _ if cp <= 0xff => out.push_str(&format!("\\x{cp:02x}")),
             _ if cp <= 0xffff => out.push_str(&format!("\\u{cp:04x}")),

@@ -1,6 +1,9 @@
 //! Differential tests: our answers against the live interpreters' own (`importlib.util`,
 //! `py_compile`, import itself), for every interpreter found.
 
+// Tests say on stderr which interpreters they compared against.
+#![allow(clippy::print_stderr)]
+
 mod freshness;
 mod headers;
 mod paths;

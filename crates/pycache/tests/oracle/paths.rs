@@ -83,7 +83,10 @@ const PREFIXES: &[Option<&[u8]>] = &[
     Some("/p\u{e9}".as_bytes()),
 ];
 
-fn generated_sources(count: usize) -> Vec<(Vec<u8>, Option<&'static str>, Option<&'static [u8]>)> {
+/// A generated case: source path bytes, optimization, pycache prefix.
+type Case = (Vec<u8>, Option<&'static str>, Option<&'static [u8]>);
+
+fn generated_sources(count: usize) -> Vec<Case> {
     let mut rng = Lcg(0x5eed);
     (0..count)
         .map(|_| {
@@ -146,7 +149,7 @@ fn scheme_for(interpreter: &pycache::Interpreter, case: &Value) -> CacheScheme {
     CacheScheme::new(interpreter.cache_tag(), interpreter.version()).with_pycache_prefix(prefix)
 }
 
-fn cache_cases(sources: &[(Vec<u8>, Option<&str>, Option<&[u8]>)]) -> Vec<Value> {
+fn cache_cases(sources: &[Case]) -> Vec<Value> {
     sources
         .iter()
         .map(|(path, opt, prefix)| {
