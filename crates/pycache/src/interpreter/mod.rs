@@ -139,13 +139,27 @@ impl Interpreter {
             path: executable.to_owned(),
             kind,
         };
-        let output = Command::new(executable)
-            .arg("-c")
-            .arg(PROBE_SCRIPT)
-            .stdin(Stdio::null())
-            .env_remove("PYTHONSTARTUP")
-            .output()
-            .map_err(|e| error(InterpreterErrorKind::Spawn(e)))?;
+        let run = || {
+            Command::new(executable)
+                .arg("-c")
+                .arg(PROBE_SCRIPT)
+                .stdin(Stdio::null())
+                .env_remove("PYTHONSTARTUP")
+                .output()
+        };
+        // ETXTBSY: an executable just written may still be open for writing in a child that
+        // another thread forked and has not exec'd yet; that passes within milliseconds.
+        let mut output = run();
+        for _ in 0..20 {
+            match &output {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    output = run();
+                }
+                _ => break,
+            }
+        }
+        let output = output.map_err(|e| error(InterpreterErrorKind::Spawn(e)))?;
         if !output.status.success() {
             return Err(error(InterpreterErrorKind::Failed {
                 status: output.status.to_string(),
