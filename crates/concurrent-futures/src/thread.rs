@@ -1,0 +1,417 @@
+//! `ThreadPoolExecutor`: tasks run on a pool of threads that start lazily and are reused.
+//!
+//! As in CPython 3.8+, a submit starts a new thread only when no idle thread is waiting and
+//! fewer than `max_workers` exist. A failing initializer breaks the pool
+//! (`BrokenThreadPool`): every pending future fails and later submits are refused. A task that
+//! panics fails its own future only; the thread survives.
+
+use crate::error::{SubmitError, TaskError};
+use crate::executor::Executor;
+use crate::future::Future;
+use crossbeam_channel::{Receiver, Sender};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+type Initializer = Arc<dyn Fn() -> Result<(), TaskError> + Send + Sync>;
+
+/// A closure a [`ThreadPoolExecutor`] runs. Build one with [`ThreadTask::new`] (a plain
+/// value) or [`ThreadTask::fallible`] (an `Err` fails the future).
+pub struct ThreadTask<T> {
+    run: Box<dyn FnOnce() -> Result<T, TaskError> + Send>,
+}
+
+impl<T> std::fmt::Debug for ThreadTask<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ThreadTask(..)")
+    }
+}
+
+impl<T: 'static> ThreadTask<T> {
+    /// A task whose value is what `f` returns; a panic fails the future.
+    pub fn new(f: impl FnOnce() -> T + Send + 'static) -> Self {
+        ThreadTask {
+            run: Box::new(move || Ok(f())),
+        }
+    }
+
+    /// A task that fails its future when `f` returns `Err`.
+    pub fn fallible<E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Self
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        ThreadTask {
+            run: Box::new(move || f().map_err(TaskError::failed)),
+        }
+    }
+
+    /// Runs the task here, now (e.g. one handed back by a refused submit).
+    pub fn run(self) -> Result<T, TaskError> {
+        (self.run)()
+    }
+}
+
+/// A queued task with its future, type-erased so that one queue carries every `T`.
+trait Work: Send {
+    /// Runs the task; calls `about_to_finish` exactly once, just before the future completes,
+    /// so the thread counts as idle by the time anyone sees the result.
+    fn run(self: Box<Self>, about_to_finish: &dyn Fn());
+    fn fail(self: Box<Self>, error: TaskError);
+    fn cancel(self: Box<Self>);
+}
+
+struct Item<T> {
+    future: Future<T>,
+    task: ThreadTask<T>,
+}
+
+impl<T: Send + 'static> Work for Item<T> {
+    fn run(self: Box<Self>, about_to_finish: &dyn Fn()) {
+        if !self.future.set_running_or_notify_cancel() {
+            about_to_finish();
+            return;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(self.task.run))
+            .unwrap_or_else(|payload| Err(TaskError::from_panic(payload)));
+        about_to_finish();
+        let _ = self.future.complete(outcome);
+    }
+
+    fn fail(self: Box<Self>, error: TaskError) {
+        if self.future.set_running_or_notify_cancel() {
+            let _ = self.future.set_exception(error);
+        }
+    }
+
+    fn cancel(self: Box<Self>) {
+        self.future.cancel();
+    }
+}
+
+type WorkItem = Box<dyn Work>;
+
+struct PoolState {
+    shutdown: bool,
+    broken: Option<TaskError>,
+    threads: Vec<JoinHandle<()>>,
+    sender: Option<Sender<WorkItem>>,
+}
+
+struct Pool {
+    state: Mutex<PoolState>,
+    receiver: Receiver<WorkItem>,
+    idle: AtomicUsize,
+    max_workers: usize,
+    thread_name_prefix: String,
+    initializer: Option<Initializer>,
+}
+
+/// Builds a [`ThreadPoolExecutor`].
+#[derive(Default)]
+pub struct ThreadPoolBuilder {
+    max_workers: Option<usize>,
+    thread_name_prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl std::fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `max_workers` of 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("max_workers must be greater than 0")]
+pub struct BuildError;
+
+impl ThreadPoolBuilder {
+    /// A builder with CPython's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most this many threads (default `min(32, cpus + 4)`).
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Thread names are `PREFIX_N` (default `ThreadPoolExecutor-K`).
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs first on every new thread; an `Err` breaks the pool.
+    pub fn initializer<E>(mut self, f: impl Fn() -> Result<(), E> + Send + Sync + 'static) -> Self
+    where
+        E: std::fmt::Display,
+    {
+        self.initializer = Some(Arc::new(move || {
+            f().map_err(|e| {
+                TaskError::BrokenThreadPool(format!("A thread initializer failed: {e}"))
+            })
+        }));
+        self
+    }
+
+    /// Builds the executor. No thread starts until the first submit.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when `max_workers` is 0.
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        static POOLS: AtomicUsize = AtomicUsize::new(0);
+        let max_workers = self
+            .max_workers
+            .unwrap_or_else(|| 32.min(crate::cpu_count() + 4));
+        if max_workers == 0 {
+            return Err(BuildError);
+        }
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let prefix = self.thread_name_prefix.unwrap_or_else(|| {
+            format!(
+                "ThreadPoolExecutor-{}",
+                POOLS.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        Ok(ThreadPoolExecutor {
+            pool: Arc::new(Pool {
+                state: Mutex::new(PoolState {
+                    shutdown: false,
+                    broken: None,
+                    threads: Vec::new(),
+                    sender: Some(sender),
+                }),
+                receiver,
+                idle: AtomicUsize::new(0),
+                max_workers,
+                thread_name_prefix: prefix,
+                initializer: self.initializer,
+            }),
+        })
+    }
+}
+
+/// Runs closures on a pool of threads (PEP 3148's `ThreadPoolExecutor`).
+///
+/// # Examples
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+/// let future = pool.submit(|| 6 * 7).unwrap();
+/// assert_eq!(future.result(None).unwrap(), 42);
+/// let squares: Vec<u32> = pool.map(|x: u32| x * x, 1..=4, None).unwrap().map(Result::unwrap).collect();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub struct ThreadPoolExecutor {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ThreadPoolExecutor(max_workers={})",
+            self.pool.max_workers
+        )
+    }
+}
+
+fn lock(pool: &Pool) -> std::sync::MutexGuard<'_, PoolState> {
+    pool.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Pool {
+    /// Marks the pool broken and fails everything queued (`_initializer_failed`).
+    fn break_pool(&self, error: &TaskError) {
+        let mut state = lock(self);
+        if state.broken.is_none() {
+            state.broken = Some(error.clone());
+        }
+        drop(state);
+        while let Ok(item) = self.receiver.try_recv() {
+            item.fail(error.clone());
+        }
+    }
+
+    fn worker(self: Arc<Self>) {
+        if let Some(initializer) = &self.initializer {
+            let outcome = catch_unwind(AssertUnwindSafe(|| initializer())).unwrap_or_else(|p| {
+                Err(TaskError::BrokenThreadPool(
+                    TaskError::from_panic(p).to_string(),
+                ))
+            });
+            if let Err(error) = outcome {
+                self.break_pool(&error);
+                return;
+            }
+        }
+        let become_idle = || {
+            self.idle.fetch_add(1, Ordering::SeqCst);
+        };
+        become_idle();
+        loop {
+            let item = self.receiver.recv();
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            let Ok(item) = item else { return }; // channel closed: shut down
+            if let Some(error) = lock(&self).broken.clone() {
+                become_idle();
+                item.fail(error);
+                continue;
+            }
+            item.run(&become_idle);
+        }
+    }
+}
+
+impl ThreadPoolExecutor {
+    /// A builder for a pool.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+
+    /// A pool with CPython's default size.
+    pub fn new() -> Self {
+        ThreadPoolBuilder::new()
+            .build()
+            .expect("the default max_workers is positive")
+    }
+
+    /// The most threads this pool runs.
+    pub fn max_workers(&self) -> usize {
+        self.pool.max_workers
+    }
+
+    /// Runs `f` on the pool; its return value completes the future, a panic fails it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::submit`].
+    pub fn submit<T, F>(&self, f: F) -> Result<Future<T>, SubmitError<ThreadTask<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        Executor::submit(self, ThreadTask::new(f))
+    }
+
+    /// Applies `f` to every item on the pool; results in input order (see [`Executor::map`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::map`].
+    pub fn map<A, T, F, I>(
+        &self,
+        f: F,
+        items: I,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<crate::MapResults<T>, SubmitError<ThreadTask<T>>>
+    where
+        A: Send + 'static,
+        T: Send + Clone + 'static,
+        F: Fn(A) -> T + Send + Sync + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        let f = Arc::new(f);
+        let tasks = items.into_iter().map(move |item| {
+            let f = Arc::clone(&f);
+            ThreadTask::new(move || f(item))
+        });
+        Executor::map(self, tasks, timeout)
+    }
+
+    /// Threads started so far.
+    pub fn thread_count(&self) -> usize {
+        lock(&self.pool).threads.len()
+    }
+
+    fn adjust_thread_count(&self, state: &mut PoolState) {
+        if self.pool.idle.load(Ordering::SeqCst) > 0 || state.threads.len() >= self.pool.max_workers
+        {
+            return;
+        }
+        let name = format!("{}_{}", self.pool.thread_name_prefix, state.threads.len());
+        let pool = Arc::clone(&self.pool);
+        match std::thread::Builder::new()
+            .name(name)
+            .spawn(move || pool.worker())
+        {
+            Ok(handle) => state.threads.push(handle),
+            Err(error) if state.threads.is_empty() => {
+                state.broken = Some(TaskError::BrokenThreadPool(format!(
+                    "cannot start a thread: {error}"
+                )));
+            }
+            Err(_) => {} // the threads already running will take the work
+        }
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Executor for ThreadPoolExecutor {
+    type Task<T: Send + 'static> = ThreadTask<T>;
+
+    fn submit<T: Send + 'static>(
+        &self,
+        task: ThreadTask<T>,
+    ) -> Result<Future<T>, SubmitError<ThreadTask<T>>> {
+        let mut state = lock(&self.pool);
+        if let Some(error) = &state.broken {
+            return Err(SubmitError::Broken(task, error.clone()));
+        }
+        if state.shutdown {
+            return Err(SubmitError::Shutdown(task));
+        }
+        let future = Future::new();
+        let item: WorkItem = Box::new(Item {
+            future: future.clone(),
+            task,
+        });
+        let sender = state
+            .sender
+            .as_ref()
+            .expect("a pool that is not shut down has a queue");
+        sender.send(item).expect("the pool holds its own receiver");
+        self.adjust_thread_count(&mut state);
+        Ok(future)
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let mut state = lock(&self.pool);
+        state.shutdown = true;
+        if cancel_futures {
+            while let Ok(item) = self.pool.receiver.try_recv() {
+                item.cancel();
+            }
+        }
+        // Closing the channel lets idle threads finish once the queue is empty.
+        state.sender = None;
+        let threads = if wait {
+            std::mem::take(&mut state.threads)
+        } else {
+            Vec::new()
+        };
+        drop(state);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        self.shutdown(true, false);
+    }
+}

@@ -1,0 +1,200 @@
+//! test_thread_pool.py and test_init.py (thread half)
+use crate::*;
+use concurrent_futures::{Executor, ResultError, SubmitError, ThreadPoolExecutor, ThreadTask};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+
+#[test]
+fn test_map_submits_without_iteration() {
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .build()
+        .unwrap();
+    let f = Arc::clone(&finished);
+    let results = pool
+        .map(move |x: i32| f.lock().unwrap().push(x), 0..10, None)
+        .unwrap();
+    pool.shutdown(true, false);
+    drop(results);
+    let mut done = finished.lock().unwrap().clone();
+    done.sort();
+    assert_eq!(done, (0..10).collect::<Vec<_>>());
+}
+use std::sync::Mutex;
+
+#[test]
+fn test_default_workers() {
+    let pool = ThreadPoolExecutor::new();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(pool.max_workers(), 32.min(cpus + 4));
+}
+
+#[test]
+fn test_saturation() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .build()
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(5));
+    let futures: Vec<_> = (0..4 * 5)
+        .map(|i| {
+            let b = Arc::clone(&barrier);
+            pool.submit(move || {
+                if i < 4 {
+                    b.wait();
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    assert_eq!(pool.thread_count(), 4);
+    for f in futures {
+        f.result(Some(Duration::from_secs(5))).unwrap();
+    }
+}
+
+#[test]
+fn test_idle_thread_reuse() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(8)
+        .build()
+        .unwrap();
+    pool.submit(|| ()).unwrap().result(None).unwrap();
+    pool.submit(|| ()).unwrap().result(None).unwrap();
+    pool.submit(|| ()).unwrap().result(None).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(pool.thread_count(), 1);
+}
+
+#[test]
+fn test_executor_map_current_future_cancel() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = Arc::clone(&started);
+    let mut results = pool
+        .map(
+            move |ms: u64| {
+                s.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(ms));
+                ms
+            },
+            [100, 1_500, 1_500, 1_500],
+            Some(Duration::from_millis(300)),
+        )
+        .unwrap();
+    assert_eq!(results.next().unwrap().unwrap(), 100);
+    assert!(matches!(results.next().unwrap(), Err(ResultError::Timeout)));
+    drop(results);
+    pool.shutdown(true, false);
+    // The 1.5 s task already running finished; the last two were cancelled, never started.
+    assert_eq!(started.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn map_results_in_input_order() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .build()
+        .unwrap();
+    let out: Vec<u64> = pool
+        .map(
+            |ms: u64| {
+                std::thread::sleep(Duration::from_millis(ms));
+                ms
+            },
+            [40, 10, 30, 0, 20],
+            None,
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, [40, 10, 30, 0, 20]);
+}
+
+#[test]
+fn a_failing_task_fails_its_future_only() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let panicking = pool.submit(|| -> i32 { panic!("boom {}", 7) }).unwrap();
+    let failing = Executor::submit(
+        &pool,
+        ThreadTask::fallible(|| -> Result<i32, std::io::Error> {
+            Err(std::io::Error::other("disk on fire"))
+        }),
+    )
+    .unwrap();
+    let fine = pool.submit(|| 1).unwrap();
+    match panicking.result(None) {
+        Err(ResultError::Task(TaskError::Panicked(message))) => assert_eq!(message, "boom 7"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        failing.exception(None).unwrap().unwrap().to_string(),
+        "disk on fire"
+    );
+    assert_eq!(fine.result(None).unwrap(), 1);
+}
+
+#[test]
+fn test_initializer_and_broken_thread_pool() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(|| Err::<(), _>("init failed"))
+        .build()
+        .unwrap();
+    let futures: Vec<_> = (0..5)
+        .map(|i| pool.submit(move || i))
+        .filter_map(Result::ok)
+        .collect();
+    for f in futures {
+        match f.result(Some(Duration::from_secs(5))) {
+            Err(ResultError::Task(TaskError::BrokenThreadPool(why))) => {
+                assert!(why.contains("init failed"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    match pool.submit(|| 1) {
+        Err(SubmitError::Broken(task, error)) => {
+            assert!(error.is_broken_executor());
+            assert_eq!(task.run().unwrap(), 1, "the task is handed back");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn test_initializer_runs_once_per_thread() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), String>(())
+        })
+        .build()
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(3));
+    let fs: Vec<_> = (0..2)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            pool.submit(move || {
+                b.wait();
+            })
+            .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    for f in fs {
+        f.result(None).unwrap();
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
