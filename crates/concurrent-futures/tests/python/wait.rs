@@ -3,15 +3,6 @@ use crate::*;
 use concurrent_futures::{ReturnWhen, ThreadPoolExecutor, wait};
 use std::time::Instant;
 
-fn ids(futures: &[Future<i32>]) -> Vec<usize> {
-    let mut v: Vec<usize> = futures
-        .iter()
-        .map(|f| format!("{f:?}").len() + f.state() as usize)
-        .collect();
-    v.sort();
-    v
-}
-
 fn contains(set: &[Future<i32>], f: &Future<i32>) -> bool {
     set.iter().any(|x| x.ptr_eq(f))
 }
@@ -37,7 +28,7 @@ fn test_first_completed() {
         Some(Duration::from_secs(5)),
         ReturnWhen::FirstCompleted,
     );
-    assert!(done.len() >= 1);
+    assert!(!done.is_empty());
     assert!(contains(&not_done, &future2) || done.len() == 3);
     assert!(!contains(&not_done, &future1) || done.iter().any(|f| f.cancelled()));
 }
@@ -129,7 +120,9 @@ fn test_all_completed() {
     let (done, not_done) = wait(all.clone(), None, ReturnWhen::AllCompleted);
     assert_eq!(done.len(), 5);
     assert!(not_done.is_empty());
-    assert_eq!(ids(&done).len(), 5);
+    for f in &all {
+        assert!(contains(&done, f));
+    }
 }
 
 #[test]
