@@ -24,6 +24,93 @@ pub(crate) enum Command {
     Source(SourceArgs),
     /// Describe pyc files: magic, header, invalidation mode, source and freshness.
     Inspect(InspectArgs),
+    /// Byte-compile files and trees for one or many interpreters (a drop-in compileall).
+    Compile(CompileArgs),
+}
+
+/// `pycache compile`: compileall's options with the same letters, plus pycache's.
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// Files and directories to compile; none means each interpreter's sys.path.
+    #[arg(value_name = "FILE|DIR")]
+    pub(crate) targets: Vec<OsString>,
+    /// Don't recurse into subdirectories.
+    #[arg(short = 'l')]
+    pub(crate) no_recursion: bool,
+    /// Recurse at most this many levels (overrides -l).
+    #[arg(short = 'r', value_name = "RECURSION")]
+    pub(crate) recursion: Option<usize>,
+    /// Force rebuild even if pycs are fresh.
+    #[arg(short = 'f')]
+    pub(crate) force: bool,
+    /// -q: errors only; -qq: nothing at all.
+    #[arg(short = 'q', action = clap::ArgAction::Count)]
+    pub(crate) quiet: u8,
+    /// Write legacy X.pyc beside X.py instead of __pycache__.
+    #[arg(short = 'b')]
+    pub(crate) legacy: bool,
+    /// Directory to prepend to file paths compiled into code objects (co_filename).
+    #[arg(short = 'd', value_name = "DESTDIR")]
+    pub(crate) ddir: Option<OsString>,
+    /// Part of the path to strip from co_filename.
+    #[arg(short = 's', value_name = "STRIPDIR")]
+    pub(crate) stripdir: Option<OsString>,
+    /// Path to prepend to co_filename (after -s).
+    #[arg(short = 'p', value_name = "PREPENDDIR")]
+    pub(crate) prependdir: Option<OsString>,
+    /// Skip files whose full path this regular expression (Python re syntax) finds.
+    #[arg(short = 'x', value_name = "REGEXP")]
+    pub(crate) exclude: Option<String>,
+    /// Add the files and directories listed in FILE (one per line; - for stdin).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub(crate) input_list: Option<OsString>,
+    /// Worker processes across all interpreters (0 = all cores; default all cores).
+    #[arg(short = 'j', long = "workers", value_name = "WORKERS")]
+    pub(crate) workers: Option<usize>,
+    /// Optimization level (repeatable); default: the interpreter's own.
+    #[arg(short = 'o', value_name = "LEVEL", allow_negative_numbers = true)]
+    pub(crate) levels: Vec<i8>,
+    /// How pycs are invalidated; default timestamp, or checked-hash when SOURCE_DATE_EPOCH is set.
+    #[arg(long, value_enum)]
+    pub(crate) invalidation_mode: Option<ModeArg>,
+    /// Skip symlinked files pointing outside DIR ('' = off).
+    #[arg(short = 'e', value_name = "DIR")]
+    pub(crate) limit_symlinks: Option<OsString>,
+    /// Hard-link identical pycs of consecutive optimization levels.
+    #[arg(long)]
+    pub(crate) hardlink_dupes: bool,
+    /// Interpreter to compile for (repeatable; `all` = every one found).
+    #[arg(long)]
+    pub(crate) python: Vec<String>,
+    /// sys.pycache_prefix to write under. Default: PYTHONPYCACHEPREFIX, as the interpreter reads it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) pycache_prefix: Option<OsString>,
+    /// Per-file timeout in seconds (0 = none).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub(crate) timeout: f64,
+    /// Print a JSON summary and the list of failures.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print a `Compiling 'path'...` line per compiled file.
+    #[arg(short = 'v')]
+    pub(crate) verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    Timestamp,
+    CheckedHash,
+    UncheckedHash,
+}
+
+impl From<ModeArg> for pycache::InvalidationMode {
+    fn from(value: ModeArg) -> Self {
+        match value {
+            ModeArg::Timestamp => pycache::InvalidationMode::Timestamp,
+            ModeArg::CheckedHash => pycache::InvalidationMode::CheckedHash,
+            ModeArg::UncheckedHash => pycache::InvalidationMode::UncheckedHash,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod cache_path;
+pub mod compile;
 mod freshness;
 mod header;
 pub mod interpreter;

@@ -1,5 +1,6 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
+mod compile;
 mod inspect;
 mod interpreters;
 mod scheme;
@@ -16,6 +17,8 @@ pub(crate) enum Status {
     Success,
     /// Some input failed; the rest was done (exit 1).
     Failure,
+    /// Stopped by Ctrl-C (exit 130).
+    Interrupted,
 }
 
 impl From<Status> for std::process::ExitCode {
@@ -23,6 +26,7 @@ impl From<Status> for std::process::ExitCode {
         match status {
             Status::Success => std::process::ExitCode::SUCCESS,
             Status::Failure => std::process::ExitCode::from(1),
+            Status::Interrupted => std::process::ExitCode::from(130),
         }
     }
 }
@@ -34,6 +38,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Path(args) => scheme::path(&args),
         Command::Source(args) => scheme::source(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Compile(args) => compile::run(&args),
     }
 }
 

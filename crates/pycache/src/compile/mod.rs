@@ -1,0 +1,837 @@
+//! The compile engine: `compileall` for one or many interpreters in one run.
+//!
+//! The work is split where each part is exact and cheap:
+//! - Rust walks the tree once ([`select`]), stats each source once, and decides freshness with
+//!   each target interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only
+//!   when import would accept it *and* it has the invalidation mode asked for. A run where
+//!   everything is fresh starts no Python.
+//! - The real interpreter compiles (`compile(source, dfile, 'exec', dont_inherit=True,
+//!   optimize=LEVEL)` then `marshal.dumps`), in long-lived worker processes ([`worker`]), at most
+//!   `workers` of them across all interpreters, largest files first.
+//! - Rust builds the header and writes each pyc atomically, as `py_compile` would ([`write`]).
+//!
+//! Jobs run on a [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them
+//! with [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
+//! never stops the others; a worker that dies is replaced and its file retried once; a hung one
+//! is killed after the per-file timeout.
+
+mod dfile;
+mod select;
+mod worker;
+mod write;
+
+pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
+pub use select::{Candidate, Walk, WalkProblem, has_py_suffix, symlink_allowed, walk};
+
+use crate::cache_path::{CacheScheme, legacy_cache_from_source};
+use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
+use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
+use crate::interpreter::Interpreter;
+use crate::source_hash::source_hash;
+use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use worker::{Reply, Worker, WorkerError};
+
+/// What to compile and how: compileall's options, plus pycache's own.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Files and directories (`FILE|DIR...`); empty means each interpreter's `sys.path`.
+    pub targets: Vec<OsString>,
+    /// `-l` (0) or `-r N`; `None` is compileall's default for each interpreter.
+    pub max_levels: Option<usize>,
+    /// `-f`: compile even fresh files.
+    pub force: bool,
+    /// `-b`: legacy `X.pyc` beside `X.py`.
+    pub legacy: bool,
+    /// `-d`, `-s`, `-p`.
+    pub dfile: DfileOptions,
+    /// `-x`: skip files whose full path this (Python-syntax) regex finds a match in.
+    pub exclude: Option<fancy_regex::Regex>,
+    /// `-e`: skip symlinked files whose target is outside this directory.
+    pub limit_symlinks: Option<PathBuf>,
+    /// `-j`: the most worker processes across all interpreters.
+    pub workers: usize,
+    /// `-o`: optimization levels (-1 = the interpreter's own). Sorted and de-duplicated here.
+    pub levels: Vec<i8>,
+    /// `--invalidation-mode`; `None` follows `SOURCE_DATE_EPOCH` as `py_compile` does.
+    pub invalidation_mode: Option<InvalidationMode>,
+    /// `--hardlink-dupes`.
+    pub hardlink_dupes: bool,
+    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
+    pub pycache_prefix: Option<Option<OsString>>,
+    /// Per-file (and start-up) timeout; `None` waits forever.
+    pub timeout: Option<Duration>,
+    /// Set (e.g. from a SIGINT handler) to stop: nothing new starts, nothing is left half done.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            targets: Vec::new(),
+            max_levels: None,
+            force: false,
+            legacy: false,
+            dfile: DfileOptions::default(),
+            exclude: None,
+            limit_symlinks: None,
+            workers: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            levels: vec![-1],
+            invalidation_mode: None,
+            hardlink_dupes: false,
+            pycache_prefix: None,
+            timeout: Some(Duration::from_secs(60)),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// How one file ended for one interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Compiled and written.
+    Compiled,
+    /// Its pycs were fresh; nothing was done.
+    Fresh,
+    /// It could not be compiled or written; the message says why, as compileall would.
+    Failed(String),
+    /// Not done: the run was interrupted first.
+    Interrupted,
+}
+
+/// One file, one interpreter.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// Index of the interpreter in the list given to [`compile`].
+    pub interpreter: usize,
+    /// The source path as walked.
+    pub source: OsString,
+    /// The pycs (one per level).
+    pub pycs: Vec<PathBuf>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Warnings the interpreter printed while compiling (SyntaxWarning, ...).
+    pub warnings: String,
+    /// compileall's own notices (3.13's "stripdir is not a valid prefix").
+    pub notices: Vec<String>,
+}
+
+/// What [`compile`] tells its caller as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Selection and freshness are decided: `stale` files will be compiled.
+    Planned {
+        /// Jobs to compile.
+        stale: usize,
+        /// Jobs already fresh.
+        fresh: usize,
+    },
+    /// A file is done (fresh, compiled, failed or interrupted).
+    File(&'a FileReport),
+    /// A missing path or a directory that could not be listed.
+    Problem(&'a WalkProblem),
+}
+
+/// Counts for one interpreter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterpreterSummary {
+    /// Files compiled.
+    pub compiled: usize,
+    /// Files already fresh.
+    pub fresh: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Files not done because the run was interrupted.
+    pub interrupted: usize,
+    /// From the start of the run to this interpreter's last file.
+    pub elapsed: Duration,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Default)]
+pub struct CompileSummary {
+    /// Per interpreter, in the order given.
+    pub interpreters: Vec<InterpreterSummary>,
+    /// Missing paths and unlistable directories.
+    pub problems: Vec<WalkProblem>,
+    /// True when the run was interrupted.
+    pub interrupted: bool,
+}
+
+impl CompileSummary {
+    /// True when every file compiled or was fresh and every path existed.
+    pub fn success(&self) -> bool {
+        !self.interrupted
+            && self
+                .interpreters
+                .iter()
+                .all(|s| s.failed == 0 && s.interrupted == 0)
+            && !self
+                .problems
+                .iter()
+                .any(|p| matches!(p, WalkProblem::Missing(_)))
+    }
+}
+
+/// Per-interpreter facts fixed for the run.
+struct Target {
+    interpreter: Interpreter,
+    scheme: CacheScheme,
+    rules: ImportRules,
+    mode: InvalidationMode,
+    max_levels: usize,
+    roots: Vec<OsString>,
+}
+
+/// compileall's default recursion depth for `version`.
+fn default_max_levels(interpreter: &Interpreter) -> usize {
+    if interpreter.version().at_least(3, 9) {
+        1000
+    } else {
+        10
+    }
+}
+
+/// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
+/// where the first entry is the current directory from 3.7 on and skipped before.
+fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
+    let cwd = std::env::current_dir()
+        .map(PathBuf::into_os_string)
+        .unwrap_or_default();
+    interpreter
+        .sys_path()
+        .into_iter()
+        .map(PathBuf::into_os_string)
+        .filter_map(|entry| {
+            if entry.is_empty() || entry == "." {
+                interpreter.version().at_least(3, 7).then(|| cwd.clone())
+            } else {
+                Some(entry)
+            }
+        })
+        .collect()
+}
+
+struct Job {
+    target: usize,
+    source: usize,
+    candidate: Candidate,
+    cfiles: Vec<PathBuf>,
+    name: Vec<u8>,
+    notices: Vec<String>,
+    size: u64,
+}
+
+/// A source's bytes, read once and shared by the jobs of every interpreter.
+struct SourceCell {
+    path: PathBuf,
+    metadata: Option<std::fs::Metadata>,
+    data: Mutex<Option<Result<Arc<Vec<u8>>, String>>>,
+    users: AtomicUsize,
+}
+
+impl SourceCell {
+    fn bytes(&self) -> Result<Arc<Vec<u8>>, String> {
+        let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        data.get_or_insert_with(|| {
+            std::fs::read(&self.path)
+                .map(Arc::new)
+                .map_err(|e| write::python_os_error(&e, &self.path))
+        })
+        .clone()
+    }
+
+    fn release(&self) {
+        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *self.data.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+}
+
+/// Live worker processes of every interpreter, at most `cap` of them.
+struct Pools {
+    state: Mutex<PoolsState>,
+    cap: usize,
+    timeout: Option<Duration>,
+}
+
+struct PoolsState {
+    idle: Vec<(usize, Worker)>,
+    live: usize,
+}
+
+impl Pools {
+    fn acquire(&self, target: usize, interpreter: &Interpreter) -> Result<Worker, WorkerError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = state.idle.iter().position(|(t, _)| *t == target) {
+            return Ok(state.idle.swap_remove(at).1);
+        }
+        let evicted = if state.live >= self.cap {
+            state.idle.pop().map(|(_, w)| w)
+        } else {
+            None
+        };
+        if evicted.is_none() {
+            state.live += 1;
+        }
+        drop(state);
+        if let Some(worker) = evicted {
+            worker.close();
+        }
+        Worker::start(interpreter, self.timeout).inspect_err(|_| self.discard())
+    }
+
+    fn release(&self, target: usize, worker: Worker) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .idle
+            .push((target, worker));
+    }
+
+    fn discard(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).live -= 1;
+    }
+
+    fn close_all(&self) {
+        let idle = std::mem::take(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()).idle);
+        for (_, worker) in idle {
+            worker.close();
+        }
+    }
+}
+
+/// The highest number of worker processes the open-files limit allows (each needs a few
+/// descriptors), keeping a margin for the walk and the writes.
+fn open_files_cap() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return usize::MAX;
+    }
+    let available = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    (available.saturating_sub(64) / 4).max(1)
+}
+
+/// The optimization argument `cache_from_source` gets for a `-o` level.
+fn optimization_for(level: i8) -> Option<String> {
+    match level {
+        l if l < 0 => None,
+        0 => Some(String::new()),
+        l => Some(l.to_string()),
+    }
+}
+
+/// The header `py_compile` would write for this source.
+fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
+    let interpreter = &target.interpreter;
+    let layout = interpreter.header_layout();
+    match (target.mode, interpreter.source_hash_algorithm(), layout) {
+        (InvalidationMode::Timestamp, _, _)
+        | (_, None, _)
+        | (_, _, HeaderLayout::MagicMtime | HeaderLayout::MagicMtimeSize) => PycHeader::timestamp(
+            interpreter.magic(),
+            layout,
+            mask_u32(stat.mtime),
+            stat.size as u32,
+        ),
+        (mode, Some(algorithm), HeaderLayout::Pep552) => PycHeader::hash_based(
+            interpreter.magic(),
+            mode == InvalidationMode::CheckedHash,
+            source_hash(algorithm, interpreter.magic(), source),
+        ),
+    }
+}
+
+/// The first bytes of `cfile` (up to a header's length); `None` when it cannot be read.
+fn read_header(cfile: &Path, layout: HeaderLayout) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut header = Vec::with_capacity(layout.len());
+    std::fs::File::open(cfile)
+        .and_then(|f| f.take(layout.len() as u64).read_to_end(&mut header))
+        .ok()?;
+    Some(header)
+}
+
+/// True when every pyc would be accepted by import and has the invalidation mode asked for.
+fn is_fresh(target: &Target, cfiles: &[PathBuf], stat: SourceStat, source: &Path) -> bool {
+    let layout = target.rules.layout;
+    let hashes = target.interpreter.source_hash_algorithm().is_some();
+    let mut source_bytes: Option<Vec<u8>> = None;
+    for cfile in cfiles {
+        let Some(data) = read_header(cfile, layout) else {
+            return false;
+        };
+        let mode_matches = match PycHeader::parse(&data, layout).map(|h| h.invalidation) {
+            Ok(Invalidation::Timestamp { .. }) => {
+                target.mode == InvalidationMode::Timestamp || !hashes
+            }
+            Ok(Invalidation::Hash { checked: true, .. }) => {
+                target.mode == InvalidationMode::CheckedHash
+            }
+            Ok(Invalidation::Hash { checked: false, .. }) => {
+                target.mode == InvalidationMode::UncheckedHash
+            }
+            Err(_) => false,
+        };
+        if !mode_matches {
+            return false;
+        }
+        let verdict = classify_pyc(&target.rules, &data, stat, || {
+            if source_bytes.is_none() {
+                source_bytes = Some(std::fs::read(source)?);
+            }
+            Ok(source_bytes.clone().unwrap_or_default())
+        });
+        if !matches!(verdict, Freshness::Fresh(_)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Compiles `options.targets` (or `sys.path`) for every interpreter in `interpreters`,
+/// calling `on_event` on the caller's thread as files finish.
+pub fn compile(
+    interpreters: &[Interpreter],
+    options: &CompileOptions,
+    mut on_event: impl FnMut(Event<'_>),
+) -> CompileSummary {
+    let start = Instant::now();
+    let mut levels = options.levels.clone();
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.is_empty() {
+        levels.push(-1);
+    }
+    let default_mode = options
+        .invalidation_mode
+        .unwrap_or_else(InvalidationMode::default_from_env);
+    let targets: Vec<Target> = interpreters
+        .iter()
+        .map(|interpreter| {
+            let mut scheme = interpreter.cache_scheme();
+            if let Some(prefix) = &options.pycache_prefix {
+                scheme = scheme.with_pycache_prefix(prefix.clone());
+            }
+            let explicit = !options.targets.is_empty();
+            Target {
+                rules: interpreter.import_rules(CheckHashBasedPycs::Always),
+                mode: if interpreter.source_hash_algorithm().is_some() {
+                    default_mode
+                } else {
+                    InvalidationMode::Timestamp
+                },
+                max_levels: if explicit {
+                    options
+                        .max_levels
+                        .unwrap_or_else(|| default_max_levels(interpreter))
+                } else {
+                    0
+                },
+                roots: if explicit {
+                    options.targets.clone()
+                } else {
+                    sys_path_roots(interpreter)
+                },
+                interpreter: interpreter.clone(),
+                scheme,
+            }
+        })
+        .collect();
+    let mut summary = CompileSummary {
+        interpreters: vec![InterpreterSummary::default(); targets.len()],
+        ..CompileSummary::default()
+    };
+
+    // One walk per distinct root, as deep as the deepest interpreter needs.
+    let mut walks: HashMap<OsString, Walk> = HashMap::new();
+    let mut root_order: Vec<OsString> = Vec::new();
+    for target in &targets {
+        for root in &target.roots {
+            if !root_order.contains(root) {
+                root_order.push(root.clone());
+            }
+        }
+    }
+    for root in &root_order {
+        let depth = targets
+            .iter()
+            .filter(|t| t.roots.contains(root))
+            .map(|t| t.max_levels)
+            .max()
+            .unwrap_or(0);
+        let walked = walk(std::slice::from_ref(root), depth);
+        for problem in &walked.problems {
+            on_event(Event::Problem(problem));
+            summary.problems.push(problem.clone());
+        }
+        walks.insert(root.clone(), walked);
+    }
+
+    // One stat per source, for all interpreters.
+    let mut sources: Vec<Arc<SourceCell>> = Vec::new();
+    let mut source_index: HashMap<OsString, usize> = HashMap::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        for root in &target.roots {
+            for candidate in &walks[root].candidates {
+                if candidate.depth() > target.max_levels {
+                    continue;
+                }
+                if let Some(job) = plan_job(
+                    t,
+                    target,
+                    root,
+                    candidate,
+                    &levels,
+                    options,
+                    &mut sources,
+                    &mut source_index,
+                ) {
+                    jobs.push(job);
+                }
+            }
+        }
+    }
+
+    // Freshness, decided in Rust.
+    let mut stale: Vec<Job> = Vec::new();
+    let mut fresh_reports = Vec::new();
+    for job in jobs {
+        let target = &targets[job.target];
+        let cell = &sources[job.source];
+        let fresh = !options.force
+            && cell.metadata.as_ref().is_some_and(|m| {
+                is_fresh(
+                    target,
+                    &job.cfiles,
+                    SourceStat::from_metadata(m),
+                    &cell.path,
+                )
+            });
+        if fresh {
+            fresh_reports.push(FileReport {
+                interpreter: job.target,
+                source: job.candidate.path.clone(),
+                pycs: job.cfiles.clone(),
+                outcome: Outcome::Fresh,
+                warnings: String::new(),
+                notices: job.notices.clone(),
+            });
+        } else {
+            cell.users.fetch_add(1, Ordering::Relaxed);
+            stale.push(job);
+        }
+    }
+    on_event(Event::Planned {
+        stale: stale.len(),
+        fresh: fresh_reports.len(),
+    });
+    for report in &fresh_reports {
+        summary.interpreters[report.interpreter].fresh += 1;
+        on_event(Event::File(report));
+    }
+    for counts in &mut summary.interpreters {
+        counts.elapsed = start.elapsed();
+    }
+    if stale.is_empty() {
+        return summary;
+    }
+
+    // Largest first; the jobs of one source for several interpreters stay together.
+    stale.sort_by(|a, b| b.size.cmp(&a.size).then(a.source.cmp(&b.source)));
+    let workers = options
+        .workers
+        .max(1)
+        .min(open_files_cap())
+        .min(stale.len());
+    let shared = Arc::new(Shared {
+        targets,
+        sources,
+        levels,
+        pools: Pools {
+            state: Mutex::new(PoolsState {
+                idle: Vec::new(),
+                live: 0,
+            }),
+            cap: workers,
+            timeout: options.timeout,
+        },
+        options: options.clone(),
+    });
+    let executor = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .thread_name_prefix("pycache-compile")
+        .build()
+        .expect("at least one worker");
+    let futures: Vec<Future<FileReport>> = stale
+        .into_iter()
+        .map(|job| {
+            let shared = Arc::clone(&shared);
+            executor
+                .submit(move || shared.run(job))
+                .expect("the executor is running")
+        })
+        .collect();
+    for done in as_completed(futures, None) {
+        let Ok(future) = done else { continue };
+        let report = match future.result(None) {
+            Ok(report) => report,
+            Err(error) => FileReport {
+                interpreter: 0,
+                source: OsString::new(),
+                pycs: Vec::new(),
+                outcome: Outcome::Failed(format!("internal error: {error}")),
+                warnings: String::new(),
+                notices: Vec::new(),
+            },
+        };
+        let counts = &mut summary.interpreters[report.interpreter];
+        match report.outcome {
+            Outcome::Compiled => counts.compiled += 1,
+            Outcome::Fresh => counts.fresh += 1,
+            Outcome::Failed(_) => counts.failed += 1,
+            Outcome::Interrupted => counts.interrupted += 1,
+        }
+        counts.elapsed = start.elapsed();
+        on_event(Event::File(&report));
+    }
+    executor.shutdown(true, false);
+    shared.pools.close_all();
+    summary.interrupted = options.cancel.load(Ordering::SeqCst);
+    summary
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_job(
+    t: usize,
+    target: &Target,
+    root: &OsString,
+    candidate: &Candidate,
+    levels: &[i8],
+    options: &CompileOptions,
+    sources: &mut Vec<Arc<SourceCell>>,
+    source_index: &mut HashMap<OsString, usize>,
+) -> Option<Job> {
+    let path = Path::new(&candidate.path);
+    if let Some(rx) = &options.exclude
+        && rx
+            .is_match(&String::from_utf8_lossy(candidate.path.as_bytes()))
+            .unwrap_or(false)
+    {
+        return None;
+    }
+    if let Some(limit) = &options.limit_symlinks
+        && !symlink_allowed(path, limit)
+    {
+        return None;
+    }
+    let source = *source_index
+        .entry(candidate.path.clone())
+        .or_insert_with(|| {
+            sources.push(Arc::new(SourceCell {
+                path: path.to_owned(),
+                metadata: std::fs::metadata(path).ok(),
+                data: Mutex::new(None),
+                users: AtomicUsize::new(0),
+            }));
+            sources.len() - 1
+        });
+    let metadata = sources[source].metadata.as_ref()?;
+    if !metadata.is_file() || !has_py_suffix(&candidate.path) {
+        return None;
+    }
+    let mut notices = Vec::new();
+    let name = match dfile_for(
+        target.interpreter.version(),
+        candidate,
+        root,
+        &options.dfile,
+    ) {
+        Ok(dfile) => {
+            notices.extend(dfile.warning.clone());
+            dfile::compiled_name(&dfile, candidate).as_bytes().to_vec()
+        }
+        Err(error) => {
+            notices.push(error.to_string());
+            candidate.path.as_bytes().to_vec()
+        }
+    };
+    let cfiles: Result<Vec<PathBuf>, _> = levels
+        .iter()
+        .map(|&level| {
+            if options.legacy {
+                Ok(PathBuf::from(legacy_cache_from_source(&candidate.path)))
+            } else {
+                target
+                    .scheme
+                    .cache_from_source(&candidate.path, optimization_for(level).as_deref())
+                    .map(PathBuf::from)
+            }
+        })
+        .collect();
+    let cfiles = match cfiles {
+        Ok(cfiles) => cfiles,
+        Err(error) => {
+            notices.push(format!("{}: {error}", error.python_exception()));
+            Vec::new()
+        }
+    };
+    Some(Job {
+        target: t,
+        source,
+        candidate: candidate.clone(),
+        cfiles,
+        name,
+        notices,
+        size: metadata.len(),
+    })
+}
+
+struct Shared {
+    targets: Vec<Target>,
+    sources: Vec<Arc<SourceCell>>,
+    levels: Vec<i8>,
+    pools: Pools,
+    options: CompileOptions,
+}
+
+impl Shared {
+    fn run(&self, job: Job) -> FileReport {
+        let cell = Arc::clone(&self.sources[job.source]);
+        let mut report = FileReport {
+            interpreter: job.target,
+            source: job.candidate.path.clone(),
+            pycs: job.cfiles.clone(),
+            outcome: Outcome::Interrupted,
+            warnings: String::new(),
+            notices: job.notices.clone(),
+        };
+        if !self.options.cancel.load(Ordering::SeqCst) {
+            report.outcome = self.compile_job(&job, &cell, &mut report.warnings);
+        }
+        cell.release();
+        report
+    }
+
+    fn compile_job(&self, job: &Job, cell: &SourceCell, warnings: &mut String) -> Outcome {
+        let target = &self.targets[job.target];
+        if job.cfiles.is_empty() {
+            return Outcome::Failed(job.notices.last().cloned().unwrap_or_default());
+        }
+        for cfile in &job.cfiles {
+            if let Err(message) = write::check_target(cfile) {
+                return Outcome::Failed(message);
+            }
+        }
+        let source = match cell.bytes() {
+            Ok(source) => source,
+            Err(message) => return Outcome::Failed(message),
+        };
+        let reply = match self.compile_in_worker(job, &source) {
+            Ok(reply) => reply,
+            Err(message) => return Outcome::Failed(message),
+        };
+        let code = match reply {
+            Reply::Compiled {
+                code,
+                warnings: text,
+            } => {
+                *warnings = text;
+                code
+            }
+            Reply::Failed {
+                message,
+                warnings: text,
+            } => {
+                *warnings = text;
+                return Outcome::Failed(message);
+            }
+        };
+        if self.options.cancel.load(Ordering::SeqCst) {
+            return Outcome::Interrupted;
+        }
+        let metadata = cell.metadata.as_ref();
+        let stat = metadata
+            .map(SourceStat::from_metadata)
+            .unwrap_or(SourceStat { mtime: 0, size: 0 });
+        let header = header_for(target, stat, &source).to_bytes();
+        let mode = write::pyc_mode(metadata);
+        for (index, (cfile, payload)) in job.cfiles.iter().zip(&code).enumerate() {
+            let written = if index > 0
+                && self.options.hardlink_dupes
+                && code[index - 1] == *payload
+                && job.cfiles[index - 1] != *cfile
+            {
+                write::hardlink(&job.cfiles[index - 1], cfile)
+            } else {
+                write::write_pyc(cfile, &[&header, payload], mode)
+            };
+            if let Err(message) = written {
+                return Outcome::Failed(message);
+            }
+        }
+        Outcome::Compiled
+    }
+
+    /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
+    /// retried once, a hung one is killed.
+    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, String> {
+        let target = &self.targets[job.target];
+        let name = target.interpreter.display_name();
+        for attempt in 0..2 {
+            let mut worker = self
+                .pools
+                .acquire(job.target, &target.interpreter)
+                .map_err(|e| format!("Sorry: {name}: {e}"))?;
+            match worker.compile(&self.levels, &job.name, source, self.options.timeout) {
+                Ok(reply) => {
+                    self.pools.release(job.target, worker);
+                    return Ok(reply);
+                }
+                Err(WorkerError::Died(_)) if attempt == 0 => {
+                    worker.kill();
+                    self.pools.discard();
+                }
+                Err(error) => {
+                    worker.kill();
+                    self.pools.discard();
+                    return Err(format!("Sorry: {name} worker: {error}"));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+}
+
+/// The cfile names a source gets for these levels (for `-b`, `source + "c"`).
+pub fn cfiles_for(
+    scheme: &CacheScheme,
+    source: &OsStr,
+    levels: &[i8],
+    legacy: bool,
+) -> Vec<PathBuf> {
+    levels
+        .iter()
+        .filter_map(|&level| {
+            if legacy {
+                Some(PathBuf::from(legacy_cache_from_source(source)))
+            } else {
+                scheme
+                    .cache_from_source(source, optimization_for(level).as_deref())
+                    .ok()
+                    .map(PathBuf::from)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+# pycache's compile worker: one long-lived interpreter that compiles sources it is sent.
+#
+# Protocol (every message is a frame: a little-endian u32 length, then that many bytes):
+#   worker -> pycache, once: JSON {"magic": hex, "version": "3.12.1", "pid": N}
+#   pycache -> worker: u8 level count, that many i8 optimization levels, u32 name length, the
+#                      name compiled into the code (file-system bytes), then the source bytes
+#   worker -> pycache: b"\0", u8 count, per level (u32 length + marshal.dumps(code)), then the
+#                      warnings text (UTF-8); or b"\1", u32 length + the error text as
+#                      py_compile/compileall print it, then the warnings text
+# Valid on CPython 3.6+ and PyPy 3. It compiles exactly as py_compile does:
+# compile(source_bytes, dfile, 'exec', dont_inherit=True, optimize=level), and formats errors with
+# py_compile.PyCompileError. It never writes files: pycache does.
+import importlib.util
+import json
+import marshal
+import os
+import py_compile
+import struct
+import sys
+import warnings
+
+
+def read_exactly(stream, n):
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream):
+    head = read_exactly(stream, 4)
+    if head is None:
+        return None
+    (length,) = struct.unpack("<I", head)
+    return read_exactly(stream, length) if length else b""
+
+
+def write_frame(stream, *parts):
+    stream.write(struct.pack("<I", sum(len(p) for p in parts)))
+    for part in parts:
+        stream.write(part)
+    stream.flush()
+
+
+def main():
+    inp = sys.stdin.buffer
+    # The protocol keeps the real stdout; anything printed while compiling goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    captured = []
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        captured.append(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = showwarning
+    hello = {
+        "magic": "".join("%02x" % b for b in bytearray(importlib.util.MAGIC_NUMBER)),
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "pid": os.getpid(),
+    }
+    write_frame(out, json.dumps(hello).encode("ascii"))
+    while True:
+        frame = read_frame(inp)
+        if frame is None:
+            return
+        count = frame[0]
+        levels = struct.unpack("<%db" % count, frame[1 : 1 + count])
+        at = 1 + count
+        (name_len,) = struct.unpack("<I", frame[at : at + 4])
+        at += 4
+        dfile = os.fsdecode(frame[at : at + name_len])
+        source = frame[at + name_len :]
+        del captured[:]
+        dumped = []
+        error = None
+        for level in levels:
+            try:
+                code = compile(source, dfile, "exec", dont_inherit=True, optimize=level)
+            except Exception as err:
+                error = py_compile.PyCompileError(err.__class__, err, dfile).msg
+                break
+            dumped.append(marshal.dumps(code))
+            del code
+        text = "".join(captured).encode("utf-8", "backslashreplace")
+        if error is None:
+            parts = [b"\0", struct.pack("<B", len(dumped))]
+            for data in dumped:
+                parts.append(struct.pack("<I", len(data)))
+                parts.append(data)
+            parts.append(text)
+            write_frame(out, *parts)
+        else:
+            message = error.encode("utf-8", "backslashreplace")
+            write_frame(out, b"\1", struct.pack("<I", len(message)), message, text)
+
+
+main()

@@ -1,0 +1,114 @@
+//! Writing pycs the way `py_compile` does, and never leaving half a file.
+//!
+//! `py_compile` refuses to write through a symlink or over anything that is not a regular file
+//! (import would silently replace it), creates the directory with `os.makedirs`, and writes with
+//! `_write_atomic`: a temporary file `<cfile>.<number>` in the same directory, opened with
+//! `O_EXCL` and the source's mode (`| 0o200`, `& 0o666`, then the umask), then renamed over the
+//! target. A failure removes the temporary file. The same is done here, so a reader sees either
+//! the old pyc or the complete new one.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Python's rendering of an OS error: `PermissionError: [Errno 13] Permission denied: 'path'`.
+pub(crate) fn python_os_error(error: &std::io::Error, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(errno) = error.raw_os_error() else {
+        return format!(
+            "OSError: {error}: {}",
+            crate::python_str::repr(path.as_os_str().as_bytes())
+        );
+    };
+    let class = match errno {
+        libc::EACCES | libc::EPERM => "PermissionError",
+        libc::ENOENT => "FileNotFoundError",
+        libc::EEXIST => "FileExistsError",
+        libc::EISDIR => "IsADirectoryError",
+        libc::ENOTDIR => "NotADirectoryError",
+        libc::EINTR => "InterruptedError",
+        _ => "OSError",
+    };
+    let text = error.to_string();
+    let strerror = text.split(" (os error").next().unwrap_or(&text);
+    format!(
+        "{class}: [Errno {errno}] {strerror}: {}",
+        crate::python_str::repr(path.as_os_str().as_bytes())
+    )
+}
+
+/// `py_compile`'s refusal to replace a symlink or a non-regular file, with its message.
+pub(crate) fn check_target(cfile: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(metadata) = std::fs::symlink_metadata(cfile) else {
+        return Ok(());
+    };
+    let shown = String::from_utf8_lossy(cfile.as_os_str().as_bytes()).into_owned();
+    if metadata.file_type().is_symlink() {
+        return Err(format!(
+            "FileExistsError: {shown} is a symlink and will be changed into a regular file if import writes a byte-compiled file to it"
+        ));
+    }
+    if !metadata.file_type().is_file() {
+        return Err(format!(
+            "FileExistsError: {shown} is a non-regular file and will be changed into a regular one if import writes a byte-compiled file to it"
+        ));
+    }
+    Ok(())
+}
+
+/// `_calc_mode`: the source's mode with owner-write added (0o666 when it cannot be read).
+pub(crate) fn pyc_mode(source_metadata: Option<&std::fs::Metadata>) -> u32 {
+    source_metadata.map_or(0o666, |m| m.mode() | 0o200) & 0o666
+}
+
+fn temporary_name(cfile: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let number =
+        u64::from(std::process::id()) * 1_000_000 + COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = cfile.as_os_str().to_owned().into_vec();
+    name.extend_from_slice(format!(".{number}").as_bytes());
+    PathBuf::from(OsString::from_vec(name))
+}
+
+/// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
+/// atomically with `mode`.
+pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), String> {
+    if let Some(dir) = cfile.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(error) = std::fs::create_dir_all(dir)
+    {
+        return Err(python_os_error(&error, dir));
+    }
+    let temporary = temporary_name(cfile);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temporary)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
+        drop(file);
+        std::fs::rename(&temporary, cfile)
+    })();
+    written.map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        python_os_error(&error, &temporary)
+    })
+}
+
+/// `--hardlink-dupes`: makes `cfile` a hard link to `previous` (atomically: link to a temporary
+/// name, then rename over `cfile`).
+pub(crate) fn hardlink(previous: &Path, cfile: &Path) -> Result<(), String> {
+    let temporary = temporary_name(cfile);
+    std::fs::hard_link(previous, &temporary)
+        .and_then(|()| std::fs::rename(&temporary, cfile))
+        .map_err(|error| {
+            let _ = std::fs::remove_file(&temporary);
+            python_os_error(&error, cfile)
+        })
+}
