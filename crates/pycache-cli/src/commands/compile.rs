@@ -119,6 +119,11 @@ fn interpreters(args: &CompileArgs) -> anyhow::Result<Vec<Interpreter>> {
     let mut all: Vec<Interpreter> = Vec::new();
     for request in &args.python {
         for interpreter in resolve_interpreters(Some(request))? {
+            // `all` means every interpreter that has a __pycache__ (not Python 2).
+            let cannot_cache = interpreter.cache_tag().is_none() && !args.legacy;
+            if request == "all" && cannot_cache {
+                continue;
+            }
             if !all.iter().any(|i| i.path() == interpreter.path()) {
                 all.push(interpreter);
             }

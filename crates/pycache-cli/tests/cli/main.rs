@@ -1,5 +1,6 @@
 //! End-to-end tests of the `pycache` binary, each answer checked against a real interpreter.
 
+mod compile;
 mod discovery;
 mod inspect;
 mod scheme;

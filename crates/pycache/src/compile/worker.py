@@ -1,7 +1,7 @@
 # pycache's compile worker: one long-lived interpreter that compiles sources it is sent.
 #
 # Protocol (every message is a frame: a little-endian u32 length, then that many bytes):
-#   worker -> pycache, once: JSON {"magic": hex, "version": "3.12.1", "pid": N}
+#   worker -> pycache, once: {"magic": hex, "version": "3.12.1", "pid": N} (JSON)
 #   pycache -> worker: u8 level count, that many i8 optimization levels, u32 name length, the
 #                      name compiled into the code (file-system bytes), then the source bytes
 #   worker -> pycache: b"\0", u8 count, per level (u32 length + marshal.dumps(code)), then the
@@ -10,11 +10,17 @@
 # Valid on CPython 3.6+ and PyPy 3. It compiles exactly as py_compile does:
 # compile(source_bytes, dfile, 'exec', dont_inherit=True, optimize=level), and formats errors with
 # py_compile.PyCompileError. It never writes files: pycache does.
+#
+# The imports are those of `python -m compileall` and no others (no json here): marshal writes a
+# string as interned when it is interned in the writing process, and loading a module's pyc
+# interns the strings it marks so. Importing anything else would change which strings are
+# interned, and with it the bytes of some pycs (seen with '{' in a frozenset on 3.11).
+import compileall  # noqa: F401  (the module set of `python -m compileall`)
 import importlib.util
-import json
 import marshal
 import os
 import py_compile
+import runpy  # noqa: F401
 import struct
 import sys
 import warnings
@@ -59,12 +65,14 @@ def main():
         captured.append(warnings.formatwarning(message, category, filename, lineno, line))
 
     warnings.showwarning = showwarning
-    hello = {
-        "magic": "".join("%02x" % b for b in bytearray(importlib.util.MAGIC_NUMBER)),
-        "version": "%d.%d.%d" % sys.version_info[:3],
-        "pid": os.getpid(),
-    }
-    write_frame(out, json.dumps(hello).encode("ascii"))
+    hello = '{"magic": "%s", "version": "%d.%d.%d", "pid": %d}' % (
+        "".join("%02x" % b for b in bytearray(importlib.util.MAGIC_NUMBER)),
+        sys.version_info[0],
+        sys.version_info[1],
+        sys.version_info[2],
+        os.getpid(),
+    )
+    write_frame(out, hello.encode("ascii"))
     while True:
         frame = read_frame(inp)
         if frame is None:

@@ -77,8 +77,11 @@ fn temporary_name(cfile: &Path) -> PathBuf {
 /// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
 /// atomically with `mode`.
 pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), String> {
+    // py_compile ignores FileExistsError from os.makedirs (the write then fails, naming the
+    // temporary file, when the "directory" is not one).
     if let Some(dir) = cfile.parent().filter(|d| !d.as_os_str().is_empty())
         && let Err(error) = std::fs::create_dir_all(dir)
+        && error.kind() != std::io::ErrorKind::AlreadyExists
     {
         return Err(python_os_error(&error, dir));
     }
