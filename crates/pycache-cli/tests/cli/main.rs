@@ -1,5 +1,8 @@
 //! End-to-end tests of the `pycache` binary, each answer checked against a real interpreter.
 
+// The compile tests report their byte-identical counts on stderr.
+#![allow(clippy::print_stderr)]
+
 mod compile;
 mod discovery;
 mod inspect;
