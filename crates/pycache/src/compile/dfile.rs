@@ -70,7 +70,7 @@ pub fn dfile_for(
         };
         let mut dir = ddir.as_bytes().to_vec();
         if version.at_least(3, 7) && !candidate.explicit {
-            for sub in &candidate.subdirs {
+            for sub in candidate.subdirs.iter() {
                 dir = posix_join(&dir, sub.as_bytes());
             }
         }

@@ -21,7 +21,9 @@ mod worker;
 mod write;
 
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
-pub use select::{Candidate, Walk, WalkProblem, has_py_suffix, symlink_allowed, walk};
+pub use select::{
+    Candidate, Walk, WalkProblem, has_py_suffix, symlink_allowed, walk, walk_parallel,
+};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
@@ -231,12 +233,19 @@ struct Job {
 /// A source's bytes, read once and shared by the jobs of every interpreter.
 struct SourceCell {
     path: PathBuf,
-    metadata: Option<std::fs::Metadata>,
+    /// The one stat of this source, made by whichever job needs it first.
+    stat: std::sync::OnceLock<Option<std::fs::Metadata>>,
     data: Mutex<Option<Result<Arc<Vec<u8>>, String>>>,
     users: AtomicUsize,
 }
 
 impl SourceCell {
+    fn metadata(&self) -> Option<&std::fs::Metadata> {
+        self.stat
+            .get_or_init(|| std::fs::metadata(&self.path).ok())
+            .as_ref()
+    }
+
     fn bytes(&self) -> Result<Arc<Vec<u8>>, String> {
         let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
         data.get_or_insert_with(|| {
@@ -322,6 +331,40 @@ fn open_files_cap() -> usize {
     (available.saturating_sub(64) / 4).max(1)
 }
 
+/// `f` over `items` on `threads` threads (scoped, work handed out one item at a time), results
+/// in input order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else { break };
+                        mine.push((index, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a freshness thread panicked"))
+            .collect()
+    });
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// The optimization argument `cache_from_source` gets for a `-o` level.
 fn optimization_for(level: i8) -> Option<String> {
     match level {
@@ -353,12 +396,21 @@ fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
 }
 
 /// The first bytes of `cfile` (up to a header's length); `None` when it cannot be read.
+/// One open and one read: no stat, no buffer growth.
 fn read_header(cfile: &Path, layout: HeaderLayout) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut header = Vec::with_capacity(layout.len());
-    std::fs::File::open(cfile)
-        .and_then(|f| f.take(layout.len() as u64).read_to_end(&mut header))
-        .ok()?;
+    let mut file = std::fs::File::open(cfile).ok()?;
+    let mut header = vec![0u8; layout.len()];
+    let mut filled = 0;
+    while filled < header.len() {
+        match file.read(&mut header[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    header.truncate(filled);
     Some(header)
 }
 
@@ -470,7 +522,11 @@ pub fn compile(
             .map(|t| t.max_levels)
             .max()
             .unwrap_or(0);
-        let walked = walk(std::slice::from_ref(root), depth);
+        let walked = walk_parallel(
+            std::slice::from_ref(root),
+            depth,
+            options.workers.clamp(1, 8),
+        );
         for problem in &walked.problems {
             on_event(Event::Problem(problem));
             summary.problems.push(problem.clone());
@@ -504,32 +560,41 @@ pub fn compile(
         }
     }
 
-    // Freshness, decided in Rust.
+    // Stat and freshness, decided in Rust, on every core: this is all a no-op run does.
+    let threads = options.workers.clamp(1, 8);
+    let verdicts = parallel_map(&jobs, threads, |job| {
+        let cell = &sources[job.source];
+        let metadata = cell.metadata()?;
+        if !metadata.is_file() {
+            return None; // compileall's isfile(): FIFOs, dangling links and the like are skipped
+        }
+        let fresh = !options.force
+            && is_fresh(
+                &targets[job.target],
+                &job.cfiles,
+                SourceStat::from_metadata(metadata),
+                &cell.path,
+            );
+        Some((fresh, metadata.len()))
+    });
     let mut stale: Vec<Job> = Vec::new();
     let mut fresh_reports = Vec::new();
-    for job in jobs {
-        let target = &targets[job.target];
-        let cell = &sources[job.source];
-        let fresh = !options.force
-            && cell.metadata.as_ref().is_some_and(|m| {
-                is_fresh(
-                    target,
-                    &job.cfiles,
-                    SourceStat::from_metadata(m),
-                    &cell.path,
-                )
-            });
+    for (mut job, verdict) in jobs.into_iter().zip(verdicts) {
+        let Some((fresh, size)) = verdict else {
+            continue;
+        };
         if fresh {
             fresh_reports.push(FileReport {
                 interpreter: job.target,
-                source: job.candidate.path.clone(),
-                pycs: job.cfiles.clone(),
+                source: job.candidate.path,
+                pycs: job.cfiles,
                 outcome: Outcome::Fresh,
                 warnings: String::new(),
-                notices: job.notices.clone(),
+                notices: job.notices,
             });
         } else {
-            cell.users.fetch_add(1, Ordering::Relaxed);
+            job.size = size;
+            sources[job.source].users.fetch_add(1, Ordering::Relaxed);
             stale.push(job);
         }
     }
@@ -636,21 +701,22 @@ fn plan_job(
     {
         return None;
     }
+    // compileall checks isfile() before the name; checking the name first spares a stat for
+    // every non-Python file and decides the same.
+    if !has_py_suffix(&candidate.path) {
+        return None;
+    }
     let source = *source_index
         .entry(candidate.path.clone())
         .or_insert_with(|| {
             sources.push(Arc::new(SourceCell {
                 path: path.to_owned(),
-                metadata: std::fs::metadata(path).ok(),
+                stat: std::sync::OnceLock::new(),
                 data: Mutex::new(None),
                 users: AtomicUsize::new(0),
             }));
             sources.len() - 1
         });
-    let metadata = sources[source].metadata.as_ref()?;
-    if !metadata.is_file() || !has_py_suffix(&candidate.path) {
-        return None;
-    }
     let mut notices = Vec::new();
     let name = match dfile_for(
         target.interpreter.version(),
@@ -694,7 +760,7 @@ fn plan_job(
         cfiles,
         name,
         notices,
-        size: metadata.len(),
+        size: 0,
     })
 }
 
@@ -761,7 +827,7 @@ impl Shared {
         if self.options.cancel.load(Ordering::SeqCst) {
             return Outcome::Interrupted;
         }
-        let metadata = cell.metadata.as_ref();
+        let metadata = cell.metadata();
         let stat = metadata
             .map(SourceStat::from_metadata)
             .unwrap_or(SourceStat { mtime: 0, size: 0 });

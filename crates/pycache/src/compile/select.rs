@@ -9,9 +9,11 @@
 //! recursion limit from 3.9).
 
 use crate::python_str::code_points;
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A file the walk found (before the per-file checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +22,9 @@ pub struct Candidate {
     pub path: OsString,
     /// Index of the command-line root it came from.
     pub root: usize,
-    /// Directory names between the root and the file (for 3.7/3.8's `-d` per subdirectory).
-    pub subdirs: Vec<OsString>,
+    /// Directory names between the root and the file (for 3.7/3.8's `-d` per subdirectory),
+    /// shared by every file of one directory.
+    pub subdirs: Arc<Vec<OsString>>,
     /// True when the file was named directly, not found by walking.
     pub explicit: bool,
 }
@@ -71,6 +74,12 @@ pub(crate) fn basename(path: &[u8]) -> &[u8] {
 
 /// Walks `roots` as compileall's command line does, down to `max_depth` levels below each.
 pub fn walk(roots: &[OsString], max_depth: usize) -> Walk {
+    walk_parallel(roots, max_depth, 1)
+}
+
+/// [`walk`], listing directories on `threads` threads. The listings are then put in
+/// compileall's order without touching the file system again, so the result is the same.
+pub fn walk_parallel(roots: &[OsString], max_depth: usize, threads: usize) -> Walk {
     let mut walk = Walk::default();
     for (index, root) in roots.iter().enumerate() {
         let path = Path::new(root);
@@ -78,7 +87,7 @@ pub fn walk(roots: &[OsString], max_depth: usize) -> Walk {
             Ok(metadata) if metadata.is_file() => walk.candidates.push(Candidate {
                 path: root.clone(),
                 root: index,
-                subdirs: Vec::new(),
+                subdirs: Arc::new(Vec::new()),
                 explicit: true,
             }),
             Err(error)
@@ -87,48 +96,154 @@ pub fn walk(roots: &[OsString], max_depth: usize) -> Walk {
             {
                 walk.problems.push(WalkProblem::Missing(root.clone()));
             }
-            _ => walk_dir(root, index, &mut Vec::new(), max_depth, &mut walk),
+            _ => {
+                let listings = list_tree(root, max_depth, threads);
+                emit(root, index, &mut Vec::new(), &listings, &mut walk);
+            }
         }
     }
     walk
 }
 
-fn walk_dir(dir: &OsStr, root: usize, subdirs: &mut Vec<OsString>, levels: usize, walk: &mut Walk) {
+/// What a directory holds, sorted as Python sorts names.
+enum Listing {
+    Entries(Vec<Entry>),
+    Failed(String),
+}
+
+struct Entry {
+    name: OsString,
+    full: OsString,
+    /// A directory to recurse into (not a symlink, within the depth).
+    descend: bool,
+    /// A directory that is not descended into (a symlink, or too deep).
+    is_dir: bool,
+}
+
+fn list_dir(dir: &OsStr, levels: usize) -> (Listing, Vec<(OsString, usize)>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) => {
-            walk.problems
-                .push(WalkProblem::CantList(dir.to_owned(), error.to_string()));
-            return;
-        }
+        Err(error) => return (Listing::Failed(error.to_string()), Vec::new()),
     };
     let mut names: Vec<(OsString, Option<std::fs::FileType>)> = entries
         .filter_map(Result::ok)
         .map(|entry| (entry.file_name(), entry.file_type().ok()))
         .collect();
-    names.sort_by_cached_key(|(name, _)| code_points(name.as_bytes()));
-    for (name, file_type) in names {
-        if name == "__pycache__" {
-            continue;
+    // Python sorts str: code points, undecodable bytes as surrogates. For valid UTF-8 that is
+    // plain byte order, so the code points are only worked out when some name needs them.
+    if names
+        .iter()
+        .all(|(name, _)| std::str::from_utf8(name.as_bytes()).is_ok())
+    {
+        names.sort_unstable_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+    } else {
+        names.sort_by_cached_key(|(name, _)| code_points(name.as_bytes()));
+    }
+    let mut subdirs = Vec::new();
+    let entries = names
+        .into_iter()
+        .filter(|(name, _)| name != "__pycache__")
+        .map(|(name, file_type)| {
+            let full = OsString::from_vec(posix_join(dir.as_bytes(), name.as_bytes()));
+            let is_link = file_type.is_some_and(|t| t.is_symlink());
+            let is_dir = match file_type {
+                Some(t) if t.is_dir() => true,
+                Some(t) if !t.is_symlink() => false,
+                _ => std::fs::metadata(&full).is_ok_and(|m| m.is_dir()),
+            };
+            let descend = is_dir && levels > 0 && !is_link;
+            if descend {
+                subdirs.push((full.clone(), levels - 1));
+            }
+            Entry {
+                name,
+                full,
+                descend,
+                is_dir,
+            }
+        })
+        .collect();
+    (Listing::Entries(entries), subdirs)
+}
+
+/// Lists `root` and every directory below it that compileall would enter, on `threads`
+/// threads.
+fn list_tree(root: &OsStr, max_depth: usize, threads: usize) -> HashMap<OsString, Listing> {
+    struct Queue {
+        pending: Vec<(OsString, usize)>,
+        busy: usize,
+    }
+    let queue = Mutex::new(Queue {
+        pending: vec![(root.to_owned(), max_depth)],
+        busy: 0,
+    });
+    let ready = Condvar::new();
+    let results = Mutex::new(HashMap::new());
+    let worker = || {
+        loop {
+            let (dir, levels) = {
+                let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(next) = q.pending.pop() {
+                        q.busy += 1;
+                        break next;
+                    }
+                    if q.busy == 0 {
+                        ready.notify_all();
+                        return;
+                    }
+                    q = ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let (listing, subdirs) = list_dir(&dir, levels);
+            results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(dir, listing);
+            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.pending.extend(subdirs);
+            q.busy -= 1;
+            ready.notify_all();
         }
-        let full = OsString::from_vec(posix_join(dir.as_bytes(), name.as_bytes()));
-        let is_link = file_type.is_some_and(|t| t.is_symlink());
-        let is_dir = match file_type {
-            Some(t) if t.is_dir() => true,
-            Some(t) if t.is_symlink() => std::fs::metadata(&full).is_ok_and(|m| m.is_dir()),
-            Some(_) => false,
-            None => std::fs::metadata(&full).is_ok_and(|m| m.is_dir()),
-        };
-        if !is_dir {
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads.max(1) {
+            scope.spawn(worker);
+        }
+        worker();
+    });
+    results.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// compileall's depth-first order over the listings.
+fn emit(
+    dir: &OsStr,
+    root: usize,
+    subdirs: &mut Vec<OsString>,
+    listings: &HashMap<OsString, Listing>,
+    walk: &mut Walk,
+) {
+    let entries = match listings.get(dir) {
+        Some(Listing::Entries(entries)) => entries,
+        Some(Listing::Failed(why)) => {
+            walk.problems
+                .push(WalkProblem::CantList(dir.to_owned(), why.clone()));
+            return;
+        }
+        None => return,
+    };
+    let shared_subdirs = Arc::new(subdirs.clone());
+    for entry in entries {
+        if !entry.is_dir {
             walk.candidates.push(Candidate {
-                path: full,
+                path: entry.full.clone(),
                 root,
-                subdirs: subdirs.clone(),
+                subdirs: Arc::clone(&shared_subdirs),
                 explicit: false,
             });
-        } else if levels > 0 && !is_link {
-            subdirs.push(name);
-            walk_dir(&full, root, subdirs, levels - 1, walk);
+        } else if entry.descend {
+            subdirs.push(entry.name.clone());
+            emit(&entry.full, root, subdirs, listings, walk);
             subdirs.pop();
         }
     }
