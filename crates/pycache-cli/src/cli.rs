@@ -26,12 +26,17 @@ pub(crate) enum Command {
     Inspect(InspectArgs),
     /// Byte-compile files and trees for one or many interpreters (a drop-in compileall).
     Compile(CompileArgs),
+    /// Report stale, missing and useless pycs without starting Python (a CI gate).
+    Check(CheckArgs),
+    /// Remove stale and useless pycs, keep what import would use.
+    Clean(CleanArgs),
 }
 
-/// `pycache compile`: compileall's options with the same letters, plus pycache's.
+/// Which sources, and for which interpreters: compileall's selection options, shared by
+/// `compile`, `check` and `clean`.
 #[derive(Debug, Args)]
-pub(crate) struct CompileArgs {
-    /// Files and directories to compile; none means each interpreter's sys.path.
+pub(crate) struct SelectArgs {
+    /// Files and directories; none means each interpreter's sys.path.
     #[arg(value_name = "FILE|DIR")]
     pub(crate) targets: Vec<OsString>,
     /// Don't recurse into subdirectories.
@@ -40,15 +45,37 @@ pub(crate) struct CompileArgs {
     /// Recurse at most this many levels (overrides -l).
     #[arg(short = 'r', value_name = "RECURSION")]
     pub(crate) recursion: Option<usize>,
+    /// Skip files whose full path this regular expression (Python re syntax) finds.
+    #[arg(short = 'x', value_name = "REGEXP")]
+    pub(crate) exclude: Option<String>,
+    /// Add the files and directories listed in FILE (one per line; - for stdin).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub(crate) input_list: Option<OsString>,
+    /// Legacy X.pyc beside X.py instead of __pycache__.
+    #[arg(short = 'b')]
+    pub(crate) legacy: bool,
+    /// Optimization level (repeatable); default: the interpreter's own.
+    #[arg(short = 'o', value_name = "LEVEL", allow_negative_numbers = true)]
+    pub(crate) levels: Vec<i8>,
+    /// sys.pycache_prefix. Default: PYTHONPYCACHEPREFIX, as the interpreter reads it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) pycache_prefix: Option<OsString>,
+    /// Interpreter (repeatable; `all` = every one found). Default: $VIRTUAL_ENV's, else python3.
+    #[arg(long)]
+    pub(crate) python: Vec<String>,
+}
+
+/// `pycache compile`: compileall's options with the same letters, plus pycache's.
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    #[command(flatten)]
+    pub(crate) select: SelectArgs,
     /// Force rebuild even if pycs are fresh.
     #[arg(short = 'f')]
     pub(crate) force: bool,
     /// -q: errors only; -qq: nothing at all.
     #[arg(short = 'q', action = clap::ArgAction::Count)]
     pub(crate) quiet: u8,
-    /// Write legacy X.pyc beside X.py instead of __pycache__.
-    #[arg(short = 'b')]
-    pub(crate) legacy: bool,
     /// Directory to prepend to file paths compiled into code objects (co_filename).
     #[arg(short = 'd', value_name = "DESTDIR")]
     pub(crate) ddir: Option<OsString>,
@@ -58,18 +85,9 @@ pub(crate) struct CompileArgs {
     /// Path to prepend to co_filename (after -s).
     #[arg(short = 'p', value_name = "PREPENDDIR")]
     pub(crate) prependdir: Option<OsString>,
-    /// Skip files whose full path this regular expression (Python re syntax) finds.
-    #[arg(short = 'x', value_name = "REGEXP")]
-    pub(crate) exclude: Option<String>,
-    /// Add the files and directories listed in FILE (one per line; - for stdin).
-    #[arg(short = 'i', value_name = "FILE")]
-    pub(crate) input_list: Option<OsString>,
     /// Worker processes across all interpreters (0 = all cores; default all cores).
     #[arg(short = 'j', long = "workers", value_name = "WORKERS")]
     pub(crate) workers: Option<usize>,
-    /// Optimization level (repeatable); default: the interpreter's own.
-    #[arg(short = 'o', value_name = "LEVEL", allow_negative_numbers = true)]
-    pub(crate) levels: Vec<i8>,
     /// How pycs are invalidated; default timestamp, or checked-hash when SOURCE_DATE_EPOCH is set.
     #[arg(long, value_enum)]
     pub(crate) invalidation_mode: Option<ModeArg>,
@@ -79,12 +97,6 @@ pub(crate) struct CompileArgs {
     /// Hard-link identical pycs of consecutive optimization levels.
     #[arg(long)]
     pub(crate) hardlink_dupes: bool,
-    /// Interpreter to compile for (repeatable; `all` = every one found).
-    #[arg(long)]
-    pub(crate) python: Vec<String>,
-    /// sys.pycache_prefix to write under. Default: PYTHONPYCACHEPREFIX, as the interpreter reads it.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) pycache_prefix: Option<OsString>,
     /// Per-file timeout in seconds (0 = none).
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub(crate) timeout: f64,
@@ -94,6 +106,56 @@ pub(crate) struct CompileArgs {
     /// Print a `Compiling 'path'...` line per compiled file.
     #[arg(short = 'v')]
     pub(crate) verbose: bool,
+}
+
+/// `pycache check`: is every pyc what import would use?
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) select: SelectArgs,
+    /// Missing pycs pass (only stale ones fail).
+    #[arg(long)]
+    pub(crate) missing_ok: bool,
+    /// --check-hash-based-pycs mode import runs with.
+    #[arg(long, value_enum, default_value = "default")]
+    pub(crate) check_hash_based_pycs: CheckHashArg,
+    /// List every entry, not just counts.
+    #[arg(short = 'v')]
+    pub(crate) verbose: bool,
+    /// Print JSON with every entry.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `pycache clean`: remove what is stale or useless, keep what import would use.
+#[derive(Debug, Args)]
+pub(crate) struct CleanArgs {
+    #[command(flatten)]
+    pub(crate) select: SelectArgs,
+    /// Also remove pycs of cache tags not in this comma-separated list.
+    #[arg(long, value_delimiter = ',', value_name = "KEEP")]
+    pub(crate) tags: Option<Vec<String>>,
+    /// Also remove pycs of tags no selected interpreter has.
+    #[arg(long)]
+    pub(crate) other_tags: bool,
+    /// Also remove legacy X.pyc files that have X.py beside them.
+    #[arg(long = "legacy")]
+    pub(crate) remove_legacy: bool,
+    /// Also remove legacy X.pyc files with no source (importable on their own!).
+    #[arg(long)]
+    pub(crate) sourceless: bool,
+    /// Remove every pyc and __pycache__ (like pyclean).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// List every file removed.
+    #[arg(short = 'v')]
+    pub(crate) verbose: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -193,5 +255,14 @@ impl From<CheckHashArg> for pycache::CheckHashBasedPycs {
             CheckHashArg::Always => pycache::CheckHashBasedPycs::Always,
             CheckHashArg::Never => pycache::CheckHashBasedPycs::Never,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

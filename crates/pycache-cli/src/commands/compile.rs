@@ -2,7 +2,7 @@
 //! the engine and prints as compileall does (errors on stderr, the rest on stdout).
 
 use super::{Status, resolve_interpreters};
-use crate::cli::CompileArgs;
+use crate::cli::{CompileArgs, SelectArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
@@ -57,18 +57,16 @@ fn read_input_list(list: &OsString) -> anyhow::Result<Vec<OsString>> {
     Ok(names)
 }
 
-fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
-    if args.ddir.is_some() && (args.stripdir.is_some() || args.prependdir.is_some()) {
-        bail!("-d cannot be used in combination with -s or -p");
-    }
-    let mut levels = args.levels.clone();
-    levels.sort_unstable();
-    levels.dedup();
-    if args.hardlink_dupes && levels.len() < 2 {
-        bail!(
-            "Hardlinking of duplicated bytecode makes sense only for more than one optimization level."
-        );
-    }
+/// The selection flags, checked: targets (with `-i`), depth, `-x`, levels.
+pub(crate) struct Selection {
+    pub(crate) targets: Vec<OsString>,
+    pub(crate) max_levels: Option<usize>,
+    pub(crate) exclude: Option<fancy_regex::Regex>,
+    pub(crate) levels: Vec<i8>,
+    pub(crate) pycache_prefix: Option<Option<OsString>>,
+}
+
+pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
     let exclude = args
         .exclude
         .as_deref()
@@ -79,18 +77,43 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
     if let Some(list) = &args.input_list {
         targets.extend(read_input_list(list)?);
     }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    Ok(CompileOptions {
+    let mut levels = args.levels.clone();
+    levels.sort_unstable();
+    levels.dedup();
+    Ok(Selection {
         targets,
         max_levels: args.recursion.or(args.no_recursion.then_some(0)),
+        exclude,
+        levels: if levels.is_empty() { vec![-1] } else { levels },
+        pycache_prefix: args
+            .pycache_prefix
+            .clone()
+            .map(|p| Some(p).filter(|p| !p.is_empty())),
+    })
+}
+
+fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
+    if args.ddir.is_some() && (args.stripdir.is_some() || args.prependdir.is_some()) {
+        bail!("-d cannot be used in combination with -s or -p");
+    }
+    let selection = selection(&args.select)?;
+    if args.hardlink_dupes && selection.levels.len() < 2 {
+        bail!(
+            "Hardlinking of duplicated bytecode makes sense only for more than one optimization level."
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Ok(CompileOptions {
+        targets: selection.targets,
+        max_levels: selection.max_levels,
         force: args.force,
-        legacy: args.legacy,
+        legacy: args.select.legacy,
         dfile: DfileOptions {
             ddir: args.ddir.clone(),
             stripdir: args.stripdir.clone(),
             prependdir: args.prependdir.clone(),
         },
-        exclude,
+        exclude: selection.exclude,
         limit_symlinks: args
             .limit_symlinks
             .clone()
@@ -100,27 +123,26 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
             None | Some(0) => cores,
             Some(n) => n,
         },
-        levels: if levels.is_empty() { vec![-1] } else { levels },
+        levels: selection.levels,
         invalidation_mode: args.invalidation_mode.map(Into::into),
         hardlink_dupes: args.hardlink_dupes,
-        pycache_prefix: args
-            .pycache_prefix
-            .clone()
-            .map(|p| Some(p).filter(|p| !p.is_empty())),
+        pycache_prefix: selection.pycache_prefix,
         timeout: (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout)),
         cancel: Arc::new(AtomicBool::new(false)),
     })
 }
 
-fn interpreters(args: &CompileArgs) -> anyhow::Result<Vec<Interpreter>> {
-    if args.python.is_empty() {
+/// The interpreters of `--python` (each request once; `all` keeps those with a cache tag
+/// unless `legacy`), or the default one.
+pub(crate) fn interpreters(requests: &[String], legacy: bool) -> anyhow::Result<Vec<Interpreter>> {
+    if requests.is_empty() {
         return resolve_interpreters(None);
     }
     let mut all: Vec<Interpreter> = Vec::new();
-    for request in &args.python {
+    for request in requests {
         for interpreter in resolve_interpreters(Some(request))? {
             // `all` means every interpreter that has a __pycache__ (not Python 2).
-            let cannot_cache = interpreter.cache_tag().is_none() && !args.legacy;
+            let cannot_cache = interpreter.cache_tag().is_none() && !legacy;
             if request == "all" && cannot_cache {
                 continue;
             }
@@ -132,9 +154,21 @@ fn interpreters(args: &CompileArgs) -> anyhow::Result<Vec<Interpreter>> {
     Ok(all)
 }
 
+/// This process's peak resident set size (pycache itself, not its workers).
+fn peak_rss_kib() -> i64 {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF is always valid.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+        usage.ru_maxrss
+    } else {
+        -1
+    }
+}
+
 pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
     let mut options = options(args)?;
-    let interpreters = interpreters(args)?;
+    let interpreters = interpreters(&args.select.python, args.select.legacy)?;
     for interpreter in &interpreters {
         if interpreter.cache_tag().is_none() && !options.legacy {
             bail!(
@@ -281,6 +315,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             .collect();
         printer.json(&json!({
             "success": summary.success(),
+            "peak_rss_kib": peak_rss_kib(),
             "interrupted": summary.interrupted,
             "interpreters": per,
             "failures": failures,

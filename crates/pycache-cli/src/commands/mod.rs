@@ -1,6 +1,7 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
 mod compile;
+mod hygiene;
 mod inspect;
 mod interpreters;
 mod scheme;
@@ -39,6 +40,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Source(args) => scheme::source(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Check(args) => hygiene::check(&args),
+        Command::Clean(args) => hygiene::clean(&args),
     }
 }
 

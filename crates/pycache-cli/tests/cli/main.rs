@@ -5,6 +5,7 @@
 
 mod compile;
 mod discovery;
+mod hygiene;
 mod inspect;
 mod scheme;
 

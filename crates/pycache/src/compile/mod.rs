@@ -21,21 +21,24 @@ mod worker;
 mod write;
 
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
+pub(crate) use select::basename;
 pub use select::{
-    Candidate, Walk, WalkProblem, has_py_suffix, symlink_allowed, walk, walk_parallel,
+    Candidate, Walk, WalkProblem, excluded, has_py_suffix, symlink_allowed, walk, walk_parallel,
+    walk_roots,
 };
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
 use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
 use crate::interpreter::Interpreter;
+use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use worker::{Reply, Worker, WorkerError};
@@ -181,6 +184,9 @@ impl CompileSummary {
     }
 }
 
+/// The least time a worker gets to start and greet, whatever the per-file timeout.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Per-interpreter facts fixed for the run.
 struct Target {
     interpreter: Interpreter,
@@ -192,7 +198,7 @@ struct Target {
 }
 
 /// compileall's default recursion depth for `version`.
-fn default_max_levels(interpreter: &Interpreter) -> usize {
+pub(crate) fn default_max_levels(interpreter: &Interpreter) -> usize {
     if interpreter.version().at_least(3, 9) {
         1000
     } else {
@@ -202,7 +208,7 @@ fn default_max_levels(interpreter: &Interpreter) -> usize {
 
 /// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
 /// where the first entry is the current directory from 3.7 on and skipped before.
-fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
+pub(crate) fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
     let cwd = std::env::current_dir()
         .map(PathBuf::into_os_string)
         .unwrap_or_default();
@@ -230,13 +236,11 @@ struct Job {
     size: u64,
 }
 
-/// A source's bytes, read once and shared by the jobs of every interpreter.
+/// A source, stat'ed once for every interpreter.
 struct SourceCell {
     path: PathBuf,
     /// The one stat of this source, made by whichever job needs it first.
     stat: std::sync::OnceLock<Option<std::fs::Metadata>>,
-    data: Mutex<Option<Result<Arc<Vec<u8>>, String>>>,
-    users: AtomicUsize,
 }
 
 impl SourceCell {
@@ -246,20 +250,10 @@ impl SourceCell {
             .as_ref()
     }
 
-    fn bytes(&self) -> Result<Arc<Vec<u8>>, String> {
-        let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
-        data.get_or_insert_with(|| {
-            std::fs::read(&self.path)
-                .map(Arc::new)
-                .map_err(|e| write::python_os_error(&e, &self.path))
-        })
-        .clone()
-    }
-
-    fn release(&self) {
-        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.data.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        }
+    /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
+    /// flat however many files and interpreters there are).
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.path).map_err(|e| write::python_os_error(&e, &self.path))
     }
 }
 
@@ -331,42 +325,8 @@ fn open_files_cap() -> usize {
     (available.saturating_sub(64) / 4).max(1)
 }
 
-/// `f` over `items` on `threads` threads (scoped, work handed out one item at a time), results
-/// in input order.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    if threads <= 1 || items.len() < 64 {
-        return items.iter().map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(index) else { break };
-                        mine.push((index, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a freshness thread panicked"))
-            .collect()
-    });
-    results.sort_unstable_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
 /// The optimization argument `cache_from_source` gets for a `-o` level.
-fn optimization_for(level: i8) -> Option<String> {
+pub(crate) fn optimization_for(level: i8) -> Option<String> {
     match level {
         l if l < 0 => None,
         0 => Some(String::new()),
@@ -506,32 +466,16 @@ pub fn compile(
     };
 
     // One walk per distinct root, as deep as the deepest interpreter needs.
-    let mut walks: HashMap<OsString, Walk> = HashMap::new();
-    let mut root_order: Vec<OsString> = Vec::new();
-    for target in &targets {
-        for root in &target.roots {
-            if !root_order.contains(root) {
-                root_order.push(root.clone());
-            }
-        }
-    }
-    for root in &root_order {
-        let depth = targets
-            .iter()
-            .filter(|t| t.roots.contains(root))
-            .map(|t| t.max_levels)
-            .max()
-            .unwrap_or(0);
-        let walked = walk_parallel(
-            std::slice::from_ref(root),
-            depth,
-            options.workers.clamp(1, 8),
-        );
+    let plan: Vec<(&[OsString], usize)> = targets
+        .iter()
+        .map(|t| (&t.roots[..], t.max_levels))
+        .collect();
+    let walks = walk_roots(&plan, options.workers.clamp(1, 8));
+    for walked in walks.values() {
         for problem in &walked.problems {
             on_event(Event::Problem(problem));
             summary.problems.push(problem.clone());
         }
-        walks.insert(root.clone(), walked);
     }
 
     // One stat per source, for all interpreters.
@@ -594,7 +538,6 @@ pub fn compile(
             });
         } else {
             job.size = size;
-            sources[job.source].users.fetch_add(1, Ordering::Relaxed);
             stale.push(job);
         }
     }
@@ -613,8 +556,10 @@ pub fn compile(
         return summary;
     }
 
-    // Largest first; the jobs of one source for several interpreters stay together.
-    stale.sort_by(|a, b| b.size.cmp(&a.size).then(a.source.cmp(&b.source)));
+    // One interpreter after another, largest files first within each: workers are started once
+    // per interpreter (not once per file, as interleaving interpreters would force), and no
+    // worker is left holding one big file at the end.
+    stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
     let workers = options
         .workers
         .max(1)
@@ -630,7 +575,8 @@ pub fn compile(
                 live: 0,
             }),
             cap: workers,
-            timeout: options.timeout,
+            // Start-up (importing what compileall imports) gets its own, longer allowance.
+            timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
         },
         options: options.clone(),
     });
@@ -689,16 +635,11 @@ fn plan_job(
     source_index: &mut HashMap<OsString, usize>,
 ) -> Option<Job> {
     let path = Path::new(&candidate.path);
-    if let Some(rx) = &options.exclude
-        && rx
-            .is_match(&String::from_utf8_lossy(candidate.path.as_bytes()))
-            .unwrap_or(false)
-    {
-        return None;
-    }
-    if let Some(limit) = &options.limit_symlinks
-        && !symlink_allowed(path, limit)
-    {
+    if excluded(
+        &candidate.path,
+        options.exclude.as_ref(),
+        options.limit_symlinks.as_deref(),
+    ) {
         return None;
     }
     // compileall checks isfile() before the name; checking the name first spares a stat for
@@ -712,8 +653,6 @@ fn plan_job(
             sources.push(Arc::new(SourceCell {
                 path: path.to_owned(),
                 stat: std::sync::OnceLock::new(),
-                data: Mutex::new(None),
-                users: AtomicUsize::new(0),
             }));
             sources.len() - 1
         });
@@ -786,7 +725,6 @@ impl Shared {
         if !self.options.cancel.load(Ordering::SeqCst) {
             report.outcome = self.compile_job(&job, &cell, &mut report.warnings);
         }
-        cell.release();
         report
     }
 

@@ -52,6 +52,9 @@ pub struct Walk {
     pub candidates: Vec<Candidate>,
     /// Directories that could not be listed and missing roots.
     pub problems: Vec<WalkProblem>,
+    /// The `__pycache__` directories met on the way (real directories, never symlinks), which
+    /// compileall skips and `check`/`clean` look into.
+    pub pycache_dirs: Vec<OsString>,
 }
 
 /// `posixpath.join(a, b)`.
@@ -107,7 +110,7 @@ pub fn walk_parallel(roots: &[OsString], max_depth: usize, threads: usize) -> Wa
 
 /// What a directory holds, sorted as Python sorts names.
 enum Listing {
-    Entries(Vec<Entry>),
+    Entries(Vec<Entry>, Option<OsString>),
     Failed(String),
 }
 
@@ -140,9 +143,21 @@ fn list_dir(dir: &OsStr, levels: usize) -> (Listing, Vec<(OsString, usize)>) {
         names.sort_by_cached_key(|(name, _)| code_points(name.as_bytes()));
     }
     let mut subdirs = Vec::new();
+    let mut pycache = None;
     let entries = names
         .into_iter()
-        .filter(|(name, _)| name != "__pycache__")
+        .filter(|(name, file_type)| {
+            if name != "__pycache__" {
+                return true;
+            }
+            if file_type.is_some_and(|t| t.is_dir()) {
+                pycache = Some(OsString::from_vec(posix_join(
+                    dir.as_bytes(),
+                    name.as_bytes(),
+                )));
+            }
+            false
+        })
         .map(|(name, file_type)| {
             let full = OsString::from_vec(posix_join(dir.as_bytes(), name.as_bytes()));
             let is_link = file_type.is_some_and(|t| t.is_symlink());
@@ -163,7 +178,7 @@ fn list_dir(dir: &OsStr, levels: usize) -> (Listing, Vec<(OsString, usize)>) {
             }
         })
         .collect();
-    (Listing::Entries(entries), subdirs)
+    (Listing::Entries(entries, pycache), subdirs)
 }
 
 /// Lists `root` and every directory below it that compileall would enter, on `threads`
@@ -224,7 +239,10 @@ fn emit(
     walk: &mut Walk,
 ) {
     let entries = match listings.get(dir) {
-        Some(Listing::Entries(entries)) => entries,
+        Some(Listing::Entries(entries, pycache)) => {
+            walk.pycache_dirs.extend(pycache.clone());
+            entries
+        }
         Some(Listing::Failed(why)) => {
             walk.problems
                 .push(WalkProblem::CantList(dir.to_owned(), why.clone()));
@@ -263,6 +281,46 @@ pub fn symlink_allowed(path: &Path, limit: &Path) -> bool {
     let limit = resolve(limit);
     let target: PathBuf = resolve(path);
     target.ancestors().skip(1).any(|parent| parent == limit)
+}
+
+/// `compile_file`'s early returns: `-x` finds the path, or `-e` rejects the symlink.
+pub fn excluded(
+    path: &OsStr,
+    exclude: Option<&fancy_regex::Regex>,
+    limit_symlinks: Option<&Path>,
+) -> bool {
+    if let Some(rx) = exclude
+        && rx
+            .is_match(&String::from_utf8_lossy(path.as_bytes()))
+            .unwrap_or(false)
+    {
+        return true;
+    }
+    limit_symlinks.is_some_and(|limit| !symlink_allowed(Path::new(path), limit))
+}
+
+/// Walks every distinct root of `plan` (each target's roots and depth) once, as deep as the
+/// deepest target needs, listing directories on `threads` threads.
+pub fn walk_roots(plan: &[(&[OsString], usize)], threads: usize) -> HashMap<OsString, Walk> {
+    let mut walks: HashMap<OsString, Walk> = HashMap::new();
+    for (roots, _) in plan {
+        for root in *roots {
+            if walks.contains_key(root) {
+                continue;
+            }
+            let depth = plan
+                .iter()
+                .filter(|(roots, _)| roots.contains(root))
+                .map(|(_, depth)| *depth)
+                .max()
+                .unwrap_or(0);
+            walks.insert(
+                root.clone(),
+                walk_parallel(std::slice::from_ref(root), depth, threads),
+            );
+        }
+    }
+    walks
 }
 
 /// True when the base name ends in `.py` (case-sensitive; a file named just `.py` counts).

@@ -1,0 +1,394 @@
+//! Cache hygiene: what is fresh, stale, missing or useless in a tree, without starting Python.
+//!
+//! [`scan`] walks like `pycache compile` (same selection) and reports, for every source and
+//! selected interpreter, what that interpreter's import would decide about its pyc, plus the
+//! debris import never uses: orphans (a pyc in `__pycache__` whose source is gone), legacy pycs
+//! beside a source, sourceless legacy pycs (importable on their own), pycs of tags no selected
+//! interpreter has, leftovers of interrupted atomic writes and unreadable pycs.
+//! [`plan_clean`] turns a scan into the list of files `pycache clean` removes; [`remove`] removes
+//! them. Nothing here ever follows a symlink out of the tree or removes anything that is not a
+//! pyc, a pycache temporary file or an empty `__pycache__`.
+
+mod clean;
+
+pub use clean::{CleanOptions, Removal, RemovalReport, plan_clean, remove};
+
+use crate::cache_path::{CacheScheme, legacy_cache_from_source};
+use crate::compile::{
+    Candidate, WalkProblem, basename, default_max_levels, excluded, has_py_suffix,
+    optimization_for, sys_path_roots, walk_roots,
+};
+use crate::freshness::{
+    CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc_file,
+};
+use crate::interpreter::Interpreter;
+use crate::parallel::parallel_map;
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+/// What to scan: `pycache compile`'s selection options.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Files and directories; empty means each interpreter's `sys.path` (top level only).
+    pub targets: Vec<OsString>,
+    /// `-l` (0) or `-r N`; `None` is compileall's default per interpreter.
+    pub max_levels: Option<usize>,
+    /// `-x`.
+    pub exclude: Option<fancy_regex::Regex>,
+    /// `-b`: the expected pycs are legacy `X.pyc` beside `X.py`.
+    pub legacy: bool,
+    /// `-o` levels; empty means the interpreter's own (-1).
+    pub levels: Vec<i8>,
+    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
+    pub pycache_prefix: Option<Option<OsString>>,
+    /// How import treats hash-based pycs.
+    pub check_hash_based_pycs: CheckHashBasedPycs,
+    /// Threads for the file-system passes.
+    pub threads: usize,
+}
+
+/// One thing the scan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// Import would use this pyc.
+    Fresh {
+        /// The source.
+        source: PathBuf,
+        /// Its pyc.
+        pyc: PathBuf,
+        /// Index of the interpreter.
+        interpreter: usize,
+    },
+    /// Import would not use this pyc (or there is none).
+    Stale {
+        /// The source.
+        source: PathBuf,
+        /// Its pyc (which may not exist: [`StaleReason::Missing`]).
+        pyc: PathBuf,
+        /// Index of the interpreter.
+        interpreter: usize,
+        /// Why.
+        reason: StaleReason,
+    },
+    /// A pyc in `__pycache__` whose source is gone; import never uses it.
+    Orphan {
+        /// The pyc.
+        pyc: PathBuf,
+    },
+    /// `foo.pyc` beside `foo.py`: import prefers the source, so it is dead weight.
+    LegacyWithSource {
+        /// The legacy pyc.
+        pyc: PathBuf,
+    },
+    /// `foo.pyc` with no `foo.py`: importable on its own (a deleted module lives on).
+    SourcelessLegacy {
+        /// The legacy pyc.
+        pyc: PathBuf,
+    },
+    /// A pyc whose cache tag no selected interpreter has.
+    OtherTag {
+        /// The pyc.
+        pyc: PathBuf,
+        /// Its tag.
+        tag: String,
+    },
+    /// A leftover of an interrupted atomic write (`<name>.pyc.<digits>`).
+    TempFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A pyc that cannot be read.
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Finding {
+    /// A keyword for reports: `fresh`, `stale`, `missing`, `orphan`, `legacy`, `sourceless`,
+    /// `other-tag`, `temp`, `unreadable`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Finding::Fresh { .. } => "fresh",
+            Finding::Stale {
+                reason: StaleReason::Missing,
+                ..
+            } => "missing",
+            Finding::Stale { .. } => "stale",
+            Finding::Orphan { .. } => "orphan",
+            Finding::LegacyWithSource { .. } => "legacy",
+            Finding::SourcelessLegacy { .. } => "sourceless",
+            Finding::OtherTag { .. } => "other-tag",
+            Finding::TempFile { .. } => "temp",
+            Finding::Unreadable { .. } => "unreadable",
+        }
+    }
+
+    /// The file the finding is about (the pyc, or the temporary file).
+    pub fn path(&self) -> &Path {
+        match self {
+            Finding::Fresh { pyc, .. }
+            | Finding::Stale { pyc, .. }
+            | Finding::Orphan { pyc }
+            | Finding::LegacyWithSource { pyc }
+            | Finding::SourcelessLegacy { pyc }
+            | Finding::OtherTag { pyc, .. } => pyc,
+            Finding::TempFile { path } | Finding::Unreadable { path, .. } => path,
+        }
+    }
+}
+
+/// The result of [`scan`].
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Everything found, sources first (in walk order), then debris.
+    pub findings: Vec<Finding>,
+    /// Missing paths and unlistable directories.
+    pub problems: Vec<WalkProblem>,
+    /// The `__pycache__` directories in the tree.
+    pub pycache_dirs: Vec<PathBuf>,
+}
+
+/// `<name>.pyc.<digits>`: what `_write_atomic` (and pycache) leave when interrupted mid-write.
+pub fn is_temp_file_name(name: &[u8]) -> bool {
+    let Some(at) = name.windows(5).rposition(|w| w == b".pyc.") else {
+        return false;
+    };
+    let digits = &name[at + 5..];
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// The cache tag in a `__pycache__` file name (`foo.cpython-312.opt-1.pyc` → `cpython-312`).
+fn tag_of(name: &[u8]) -> Option<&[u8]> {
+    let parts: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
+    (parts.len() >= 3).then(|| parts[1])
+}
+
+struct Target {
+    scheme: CacheScheme,
+    rules: ImportRules,
+    roots: Vec<OsString>,
+    max_levels: usize,
+}
+
+/// Scans `options.targets` for `interpreters` (see the module docs).
+pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
+    let threads = options.threads.max(1);
+    let levels: Vec<i8> = if options.levels.is_empty() {
+        vec![-1]
+    } else {
+        options.levels.clone()
+    };
+    let targets: Vec<Target> = interpreters
+        .iter()
+        .map(|interpreter| {
+            let mut scheme = interpreter.cache_scheme();
+            if let Some(prefix) = &options.pycache_prefix {
+                scheme = scheme.with_pycache_prefix(prefix.clone());
+            }
+            let explicit = !options.targets.is_empty();
+            Target {
+                scheme,
+                rules: interpreter.import_rules(options.check_hash_based_pycs),
+                roots: if explicit {
+                    options.targets.clone()
+                } else {
+                    sys_path_roots(interpreter)
+                },
+                max_levels: if explicit {
+                    options
+                        .max_levels
+                        .unwrap_or_else(|| default_max_levels(interpreter))
+                } else {
+                    0
+                },
+            }
+        })
+        .collect();
+    let plan: Vec<(&[OsString], usize)> = targets
+        .iter()
+        .map(|t| (&t.roots[..], t.max_levels))
+        .collect();
+    let walks = walk_roots(&plan, threads);
+    let mut result = Scan::default();
+    let mut seen_roots = HashSet::new();
+    let mut candidates: Vec<&Candidate> = Vec::new();
+    for target in &targets {
+        for root in &target.roots {
+            if seen_roots.insert(root.clone()) {
+                let walked = &walks[root];
+                result.problems.extend(walked.problems.iter().cloned());
+                result
+                    .pycache_dirs
+                    .extend(walked.pycache_dirs.iter().map(PathBuf::from));
+                candidates.extend(walked.candidates.iter());
+            }
+        }
+    }
+
+    // Every selected source, for every interpreter and level.
+    let mut jobs: Vec<(usize, PathBuf, PathBuf)> = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        for root in &target.roots {
+            for candidate in &walks[root].candidates {
+                if candidate.depth() > target.max_levels
+                    || !has_py_suffix(&candidate.path)
+                    || excluded(&candidate.path, options.exclude.as_ref(), None)
+                {
+                    continue;
+                }
+                for &level in &levels {
+                    let pyc = if options.legacy {
+                        Some(PathBuf::from(legacy_cache_from_source(&candidate.path)))
+                    } else {
+                        target
+                            .scheme
+                            .cache_from_source(&candidate.path, optimization_for(level).as_deref())
+                            .ok()
+                            .map(PathBuf::from)
+                    };
+                    if let Some(pyc) = pyc {
+                        jobs.push((t, PathBuf::from(&candidate.path), pyc));
+                    }
+                }
+            }
+        }
+    }
+    let judged = parallel_map(&jobs, threads, |(t, source, pyc)| {
+        let metadata = std::fs::metadata(source)
+            .ok()
+            .filter(std::fs::Metadata::is_file)?;
+        let verdict = classify_pyc_file(
+            &targets[*t].rules,
+            pyc,
+            SourceStat::from_metadata(&metadata),
+            || std::fs::read(source),
+        );
+        Some(verdict)
+    });
+    let mut covered: HashSet<PathBuf> = HashSet::new();
+    for ((t, source, pyc), verdict) in jobs.into_iter().zip(judged) {
+        let Some(verdict) = verdict else { continue };
+        covered.insert(pyc.clone());
+        result.findings.push(match verdict {
+            Freshness::Fresh(_) => Finding::Fresh {
+                source,
+                pyc,
+                interpreter: t,
+            },
+            Freshness::Stale(reason) => Finding::Stale {
+                source,
+                pyc,
+                interpreter: t,
+                reason,
+            },
+        });
+    }
+
+    // Debris in __pycache__ directories.
+    let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
+    let mut pycache_files: Vec<PathBuf> = Vec::new();
+    for dir in &result.pycache_dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        names.sort();
+        pycache_files.extend(names);
+    }
+    let debris = parallel_map(&pycache_files, threads, |path| {
+        judge_pycache_file(path, &tags, interpreters, &targets, &covered)
+    });
+    result.findings.extend(debris.into_iter().flatten());
+
+    // Legacy pycs and temporary files beside the sources.
+    for candidate in candidates {
+        let name = candidate.path.as_bytes();
+        let path = PathBuf::from(&candidate.path);
+        if excluded(&candidate.path, options.exclude.as_ref(), None) {
+            continue;
+        }
+        if is_temp_file_name(basename(name)) {
+            result.findings.push(Finding::TempFile { path });
+        } else if name.ends_with(b".pyc") && !covered.contains(&path) {
+            let source = PathBuf::from(OsString::from_vec(name[..name.len() - 1].to_vec()));
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                result.findings.push(if source.exists() {
+                    Finding::LegacyWithSource { pyc: path }
+                } else {
+                    Finding::SourcelessLegacy { pyc: path }
+                });
+            }
+        }
+    }
+    result
+}
+
+fn judge_pycache_file(
+    path: &Path,
+    tags: &[Option<&str>],
+    interpreters: &[Interpreter],
+    targets: &[Target],
+    covered: &HashSet<PathBuf>,
+) -> Option<Finding> {
+    let name = path.file_name()?.as_bytes();
+    let metadata = std::fs::symlink_metadata(path).ok()?;
+    if is_temp_file_name(name) {
+        return Some(Finding::TempFile {
+            path: path.to_owned(),
+        });
+    }
+    if !name.ends_with(b".pyc") || !metadata.file_type().is_file() || covered.contains(path) {
+        return None;
+    }
+    // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
+    let base = name.split(|&b| b == b'.').next().unwrap_or_default();
+    let mut source_name = base.to_vec();
+    source_name.extend_from_slice(b".py");
+    let source = path
+        .parent()?
+        .parent()?
+        .join(OsStr::from_bytes(&source_name));
+    let Ok(source_metadata) = std::fs::metadata(&source) else {
+        return Some(Finding::Orphan {
+            pyc: path.to_owned(),
+        });
+    };
+    let tag = tag_of(name)
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .unwrap_or_default();
+    let Some(index) = tags.iter().position(|t| *t == Some(tag.as_str())) else {
+        return Some(Finding::OtherTag {
+            pyc: path.to_owned(),
+            tag,
+        });
+    };
+    // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
+    let _ = &interpreters[index];
+    match classify_pyc_file(
+        &targets[index].rules,
+        path,
+        SourceStat::from_metadata(&source_metadata),
+        || std::fs::read(&source),
+    ) {
+        Freshness::Fresh(_) => Some(Finding::Fresh {
+            source,
+            pyc: path.to_owned(),
+            interpreter: index,
+        }),
+        Freshness::Stale(StaleReason::Unreadable(reason)) => Some(Finding::Unreadable {
+            path: path.to_owned(),
+            reason,
+        }),
+        Freshness::Stale(reason) => Some(Finding::Stale {
+            source,
+            pyc: path.to_owned(),
+            interpreter: index,
+            reason,
+        }),
+    }
+}
