@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Remove stale and useless pycs, keep what import would use.
     Clean(CleanArgs),
+    /// List extension modules, their ABI tags, and which file each interpreter would load.
+    Ext(ExtArgs),
 }
 
 /// Which sources, and for which interpreters: compileall's selection options, shared by
@@ -123,6 +125,23 @@ pub(crate) struct CheckArgs {
     #[arg(short = 'v')]
     pub(crate) verbose: bool,
     /// Print JSON with every entry.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `pycache ext`: ABI-tagged extension modules (PEP 3149) and who can load them.
+#[derive(Debug, Args)]
+pub(crate) struct ExtArgs {
+    /// Files and directories to search; none means each interpreter's sys.path.
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<OsString>,
+    /// Interpreter (repeatable; `all` = every one found). Default: $VIRTUAL_ENV's, else python3.
+    #[arg(long)]
+    pub(crate) python: Vec<String>,
+    /// Exit 1 when a selected interpreter cannot load some extension module in the tree.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
 }

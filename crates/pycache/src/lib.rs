@@ -21,6 +21,7 @@
 
 mod cache_path;
 pub mod compile;
+pub mod extension;
 mod freshness;
 mod header;
 pub mod hygiene;

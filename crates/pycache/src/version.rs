@@ -59,3 +59,9 @@ impl FromStr for PythonVersion {
         Ok(PythonVersion { major, minor })
     }
 }
+
+impl serde::Serialize for PythonVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
 mod compile;
+mod ext;
 mod hygiene;
 mod inspect;
 mod interpreters;
@@ -42,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Compile(args) => compile::run(&args),
         Command::Check(args) => hygiene::check(&args),
         Command::Clean(args) => hygiene::clean(&args),
+        Command::Ext(args) => ext::run(&args),
     }
 }
 

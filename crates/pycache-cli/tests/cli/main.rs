@@ -5,6 +5,7 @@
 
 mod compile;
 mod discovery;
+mod ext;
 mod hygiene;
 mod inspect;
 mod scheme;

@@ -1,0 +1,202 @@
+//! `pycache ext`: extension modules, their tags, and which file each interpreter loads.
+
+use super::Status;
+use super::compile::interpreters;
+use crate::cli::ExtArgs;
+use crate::printer::Printer;
+use pycache::Interpreter;
+use pycache::compile::walk_parallel;
+use pycache::extension::{ExtensionName, Found, find_module};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// One module's extension files in one directory.
+struct Module {
+    dir: PathBuf,
+    name: String,
+    files: Vec<ExtensionName>,
+}
+
+/// For one interpreter: what it loads, and the extension files it would also accept but never
+/// reaches (shadowed).
+struct Verdict {
+    loads: Option<Found>,
+    loads_extension: bool,
+    shadowed: Vec<String>,
+}
+
+fn judge(module: &Module, interpreter: &Interpreter) -> Verdict {
+    let loads = find_module(&module.dir, &module.name, interpreter.extension_suffixes());
+    let loaded_name = loads
+        .as_ref()
+        .and_then(|f| f.path().file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    let loads_extension = matches!(&loads, Some(Found::Module(_)))
+        && module
+            .files
+            .iter()
+            .any(|f| Some(&f.file_name) == loaded_name.as_ref());
+    let shadowed = module
+        .files
+        .iter()
+        .filter(|f| Some(&f.file_name) != loaded_name.as_ref())
+        .filter(|f| {
+            interpreter
+                .extension_suffixes()
+                .iter()
+                .any(|suffix| f.file_name == format!("{}{suffix}", module.name))
+        })
+        .map(|f| f.file_name.clone())
+        .collect();
+    Verdict {
+        loads,
+        loads_extension,
+        shadowed,
+    }
+}
+
+fn modules_under(roots: &[OsString]) -> Vec<Module> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let walk = walk_parallel(roots, 1000, threads);
+    let mut grouped: BTreeMap<(PathBuf, String), Vec<ExtensionName>> = BTreeMap::new();
+    for candidate in &walk.candidates {
+        let path = Path::new(&candidate.path);
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Ok(parsed) = ExtensionName::parse(name) {
+            let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+            grouped
+                .entry((dir, parsed.module.clone()))
+                .or_default()
+                .push(parsed);
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|((dir, name), files)| Module { dir, name, files })
+        .collect()
+}
+
+pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
+    let interpreters = interpreters(&args.python, true)?;
+    let roots: Vec<OsString> = if args.paths.is_empty() {
+        let mut roots: Vec<OsString> = Vec::new();
+        for interpreter in &interpreters {
+            for entry in interpreter.sys_path() {
+                let entry = entry.into_os_string();
+                if !entry.is_empty() && !roots.contains(&entry) && Path::new(&entry).is_dir() {
+                    roots.push(entry);
+                }
+            }
+        }
+        roots
+    } else {
+        args.paths.clone()
+    };
+    let modules = modules_under(&roots);
+    let mut printer = Printer::new();
+    let mut unloadable = vec![0usize; interpreters.len()];
+    let mut described = Vec::new();
+    for module in &modules {
+        let verdicts: Vec<Verdict> = interpreters.iter().map(|i| judge(module, i)).collect();
+        for (count, verdict) in unloadable.iter_mut().zip(&verdicts) {
+            if !verdict.loads_extension {
+                *count += 1;
+            }
+        }
+        if args.json {
+            let files: Vec<Value> = module
+                .files
+                .iter()
+                .map(|f| json!({"file": f.file_name, "tag": f.tag, "describe": f.tag.describe()}))
+                .collect();
+            let per: Vec<Value> = interpreters
+                .iter()
+                .zip(&verdicts)
+                .map(|(i, v)| {
+                    json!({
+                        "interpreter": i.display_name(),
+                        "loads": v.loads.as_ref().map(|f| f.path().to_string_lossy().into_owned()),
+                        "loads_extension": v.loads_extension,
+                        "shadowed": v.shadowed,
+                    })
+                })
+                .collect();
+            described.push(json!({
+                "directory": module.dir.to_string_lossy(),
+                "module": module.name,
+                "files": files,
+                "interpreters": per,
+            }));
+            continue;
+        }
+        printer.line(&format!("{}:", module.dir.join(&module.name).display()))?;
+        let width = module
+            .files
+            .iter()
+            .map(|f| f.file_name.len())
+            .max()
+            .unwrap_or(0);
+        for file in &module.files {
+            printer.line(&format!(
+                "  {:<width$}  {}",
+                file.file_name,
+                file.tag.describe()
+            ))?;
+        }
+        let name_width = interpreters
+            .iter()
+            .map(|i| i.display_name().len())
+            .max()
+            .unwrap_or(0);
+        for (interpreter, verdict) in interpreters.iter().zip(&verdicts) {
+            let file_name = |f: &Found| {
+                f.path()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            let mut line = match (&verdict.loads, verdict.loads_extension) {
+                (Some(found), true) => format!("loads {}", file_name(found)),
+                (Some(found), false) => {
+                    format!("cannot load it (falls back to {})", file_name(found))
+                }
+                (None, _) => "cannot load it".to_owned(),
+            };
+            if !verdict.shadowed.is_empty() {
+                line.push_str(&format!("; shadows {}", verdict.shadowed.join(", ")));
+            }
+            printer.line(&format!(
+                "  {:<name_width$}  {line}",
+                interpreter.display_name()
+            ))?;
+        }
+    }
+    let failed = args.strict && unloadable.iter().any(|&n| n > 0);
+    if args.json {
+        let summary: Vec<Value> = interpreters
+            .iter()
+            .zip(&unloadable)
+            .map(|(i, n)| json!({"interpreter": i.display_name(), "unloadable": n}))
+            .collect();
+        printer.json(&json!({"modules": described, "summary": summary, "ok": !failed}))?;
+    } else {
+        for (interpreter, n) in interpreters.iter().zip(&unloadable) {
+            printer.line(&format!(
+                "{}: {} of {} extension modules loadable",
+                interpreter.display_name(),
+                modules.len() - n,
+                modules.len()
+            ))?;
+        }
+    }
+    printer.flush()?;
+    Ok(if failed {
+        Status::Failure
+    } else {
+        Status::Success
+    })
+}
