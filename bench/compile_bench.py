@@ -99,6 +99,7 @@ def bench_tree(name, python, tree, pycache, cores, rows):
     floor_def, floor_par = floors(python, tree, cores)
     noop_ca = best(3, [python, "-m", "compileall", "-q", tree])
     noop_ours = best(5, [pycache, "compile", "-q", "--python", python, tree])
+    check_ours = best(5, [pycache, "check", "--python", python, tree])
     files = report["interpreters"][0]["compiled"] + report["interpreters"][0]["failed"]
     rows.append((name, files, t_ca, t_ours, floor_def, floor_par, noop_ca, noop_ours, report["peak_rss_kib"]))
     print(f"{name}: {files} files")
@@ -106,6 +107,7 @@ def bench_tree(name, python, tree, pycache, cores, rows):
     print(f"  floor  (CPU / {cores} cores) {floor_def:6.2f} s -> pycache at {t_ours / floor_def:4.2f}x of it (goal <= 1.10x)")
     print(f"         (split over {cores} cores, wall) {floor_par:6.2f} s -> pycache at {t_ours / floor_par:4.2f}x of it")
     print(f"  no-op  compileall      {noop_ca:7.3f} s   pycache {noop_ours:7.3f} s   {noop_ca / noop_ours:5.1f}x  (goal >= 10x)")
+    print(f"  check  compileall no-op {noop_ca:6.3f} s   pycache check {check_ours:6.3f} s   {noop_ca / check_ours:5.1f}x  (goal >= 10x)")
     print(f"  peak RSS of pycache: {report['peak_rss_kib'] / 1024:.1f} MB (goal < 100 MB)")
     sys.stdout.flush()
 
@@ -173,9 +175,12 @@ def main():
                     written += 1
                     with open(path, "rb") as fh:
                         differ += fh.read() != data
+            serc_noop = best(3, [serc, "compile", "--python-version", "3.12", tree])
             clean(tree)
             t_ours, _ = pycache_json(args.pycache, ["-q", "--python", py312, tree])
+            check_ours = best(5, [args.pycache, "check", "--python", py312, tree])
             print(f"serc on the 3.12 stdlib: {t_serc:.2f} s (pycache {t_ours:.2f} s); {differ} of {written} serc pycs differ from what 3.12 writes ({len(theirs)} written by 3.12)")
+            print(f"  no-op: serc {serc_noop:.3f} s, pycache check {check_ours:.3f} s -> {serc_noop / check_ours:.1f}x (goal >= 3x)")
         else:
             print("serc: not available (pip install serc failed)")
 

@@ -260,6 +260,8 @@ impl SourceCell {
 /// Live worker processes of every interpreter, at most `cap` of them.
 struct Pools {
     state: Mutex<PoolsState>,
+    /// Signalled when a worker is released or discarded.
+    freed: std::sync::Condvar,
     cap: usize,
     timeout: Option<Duration>,
 }
@@ -270,19 +272,23 @@ struct PoolsState {
 }
 
 impl Pools {
+    /// A worker of `target`'s interpreter: an idle one, a new one while fewer than `cap` live,
+    /// else one that replaces an idle worker of another interpreter; otherwise wait for one.
     fn acquire(&self, target: usize, interpreter: &Interpreter) -> Result<Worker, WorkerError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = state.idle.iter().position(|(t, _)| *t == target) {
-            return Ok(state.idle.swap_remove(at).1);
-        }
-        let evicted = if state.live >= self.cap {
-            state.idle.pop().map(|(_, w)| w)
-        } else {
-            None
+        let evicted = loop {
+            if let Some(at) = state.idle.iter().position(|(t, _)| *t == target) {
+                return Ok(state.idle.swap_remove(at).1);
+            }
+            if state.live < self.cap {
+                state.live += 1;
+                break None;
+            }
+            if let Some((_, worker)) = state.idle.pop() {
+                break Some(worker);
+            }
+            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
         };
-        if evicted.is_none() {
-            state.live += 1;
-        }
         drop(state);
         if let Some(worker) = evicted {
             worker.close();
@@ -296,10 +302,12 @@ impl Pools {
             .unwrap_or_else(|p| p.into_inner())
             .idle
             .push((target, worker));
+        self.freed.notify_one();
     }
 
     fn discard(&self) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).live -= 1;
+        self.freed.notify_one();
     }
 
     fn close_all(&self) {
@@ -574,14 +582,17 @@ pub fn compile(
                 idle: Vec::new(),
                 live: 0,
             }),
+            freed: std::sync::Condvar::new(),
             cap: workers,
             // Start-up (importing what compileall imports) gets its own, longer allowance.
             timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
         },
         options: options.clone(),
     });
+    // Twice as many threads as worker processes: while one thread writes a file's pycs, another
+    // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
     let executor = ThreadPoolExecutor::builder()
-        .max_workers(workers)
+        .max_workers(workers * 2)
         .thread_name_prefix("pycache-compile")
         .build()
         .expect("at least one worker");

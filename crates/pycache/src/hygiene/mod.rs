@@ -291,17 +291,23 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
 
     // Debris in __pycache__ directories.
     let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
-    let mut pycache_files: Vec<PathBuf> = Vec::new();
-    for dir in &result.pycache_dirs {
+    // Listing a __pycache__ gives each entry's type for free; the pycs already judged above
+    // (the expected ones) cost nothing more.
+    let listed = parallel_map(&result.pycache_dirs, threads, |dir| {
         let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
+            return Vec::new();
         };
-        let mut names: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        let mut names: Vec<(PathBuf, bool)> = entries
+            .filter_map(Result::ok)
+            .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file())))
+            .filter(|(path, _)| !covered.contains(path))
+            .collect();
         names.sort();
-        pycache_files.extend(names);
-    }
-    let debris = parallel_map(&pycache_files, threads, |path| {
-        judge_pycache_file(path, &tags, interpreters, &targets, &covered)
+        names
+    });
+    let pycache_files: Vec<(PathBuf, bool)> = listed.into_iter().flatten().collect();
+    let debris = parallel_map(&pycache_files, threads, |(path, is_file)| {
+        judge_pycache_file(path, *is_file, &tags, interpreters, &targets)
     });
     result.findings.extend(debris.into_iter().flatten());
 
@@ -330,19 +336,18 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
 
 fn judge_pycache_file(
     path: &Path,
+    is_file: bool,
     tags: &[Option<&str>],
     interpreters: &[Interpreter],
     targets: &[Target],
-    covered: &HashSet<PathBuf>,
 ) -> Option<Finding> {
     let name = path.file_name()?.as_bytes();
-    let metadata = std::fs::symlink_metadata(path).ok()?;
     if is_temp_file_name(name) {
         return Some(Finding::TempFile {
             path: path.to_owned(),
         });
     }
-    if !name.ends_with(b".pyc") || !metadata.file_type().is_file() || covered.contains(path) {
+    if !name.ends_with(b".pyc") || !is_file {
         return None;
     }
     // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
