@@ -1,32 +1,11 @@
 //! `pycache ext` on the real extension modules installed here, checked against each
 //! interpreter's own `PathFinder.find_spec`.
 
-use crate::compile::{Python, pythons};
+use crate::compile::{Python, default_python, pythons};
 use crate::pycache;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::Path;
-
-fn default_python() -> Python {
-    let (_, path, _) = Python {
-        path: "python3".into(),
-        version: (3, 0),
-        name: "python3".into(),
-        tag: String::new(),
-    }
-    .run(
-        Path::new("/"),
-        &[
-            OsStr::new("-c"),
-            OsStr::new("import sys; print(sys.executable)"),
-        ],
-    );
-    let real = std::fs::canonicalize(path.trim()).unwrap();
-    pythons()
-        .into_iter()
-        .find(|p| std::fs::canonicalize(&p.path).ok().as_ref() == Some(&real))
-        .expect("python3 among the interpreters")
-}
 
 fn site_packages(python: &Python) -> String {
     let (_, out, _) = python.run(

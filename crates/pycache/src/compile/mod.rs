@@ -197,8 +197,44 @@ struct Target {
     roots: Vec<OsString>,
 }
 
+/// What a command derives from an interpreter and the selection options: its cache scheme
+/// (with `--pycache-prefix` applied), the roots to walk (the targets, or `sys.path`) and how
+/// deep (compileall's default for that interpreter, 0 for `sys.path`).
+pub(crate) struct Scope {
+    pub(crate) scheme: CacheScheme,
+    pub(crate) roots: Vec<OsString>,
+    pub(crate) max_levels: usize,
+}
+
+impl Scope {
+    pub(crate) fn of(
+        interpreter: &Interpreter,
+        targets: &[OsString],
+        max_levels: Option<usize>,
+        pycache_prefix: Option<&Option<OsString>>,
+    ) -> Self {
+        let mut scheme = interpreter.cache_scheme();
+        if let Some(prefix) = pycache_prefix {
+            scheme = scheme.with_pycache_prefix(prefix.clone());
+        }
+        if targets.is_empty() {
+            Scope {
+                scheme,
+                roots: sys_path_roots(interpreter),
+                max_levels: 0,
+            }
+        } else {
+            Scope {
+                scheme,
+                roots: targets.to_vec(),
+                max_levels: max_levels.unwrap_or_else(|| default_max_levels(interpreter)),
+            }
+        }
+    }
+}
+
 /// compileall's default recursion depth for `version`.
-pub(crate) fn default_max_levels(interpreter: &Interpreter) -> usize {
+fn default_max_levels(interpreter: &Interpreter) -> usize {
     if interpreter.version().at_least(3, 9) {
         1000
     } else {
@@ -208,7 +244,7 @@ pub(crate) fn default_max_levels(interpreter: &Interpreter) -> usize {
 
 /// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
 /// where the first entry is the current directory from 3.7 on and skipped before.
-pub(crate) fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
+fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
     let cwd = std::env::current_dir()
         .map(PathBuf::into_os_string)
         .unwrap_or_default();
@@ -439,11 +475,12 @@ pub fn compile(
     let targets: Vec<Target> = interpreters
         .iter()
         .map(|interpreter| {
-            let mut scheme = interpreter.cache_scheme();
-            if let Some(prefix) = &options.pycache_prefix {
-                scheme = scheme.with_pycache_prefix(prefix.clone());
-            }
-            let explicit = !options.targets.is_empty();
+            let scope = Scope::of(
+                interpreter,
+                &options.targets,
+                options.max_levels,
+                options.pycache_prefix.as_ref(),
+            );
             Target {
                 rules: interpreter.import_rules(CheckHashBasedPycs::Always),
                 mode: if interpreter.source_hash_algorithm().is_some() {
@@ -451,20 +488,10 @@ pub fn compile(
                 } else {
                     InvalidationMode::Timestamp
                 },
-                max_levels: if explicit {
-                    options
-                        .max_levels
-                        .unwrap_or_else(|| default_max_levels(interpreter))
-                } else {
-                    0
-                },
-                roots: if explicit {
-                    options.targets.clone()
-                } else {
-                    sys_path_roots(interpreter)
-                },
+                max_levels: scope.max_levels,
+                roots: scope.roots,
                 interpreter: interpreter.clone(),
-                scheme,
+                scheme: scope.scheme,
             }
         })
         .collect();

@@ -15,8 +15,7 @@ pub use clean::{CleanOptions, Removal, RemovalReport, plan_clean, remove};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::compile::{
-    Candidate, WalkProblem, basename, default_max_levels, excluded, has_py_suffix,
-    optimization_for, sys_path_roots, walk_roots,
+    Candidate, Scope, WalkProblem, basename, excluded, has_py_suffix, optimization_for, walk_roots,
 };
 use crate::freshness::{
     CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc_file,
@@ -186,26 +185,17 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     let targets: Vec<Target> = interpreters
         .iter()
         .map(|interpreter| {
-            let mut scheme = interpreter.cache_scheme();
-            if let Some(prefix) = &options.pycache_prefix {
-                scheme = scheme.with_pycache_prefix(prefix.clone());
-            }
-            let explicit = !options.targets.is_empty();
+            let scope = Scope::of(
+                interpreter,
+                &options.targets,
+                options.max_levels,
+                options.pycache_prefix.as_ref(),
+            );
             Target {
-                scheme,
+                scheme: scope.scheme,
                 rules: interpreter.import_rules(options.check_hash_based_pycs),
-                roots: if explicit {
-                    options.targets.clone()
-                } else {
-                    sys_path_roots(interpreter)
-                },
-                max_levels: if explicit {
-                    options
-                        .max_levels
-                        .unwrap_or_else(|| default_max_levels(interpreter))
-                } else {
-                    0
-                },
+                roots: scope.roots,
+                max_levels: scope.max_levels,
             }
         })
         .collect();

@@ -58,6 +58,19 @@ pub(crate) fn pythons() -> Vec<Python> {
     found
 }
 
+/// The interpreter `python3` on PATH really is (pyenv's shim resolved by running it).
+pub(crate) fn default_python() -> Python {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = std::fs::canonicalize(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    pythons()
+        .into_iter()
+        .find(|p| std::fs::canonicalize(&p.path).ok().as_ref() == Some(&real))
+        .expect("python3 is among the interpreters found")
+}
+
 impl Python {
     pub(crate) fn at_least(&self, major: u32, minor: u32) -> bool {
         self.version >= (major, minor)

@@ -3,7 +3,7 @@
 //! and the same objects when unmarshalled inside that interpreter; byte-identical counts are
 //! reported (marshal's FLAG_REF depends on reference counts, spec 7.5).
 
-use super::{COMPARE, Python, copy_sources, files_ending, pythons};
+use super::{COMPARE, Python, copy_sources, default_python, files_ending, pythons};
 use crate::pycache;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -121,28 +121,7 @@ fn stdlib_of_every_interpreter_matches_compileall() {
 
 #[test]
 fn site_packages_of_the_default_interpreter_matches_compileall() {
-    let (_, path, _) = Python {
-        path: "python3".into(),
-        version: (3, 0),
-        name: "python3".into(),
-        tag: String::new(),
-    }
-    .run(
-        Path::new("/"),
-        &[
-            OsStr::new("-c"),
-            OsStr::new("import sys; print(sys.executable)"),
-        ],
-    );
-    let python = pythons()
-        .into_iter()
-        .find(|p| std::fs::canonicalize(&p.path).ok() == std::fs::canonicalize(path.trim()).ok());
-    let Some(python) = python else {
-        panic!(
-            "python3 ({}) is not among the interpreters found",
-            path.trim()
-        );
-    };
+    let python = default_python();
     let (_, purelib, _) = python.run(
         Path::new("/"),
         &[
