@@ -4,6 +4,7 @@
 // Tests say on stderr which interpreters they compared against.
 #![allow(clippy::print_stderr)]
 
+mod discovery;
 mod extension;
 mod freshness;
 mod headers;
