@@ -269,3 +269,51 @@ fn skip_decisions_follow_import_not_compileall() {
         );
     }
 }
+
+#[test]
+fn pycache_prefix_matches_compileall_under_x_pycache_prefix() {
+    for python in pythons()
+        .into_iter()
+        .filter(|p| p.at_least(3, 8) && !p.is_pypy())
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let work = std::fs::canonicalize(dir.path()).unwrap();
+        fixture(&work);
+        let theirs_prefix = work.join("theirs");
+        let ours_prefix = work.join("ours");
+        let prefix_arg = format!("pycache_prefix={}", theirs_prefix.display());
+        python.run(
+            &work,
+            &[
+                OsStr::new("-X"),
+                OsStr::new(&prefix_arg),
+                OsStr::new("-m"),
+                OsStr::new("compileall"),
+                OsStr::new("-q"),
+                OsStr::new("t"),
+            ],
+        );
+        pycache()
+            .current_dir(&work)
+            .args(["compile", "-q", "--python"])
+            .arg(&python.path)
+            .arg("--pycache-prefix")
+            .arg(&ours_prefix)
+            .arg("t")
+            .assert()
+            .success();
+        let theirs = python.json(&work, SNAPSHOT, &[theirs_prefix.as_os_str()], "");
+        let ours = python.json(&work, SNAPSHOT, &[ours_prefix.as_os_str()], "");
+        assert!(
+            theirs.as_object().is_some_and(|o| o.len() >= 6),
+            "{}: {theirs}",
+            python.name
+        );
+        assert_eq!(ours, theirs, "{}", python.name);
+        assert!(
+            files_ending(&work.join("t"), ".pyc").is_empty(),
+            "{}: pycs written beside the sources",
+            python.name
+        );
+    }
+}
