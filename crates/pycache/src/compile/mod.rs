@@ -243,7 +243,8 @@ fn default_max_levels(interpreter: &Interpreter) -> usize {
 }
 
 /// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
-/// where the first entry is the current directory from 3.7 on and skipped before.
+/// where the first entry is the current directory from 3.7 on and skipped before; only
+/// directories.
 fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
     let cwd = std::env::current_dir()
         .map(PathBuf::into_os_string)
@@ -259,6 +260,9 @@ fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
                 Some(entry)
             }
         })
+        // compileall only prints "Can't list" for entries that are not directories (zip files,
+        // paths that do not exist): they are not failures, so they are not walked at all.
+        .filter(|entry| Path::new(entry).is_dir())
         .collect()
 }
 

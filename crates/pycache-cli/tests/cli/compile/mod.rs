@@ -3,6 +3,7 @@
 mod bad_input;
 mod import;
 mod options;
+mod output;
 mod stdlib;
 
 use crate::pycache;
