@@ -314,7 +314,7 @@ fn a_file_that_takes_too_long_fails_alone() {
         .collect();
     std::fs::write(root.join("huge.py"), huge).unwrap();
     let output = pycache()
-        .args(["compile", "--timeout", "0.05", "-j", "1", "--python"])
+        .args(["compile", "--timeout", "0.5", "-j", "1", "--python"])
         .arg(&python.path)
         .arg(&root)
         .output()
