@@ -16,6 +16,7 @@
 //! is killed after the per-file timeout.
 
 mod dfile;
+mod failures;
 mod select;
 mod worker;
 mod write;
@@ -125,6 +126,9 @@ pub struct FileReport {
     pub warnings: String,
     /// compileall's own notices (3.13's "stripdir is not a valid prefix").
     pub notices: Vec<String>,
+    /// True when the interpreter itself rejected the source (a SyntaxError and the like), as
+    /// opposed to an I/O error, a timeout or a dead worker.
+    pub compile_error: bool,
 }
 
 /// What [`compile`] tells its caller as it goes.
@@ -574,24 +578,69 @@ pub fn compile(
                 outcome: Outcome::Fresh,
                 warnings: String::new(),
                 notices: job.notices,
+                compile_error: false,
             });
         } else {
             job.size = size;
             stale.push(job);
         }
     }
+
+    // Files that failed last time, unchanged since, fail again without starting Python.
+    let mut failures = (!stale.is_empty()).then(failures::Failures::load);
+    let mut remembered_reports = Vec::new();
+    let mut keys: HashMap<(usize, OsString), failures::Key> = HashMap::new();
+    if let Some(failures) = &failures {
+        let mut dispatched = Vec::with_capacity(stale.len());
+        for job in stale {
+            let cell = &sources[job.source];
+            let key = failures::Key::new(
+                &targets[job.target].interpreter,
+                &cell.path,
+                &job.name,
+                &levels,
+            );
+            let remembered = cell
+                .metadata()
+                .filter(|_| !options.force)
+                .and_then(|metadata| failures.lookup(&key, metadata));
+            match remembered {
+                Some((message, warnings)) => remembered_reports.push(FileReport {
+                    interpreter: job.target,
+                    source: job.candidate.path.clone(),
+                    pycs: job.cfiles.clone(),
+                    outcome: Outcome::Failed(message.to_owned()),
+                    warnings: warnings.to_owned(),
+                    notices: job.notices.clone(),
+                    compile_error: true,
+                }),
+                None => {
+                    keys.insert((job.target, job.candidate.path.clone()), key);
+                    dispatched.push(job);
+                }
+            }
+        }
+        stale = dispatched;
+    }
     on_event(Event::Planned {
-        stale: stale.len(),
+        stale: stale.len() + remembered_reports.len(),
         fresh: fresh_reports.len(),
     });
     for report in &fresh_reports {
         summary.interpreters[report.interpreter].fresh += 1;
         on_event(Event::File(report));
     }
+    for report in &remembered_reports {
+        summary.interpreters[report.interpreter].failed += 1;
+        on_event(Event::File(report));
+    }
     for counts in &mut summary.interpreters {
         counts.elapsed = start.elapsed();
     }
     if stale.is_empty() {
+        if let Some(failures) = failures {
+            failures.save();
+        }
         return summary;
     }
 
@@ -647,8 +696,21 @@ pub fn compile(
                 outcome: Outcome::Failed(format!("internal error: {error}")),
                 warnings: String::new(),
                 notices: Vec::new(),
+                compile_error: false,
             },
         };
+        if let Some(failures) = &mut failures
+            && let Some(key) = keys.remove(&(report.interpreter, report.source.clone()))
+        {
+            let metadata = std::fs::metadata(&report.source).ok();
+            match (&report.outcome, metadata) {
+                (Outcome::Failed(message), Some(metadata)) if report.compile_error => {
+                    failures.record(key, &metadata, message, &report.warnings);
+                }
+                (Outcome::Compiled, _) => failures.forget(&key),
+                _ => {}
+            }
+        }
         let counts = &mut summary.interpreters[report.interpreter];
         match report.outcome {
             Outcome::Compiled => counts.compiled += 1,
@@ -661,6 +723,9 @@ pub fn compile(
     }
     executor.shutdown(true, false);
     shared.pools.close_all();
+    if let Some(failures) = failures {
+        failures.save();
+    }
     summary.interrupted = options.cancel.load(Ordering::SeqCst);
     summary
 }
@@ -763,14 +828,22 @@ impl Shared {
             outcome: Outcome::Interrupted,
             warnings: String::new(),
             notices: job.notices.clone(),
+            compile_error: false,
         };
         if !self.options.cancel.load(Ordering::SeqCst) {
-            report.outcome = self.compile_job(&job, &cell, &mut report.warnings);
+            report.outcome =
+                self.compile_job(&job, &cell, &mut report.warnings, &mut report.compile_error);
         }
         report
     }
 
-    fn compile_job(&self, job: &Job, cell: &SourceCell, warnings: &mut String) -> Outcome {
+    fn compile_job(
+        &self,
+        job: &Job,
+        cell: &SourceCell,
+        warnings: &mut String,
+        compile_error: &mut bool,
+    ) -> Outcome {
         let target = &self.targets[job.target];
         if job.cfiles.is_empty() {
             return Outcome::Failed(job.notices.last().cloned().unwrap_or_default());
@@ -801,6 +874,7 @@ impl Shared {
                 warnings: text,
             } => {
                 *warnings = text;
+                *compile_error = true;
                 return Outcome::Failed(message);
             }
         };

@@ -159,3 +159,62 @@ fn no_path_means_sys_path_top_level_only() {
         "maxlevels 0"
     );
 }
+
+#[test]
+fn a_file_that_never_compiles_fails_again_without_starting_python() {
+    use std::os::unix::fs::PermissionsExt;
+    let python = default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("starts");
+    let wrapper = dir.path().join("counting-python");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
+            counter.display(),
+            python.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = dir.path().join("t");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("bad.py"), "def (:\n").unwrap();
+    std::fs::write(tree.join("good.py"), "x = 1\n").unwrap();
+    // Timestamps within two seconds of a run are not trusted; let them settle.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let cache = dir.path().join("cache");
+    let run = |extra: &[&str]| {
+        let output = pycache()
+            .args(["compile", "--python"])
+            .arg(&wrapper)
+            .args(extra)
+            .arg(&tree)
+            .env("PYCACHE_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let starts = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let first = run(&[]);
+    assert!(
+        first.contains("bad.py") && first.contains("SyntaxError"),
+        "{first}"
+    );
+    let after_first = starts();
+    assert_eq!(run(&[]), first, "the same message again");
+    assert_eq!(
+        starts(),
+        after_first,
+        "no interpreter was started for a known failure"
+    );
+    // -f asks the interpreter again; so does an edit.
+    assert_eq!(run(&["-f"]), first);
+    assert!(starts() > after_first);
+    let after_force = starts();
+    std::fs::write(tree.join("bad.py"), "def (:\n\n").unwrap();
+    let edited = run(&[]);
+    assert!(edited.contains("SyntaxError"));
+    assert!(starts() > after_force, "an edited file is compiled again");
+}

@@ -1,0 +1,168 @@
+//! Remembered compile errors, so that a tree holding files that never compile (test data,
+//! Python 2 leftovers) does not start an interpreter on every run just to hear the same
+//! SyntaxError again.
+//!
+//! An entry is reused only for the same interpreter (path, version, magic), the same source
+//! (path, device, inode, size, mtime and ctime to the nanosecond), the same name compiled into
+//! the code and the same optimization levels: then the interpreter would say exactly the same
+//! thing. A source modified within two seconds of the recording is checked again (its timestamp
+//! might not have moved). Only errors the interpreter itself reported are remembered, never I/O
+//! errors or timeouts. `-f` ignores the cache. Like the probe cache, it only ever saves time.
+
+use crate::interpreter::Interpreter;
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+const RACY_NS: i128 = 2_000_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Key {
+    interpreter: String,
+    source: String,
+    name: String,
+    levels: Vec<i8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    key: Key,
+    stamp: Stamp,
+    recorded_at: i128,
+    message: String,
+    warnings: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+impl Key {
+    pub(crate) fn new(
+        interpreter: &Interpreter,
+        source: &Path,
+        name: &[u8],
+        levels: &[i8],
+    ) -> Self {
+        let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_owned());
+        Key {
+            interpreter: format!(
+                "{}|{}|{}",
+                hex(interpreter.path().as_os_str().as_bytes()),
+                interpreter.full_version(),
+                interpreter.magic()
+            ),
+            source: hex(absolute.as_os_str().as_bytes()),
+            name: hex(name),
+            levels: levels.to_vec(),
+        }
+    }
+}
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        Stamp {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.size(),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+            ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
+                + i128::from(metadata.ctime_nsec()),
+        }
+    }
+}
+
+/// The remembered failures, loaded for one run.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    file: Option<PathBuf>,
+    entries: HashMap<Key, Entry>,
+    changed: bool,
+    started: i128,
+}
+
+impl Failures {
+    pub(crate) fn load() -> Self {
+        let file = crate::interpreter::cache_dir().map(|dir| dir.join("compile-failures-v1.json"));
+        let entries: Vec<Entry> = file
+            .as_ref()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|data| serde_json::from_slice(&data).ok())
+            .unwrap_or_default();
+        Failures {
+            file,
+            entries: entries.into_iter().map(|e| (e.key.clone(), e)).collect(),
+            changed: false,
+            started: now_ns(),
+        }
+    }
+
+    /// The remembered error and warnings for `key`, if the source is exactly as it was.
+    pub(crate) fn lookup(&self, key: &Key, metadata: &std::fs::Metadata) -> Option<(&str, &str)> {
+        let entry = self.entries.get(key)?;
+        let stamp = Stamp::of(metadata);
+        let settled = stamp.mtime_ns.max(stamp.ctime_ns) + RACY_NS < entry.recorded_at;
+        (entry.stamp == stamp && settled)
+            .then_some((entry.message.as_str(), entry.warnings.as_str()))
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        key: Key,
+        metadata: &std::fs::Metadata,
+        message: &str,
+        warnings: &str,
+    ) {
+        let entry = Entry {
+            key: key.clone(),
+            stamp: Stamp::of(metadata),
+            recorded_at: self.started,
+            message: message.to_owned(),
+            warnings: warnings.to_owned(),
+        };
+        self.entries.insert(key, entry);
+        self.changed = true;
+    }
+
+    pub(crate) fn forget(&mut self, key: &Key) {
+        self.changed |= self.entries.remove(key).is_some();
+    }
+
+    /// Writes the entries back (atomically) when anything changed.
+    pub(crate) fn save(self) {
+        let Some(file) = self.file.filter(|_| self.changed) else {
+            return;
+        };
+        let entries: Vec<&Entry> = self.entries.values().collect();
+        let Ok(data) = serde_json::to_vec(&entries) else {
+            return;
+        };
+        if let Some(dir) = file.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let temporary = file.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&temporary, data).is_err()
+                || std::fs::rename(&temporary, &file).is_err()
+            {
+                let _ = std::fs::remove_file(&temporary);
+            }
+        }
+    }
+}
