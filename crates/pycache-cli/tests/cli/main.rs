@@ -32,32 +32,14 @@ pub(crate) fn python_output(python: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8>
     output.stdout
 }
 
-/// The executable of the interpreter `pycache` picks for `--python REQUEST`, read from
-/// `pycache interpreters --json` style output of `pycache tag`'s resolution.
+/// Every interpreter with a cache tag, as (full version, executable): [`compile::pythons`]
+/// (which enforces `PYCACHE_TEST_REQUIRE_INTERPRETERS`) in the shape the scheme tests use.
 pub(crate) fn interpreter_paths() -> Vec<(String, PathBuf)> {
-    let output = pycache().args(["interpreters", "--json"]).output().unwrap();
-    assert!(output.status.success());
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let found: Vec<(String, PathBuf)> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| !i["cache_tag"].is_null())
-        .map(|i| {
-            (
-                i["version"].as_str().unwrap().to_owned(),
-                PathBuf::from(i["path"].as_str().unwrap()),
-            )
+    compile::pythons()
+        .into_iter()
+        .map(|p| {
+            let version = p.name.split_once('-').map_or("", |(_, v)| v).to_owned();
+            (version, p.path)
         })
-        .collect();
-    let required: usize = std::env::var("PYCACHE_TEST_REQUIRE_INTERPRETERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    assert!(
-        found.len() >= required,
-        "found {} interpreters, {required} required",
-        found.len()
-    );
-    found
+        .collect()
 }

@@ -36,7 +36,7 @@ use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -589,7 +589,7 @@ pub fn compile(
     // Files that failed last time, unchanged since, fail again without starting Python.
     let mut failures = (!stale.is_empty()).then(failures::Failures::load);
     let mut remembered_reports = Vec::new();
-    let mut keys: HashMap<(usize, OsString), failures::Key> = HashMap::new();
+    let mut keys: HashMap<(usize, OsString), (failures::Key, usize)> = HashMap::new();
     if let Some(failures) = &failures {
         let mut dispatched = Vec::with_capacity(stale.len());
         for job in stale {
@@ -615,7 +615,7 @@ pub fn compile(
                     compile_error: true,
                 }),
                 None => {
-                    keys.insert((job.target, job.candidate.path.clone()), key);
+                    keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
                     dispatched.push(job);
                 }
             }
@@ -700,12 +700,12 @@ pub fn compile(
             },
         };
         if let Some(failures) = &mut failures
-            && let Some(key) = keys.remove(&(report.interpreter, report.source.clone()))
+            && let Some((key, source)) = keys.remove(&(report.interpreter, report.source.clone()))
         {
-            let metadata = std::fs::metadata(&report.source).ok();
-            match (&report.outcome, metadata) {
+            // The stat made for freshness is the one the failure is remembered against.
+            match (&report.outcome, shared.sources[source].metadata()) {
                 (Outcome::Failed(message), Some(metadata)) if report.compile_error => {
-                    failures.record(key, &metadata, message, &report.warnings);
+                    failures.record(key, metadata, message, &report.warnings);
                 }
                 (Outcome::Compiled, _) => failures.forget(&key),
                 _ => {}
@@ -932,26 +932,4 @@ impl Shared {
         }
         unreachable!("the loop returns on its second attempt")
     }
-}
-
-/// The cfile names a source gets for these levels (for `-b`, `source + "c"`).
-pub fn cfiles_for(
-    scheme: &CacheScheme,
-    source: &OsStr,
-    levels: &[i8],
-    legacy: bool,
-) -> Vec<PathBuf> {
-    levels
-        .iter()
-        .filter_map(|&level| {
-            if legacy {
-                Some(PathBuf::from(legacy_cache_from_source(source)))
-            } else {
-                scheme
-                    .cache_from_source(source, optimization_for(level).as_deref())
-                    .ok()
-                    .map(PathBuf::from)
-            }
-        })
-        .collect()
 }

@@ -43,9 +43,8 @@ pub struct RemovalReport {
 }
 
 fn tag_of(pyc: &Path) -> Option<String> {
-    let name = pyc.file_name()?.to_string_lossy().into_owned();
-    let parts: Vec<&str> = name.split('.').collect();
-    (parts.len() >= 3).then(|| parts[1].to_owned())
+    use std::os::unix::ffi::OsStrExt;
+    super::tag_of(pyc.file_name()?.as_bytes()).map(|tag| String::from_utf8_lossy(tag).into_owned())
 }
 
 /// The files `scan` says should go under `options`, each once.

@@ -162,7 +162,7 @@ pub fn is_temp_file_name(name: &[u8]) -> bool {
 }
 
 /// The cache tag in a `__pycache__` file name (`foo.cpython-312.opt-1.pyc` → `cpython-312`).
-fn tag_of(name: &[u8]) -> Option<&[u8]> {
+pub(crate) fn tag_of(name: &[u8]) -> Option<&[u8]> {
     let parts: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
     (parts.len() >= 3).then(|| parts[1])
 }
