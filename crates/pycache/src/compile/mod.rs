@@ -16,16 +16,19 @@
 //! is killed after the per-file timeout.
 
 mod dfile;
+mod directory;
 mod failures;
 mod select;
 mod worker;
 mod write;
 
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
-pub(crate) use select::basename;
+pub use directory::FileFacts;
 pub use select::{
     Candidate, Walk, WalkProblem, excluded, has_py_suffix, symlink_allowed, walk, walk_parallel,
-    walk_roots,
+};
+pub(crate) use select::{
+    Head, Lookup, Prefetch, PycacheListings, PycacheRead, basename, posix_join, walk_roots,
 };
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
@@ -36,7 +39,7 @@ use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -283,7 +286,9 @@ struct Job {
 /// A source, stat'ed once for every interpreter.
 struct SourceCell {
     path: PathBuf,
-    /// The one stat of this source, made by whichever job needs it first.
+    /// What the walk's stat said, which decides freshness.
+    facts: Option<FileFacts>,
+    /// The full stat of this source, made by whichever job needs it first.
     stat: std::sync::OnceLock<Option<std::fs::Metadata>>,
 }
 
@@ -407,35 +412,52 @@ fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
     }
 }
 
-/// The first bytes of `cfile` (up to a header's length); `None` when it cannot be read.
-/// One open and one read: no stat, no buffer growth.
-fn read_header(cfile: &Path, layout: HeaderLayout) -> Option<Vec<u8>> {
+/// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
+/// read. One open and one read: no stat, no buffer growth.
+fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
     use std::io::Read;
     let mut file = std::fs::File::open(cfile).ok()?;
-    let mut header = vec![0u8; layout.len()];
     let mut filled = 0;
-    while filled < header.len() {
-        match file.read(&mut header[filled..]) {
+    while filled < out.len() {
+        match file.read(&mut out[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
     }
-    header.truncate(filled);
-    Some(header)
+    Some(filled)
 }
 
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
-fn is_fresh(target: &Target, cfiles: &[PathBuf], stat: SourceStat, source: &Path) -> bool {
+/// Headers come from the walk's `listings` where it read them, else from disk.
+fn is_fresh(
+    target: &Target,
+    cfiles: &[PathBuf],
+    stat: SourceStat,
+    source: &Path,
+    listings: &PycacheListings,
+) -> bool {
     let layout = target.rules.layout;
     let hashes = target.interpreter.source_hash_algorithm().is_some();
     let mut source_bytes: Option<Vec<u8>> = None;
     for cfile in cfiles {
-        let Some(data) = read_header(cfile, layout) else {
-            return false;
+        let mut buf = [0u8; 16];
+        let data: &[u8] = match listings.find(cfile.as_os_str().as_bytes()) {
+            Lookup::Missing => return false,
+            Lookup::Listed(_, _, file) if file.head.is_some() => {
+                match file.head.as_ref().map(Head::bytes) {
+                    Some(Ok(bytes)) => bytes,
+                    _ => return false,
+                }
+            }
+            _ => match read_header(cfile, &mut buf[..layout.len()]) {
+                Some(len) => &buf[..len],
+                None => return false,
+            },
         };
-        let mode_matches = match PycHeader::parse(&data, layout).map(|h| h.invalidation) {
+        let data = &data[..data.len().min(layout.len())];
+        let mode_matches = match PycHeader::parse(data, layout).map(|h| h.invalidation) {
             Ok(Invalidation::Timestamp { .. }) => {
                 target.mode == InvalidationMode::Timestamp || !hashes
             }
@@ -450,7 +472,7 @@ fn is_fresh(target: &Target, cfiles: &[PathBuf], stat: SourceStat, source: &Path
         if !mode_matches {
             return false;
         }
-        let verdict = classify_pyc(&target.rules, &data, stat, || {
+        let verdict = classify_pyc(&target.rules, data, stat, || {
             if source_bytes.is_none() {
                 source_bytes = Some(std::fs::read(source)?);
             }
@@ -461,6 +483,19 @@ fn is_fresh(target: &Target, cfiles: &[PathBuf], stat: SourceStat, source: &Path
         }
     }
     true
+}
+
+/// The end of the pyc names `scheme` gives a module's sources at `level`
+/// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`), when they live in the `__pycache__` beside
+/// the source; `None` under a pycache prefix.
+pub(crate) fn pyc_suffix(scheme: &CacheScheme, level: i8) -> Option<Vec<u8>> {
+    let probe = scheme
+        .cache_from_source(OsStr::new("/d/m.py"), optimization_for(level).as_deref())
+        .ok()?;
+    probe
+        .as_bytes()
+        .strip_prefix(b"/d/__pycache__/m".as_slice())
+        .map(<[u8]>::to_vec)
 }
 
 /// Compiles `options.targets` (or `sys.path`) for every interpreter in `interpreters`,
@@ -513,7 +548,28 @@ pub fn compile(
         .iter()
         .map(|t| (&t.roots[..], t.max_levels))
         .collect();
-    let walks = walk_roots(&plan, options.workers.clamp(1, 8));
+    // The walk stats every source and reads the headers of the pycs any target would use, with
+    // each directory held open (see `directory`).
+    let suffixes: Vec<Vec<u8>> = if options.legacy || options.force {
+        Vec::new()
+    } else {
+        targets
+            .iter()
+            .flat_map(|t| levels.iter().map(|&level| pyc_suffix(&t.scheme, level)))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+    };
+    let is_source = |name: &[u8]| name.ends_with(b".py");
+    let prefetch = Prefetch {
+        stat_sources: true,
+        pycache: if suffixes.is_empty() {
+            PycacheRead::Skip
+        } else {
+            PycacheRead::Probe(&suffixes)
+        },
+        keep_files: Some(&is_source),
+    };
+    let mut walks = walk_roots(&plan, options.workers.clamp(1, 8), &prefetch);
     for walked in walks.values() {
         for problem in &walked.problems {
             on_event(Event::Problem(problem));
@@ -521,55 +577,61 @@ pub fn compile(
         }
     }
 
-    // One stat per source, for all interpreters.
+    // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
+    let mut listings = PycacheListings::default();
+    for walked in walks.values_mut() {
+        listings.add(std::mem::take(&mut walked.pycaches.dirs));
+    }
+    // One cell per source for all interpreters (a source met under two roots gets two).
     let mut sources: Vec<Arc<SourceCell>> = Vec::new();
-    let mut source_index: HashMap<OsString, usize> = HashMap::new();
-    let mut jobs: Vec<Job> = Vec::new();
+    let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
+    let mut pairs: Vec<(usize, &OsString, &Candidate, usize)> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         for root in &target.roots {
-            for candidate in &walks[root].candidates {
-                if candidate.depth() > target.max_levels {
+            let candidates = &walks[root].candidates;
+            let cells = cell_of
+                .entry(root)
+                .or_insert_with(|| vec![usize::MAX; candidates.len()]);
+            for (i, candidate) in candidates.iter().enumerate() {
+                if candidate.depth() > target.max_levels || !has_py_suffix(&candidate.path) {
                     continue;
                 }
-                if let Some(job) = plan_job(
-                    t,
-                    target,
-                    root,
-                    candidate,
-                    &levels,
-                    options,
-                    &mut sources,
-                    &mut source_index,
-                ) {
-                    jobs.push(job);
+                if cells[i] == usize::MAX {
+                    cells[i] = sources.len();
+                    sources.push(Arc::new(SourceCell {
+                        path: PathBuf::from(&candidate.path),
+                        facts: candidate.facts,
+                        stat: std::sync::OnceLock::new(),
+                    }));
                 }
+                pairs.push((t, root, candidate, cells[i]));
             }
         }
     }
-
-    // Stat and freshness, decided in Rust, on every core: this is all a no-op run does.
     let threads = options.workers.clamp(1, 8);
-    let verdicts = parallel_map(&jobs, threads, |job| {
-        let cell = &sources[job.source];
-        let metadata = cell.metadata()?;
-        if !metadata.is_file() {
+    let planned = parallel_map(&pairs, threads, |&(t, root, candidate, source)| {
+        let job = plan_job(t, &targets[t], root, candidate, source, &levels, options)?;
+        let cell = &sources[source];
+        let facts = cell
+            .facts
+            .or_else(|| cell.metadata().map(FileFacts::from_metadata))?;
+        if !facts.is_file() {
             return None; // compileall's isfile(): FIFOs, dangling links and the like are skipped
         }
         let fresh = !options.force
             && is_fresh(
-                &targets[job.target],
+                &targets[t],
                 &job.cfiles,
-                SourceStat::from_metadata(metadata),
+                facts.source_stat(),
                 &cell.path,
+                &listings,
             );
-        Some((fresh, metadata.len()))
+        Some((job, fresh, facts.size))
     });
+    drop(pairs);
     let mut stale: Vec<Job> = Vec::new();
     let mut fresh_reports = Vec::new();
-    for (mut job, verdict) in jobs.into_iter().zip(verdicts) {
-        let Some((fresh, size)) = verdict else {
-            continue;
-        };
+    for (mut job, fresh, size) in planned.into_iter().flatten() {
         if fresh {
             fresh_reports.push(FileReport {
                 interpreter: job.target,
@@ -730,18 +792,15 @@ pub fn compile(
     summary
 }
 
-#[allow(clippy::too_many_arguments)]
 fn plan_job(
     t: usize,
     target: &Target,
     root: &OsString,
     candidate: &Candidate,
+    source: usize,
     levels: &[i8],
     options: &CompileOptions,
-    sources: &mut Vec<Arc<SourceCell>>,
-    source_index: &mut HashMap<OsString, usize>,
 ) -> Option<Job> {
-    let path = Path::new(&candidate.path);
     if excluded(
         &candidate.path,
         options.exclude.as_ref(),
@@ -749,20 +808,6 @@ fn plan_job(
     ) {
         return None;
     }
-    // compileall checks isfile() before the name; checking the name first spares a stat for
-    // every non-Python file and decides the same.
-    if !has_py_suffix(&candidate.path) {
-        return None;
-    }
-    let source = *source_index
-        .entry(candidate.path.clone())
-        .or_insert_with(|| {
-            sources.push(Arc::new(SourceCell {
-                path: path.to_owned(),
-                stat: std::sync::OnceLock::new(),
-            }));
-            sources.len() - 1
-        });
     let mut notices = Vec::new();
     let name = match dfile_for(
         target.interpreter.version(),

@@ -15,14 +15,16 @@ pub use clean::{CleanOptions, Removal, RemovalReport, plan_clean, remove};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::compile::{
-    Candidate, Scope, WalkProblem, basename, excluded, has_py_suffix, optimization_for, walk_roots,
+    Candidate, FileFacts, Lookup, Prefetch, Scope, WalkProblem, basename, excluded, has_py_suffix,
+    optimization_for, walk_roots,
 };
+use crate::compile::{Head, PycacheListings, PycacheRead, posix_join};
 use crate::freshness::{
-    CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc_file,
+    CheckHashBasedPycs, Freshness, ImportRules, StaleReason, classify_pyc, classify_pyc_file,
 };
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -203,7 +205,25 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         .iter()
         .map(|t| (&t.roots[..], t.max_levels))
         .collect();
-    let walks = walk_roots(&plan, threads);
+    // The walk stats every source and reads the header of every pyc of a selected tag, holding
+    // each directory open; what follows only looks things up.
+    let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
+    let wanted = |name: &[u8]| {
+        name.ends_with(b".pyc")
+            && tag_of(name).is_some_and(|tag| tags.iter().flatten().any(|t| t.as_bytes() == tag))
+    };
+    let interesting =
+        |name: &[u8]| name.ends_with(b".py") || name.ends_with(b".pyc") || is_temp_file_name(name);
+    let prefetch = Prefetch {
+        stat_sources: true,
+        pycache: PycacheRead::List(&wanted),
+        keep_files: Some(&interesting),
+    };
+    let mut walks = walk_roots(&plan, threads, &prefetch);
+    let mut listings = PycacheListings::default();
+    for walked in walks.values_mut() {
+        listings.add(std::mem::take(&mut walked.pycaches.dirs));
+    }
     let mut result = Scan::default();
     let mut seen_roots = HashSet::new();
     let mut candidates: Vec<&Candidate> = Vec::new();
@@ -221,7 +241,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     }
 
     // Every selected source, for every interpreter and level.
-    let mut jobs: Vec<(usize, PathBuf, PathBuf)> = Vec::new();
+    let mut jobs: Vec<(usize, &Candidate, PathBuf)> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         for root in &target.roots {
             for candidate in &walks[root].candidates {
@@ -242,28 +262,42 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
                             .map(PathBuf::from)
                     };
                     if let Some(pyc) = pyc {
-                        jobs.push((t, PathBuf::from(&candidate.path), pyc));
+                        jobs.push((t, candidate, pyc));
                     }
                 }
             }
         }
     }
-    let judged = parallel_map(&jobs, threads, |(t, source, pyc)| {
-        let metadata = std::fs::metadata(source)
-            .ok()
-            .filter(std::fs::Metadata::is_file)?;
-        let verdict = classify_pyc_file(
+    let judged = parallel_map(&jobs, threads, |(t, candidate, pyc)| {
+        let source = Path::new(&candidate.path);
+        let facts = candidate
+            .facts
+            .or_else(|| {
+                std::fs::metadata(source)
+                    .ok()
+                    .map(|m| FileFacts::from_metadata(&m))
+            })
+            .filter(FileFacts::is_file)?;
+        Some(classify_listed(
             &targets[*t].rules,
+            &listings,
             pyc,
-            SourceStat::from_metadata(&metadata),
-            || std::fs::read(source),
-        );
-        Some(verdict)
+            facts,
+            source,
+        ))
     });
+    // The pycs judged as some source's expected pyc: listed ones by position, others by path.
+    let mut covered_listed: HashSet<(usize, usize)> = HashSet::new();
     let mut covered: HashSet<PathBuf> = HashSet::new();
-    for ((t, source, pyc), verdict) in jobs.into_iter().zip(judged) {
-        let Some(verdict) = verdict else { continue };
-        covered.insert(pyc.clone());
+    for ((t, candidate, pyc), verdict) in jobs.into_iter().zip(judged) {
+        let Some((verdict, listed)) = verdict else {
+            continue;
+        };
+        match listed {
+            Some(position) => covered_listed.insert(position),
+            None => covered.insert(pyc.clone()),
+        };
+        let source = PathBuf::from(&candidate.path);
         result.findings.push(match verdict {
             Freshness::Fresh(_) => Finding::Fresh {
                 source,
@@ -279,31 +313,52 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         });
     }
 
-    // Debris in __pycache__ directories.
-    let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
-    // Listing a __pycache__ gives each entry's type for free; the pycs already judged above
-    // (the expected ones) cost nothing more.
-    let listed = parallel_map(&result.pycache_dirs, threads, |dir| {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut names: Vec<(PathBuf, bool)> = entries
-            .filter_map(Result::ok)
-            .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file())))
-            .filter(|(path, _)| !covered.contains(path))
-            .collect();
-        names.sort();
-        names
-    });
-    let pycache_files: Vec<(PathBuf, bool)> = listed.into_iter().flatten().collect();
-    let debris = parallel_map(&pycache_files, threads, |(path, is_file)| {
-        judge_pycache_file(path, *is_file, &tags, interpreters, &targets)
+    // Debris in __pycache__ directories: the walk listed them (and read the headers of the
+    // selected tags' pycs); a directory it could not list is listed again here.
+    let sources: HashMap<&[u8], FileFacts> = candidates
+        .iter()
+        .filter_map(|c| Some((c.path.as_bytes(), c.facts?)))
+        .collect();
+    let mut pycache_files: Vec<(PathBuf, bool, Option<&Head>)> = Vec::new();
+    for dir in &result.pycache_dirs {
+        let dir_bytes = dir.as_os_str().as_bytes();
+        match listings.position(dir_bytes) {
+            Some(at) => {
+                for (i, file) in listings.dirs[at].files.iter().enumerate() {
+                    if !covered_listed.contains(&(at, i)) {
+                        let path = PathBuf::from(OsString::from_vec(posix_join(
+                            dir_bytes,
+                            file.name.as_bytes(),
+                        )));
+                        pycache_files.push((path, file.is_file, file.head.as_ref()));
+                    }
+                }
+            }
+            None => {
+                let Ok(entries) = std::fs::read_dir(dir) else {
+                    continue;
+                };
+                let mut names: Vec<(PathBuf, bool, Option<&Head>)> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file()), None))
+                    .filter(|(path, _, _)| !covered.contains(path))
+                    .collect();
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                pycache_files.extend(names);
+            }
+        }
+    }
+    let debris = parallel_map(&pycache_files, threads, |(path, is_file, head)| {
+        judge_pycache_file(path, *is_file, *head, &tags, &targets, &sources)
     });
     result.findings.extend(debris.into_iter().flatten());
 
     // Legacy pycs and temporary files beside the sources.
     for candidate in candidates {
         let name = candidate.path.as_bytes();
+        if !name.ends_with(b".pyc") && !name.last().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
         let path = PathBuf::from(&candidate.path);
         if excluded(&candidate.path, options.exclude.as_ref(), None) {
             continue;
@@ -324,12 +379,44 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     result
 }
 
+/// Import's verdict on `pyc` for a source with `facts`, from the header the walk read when it
+/// did (with the pyc's position in `listings`), else from disk.
+fn classify_listed(
+    rules: &ImportRules,
+    listings: &PycacheListings,
+    pyc: &Path,
+    facts: FileFacts,
+    source: &Path,
+) -> (Freshness, Option<(usize, usize)>) {
+    let stat = facts.source_stat();
+    let read_source = || std::fs::read(source);
+    match listings.find(pyc.as_os_str().as_bytes()) {
+        Lookup::Missing => (Freshness::Stale(StaleReason::Missing), None),
+        Lookup::Listed(dir, index, file) => {
+            let verdict = match file.head.as_ref().map(Head::bytes) {
+                Some(Ok(bytes)) => {
+                    let bytes = &bytes[..bytes.len().min(rules.layout.len())];
+                    classify_pyc(rules, bytes, stat, read_source)
+                }
+                Some(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+                    Freshness::Stale(StaleReason::Missing)
+                }
+                Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
+                None => classify_pyc_file(rules, pyc, stat, read_source),
+            };
+            (verdict, Some((dir, index)))
+        }
+        Lookup::Unknown => (classify_pyc_file(rules, pyc, stat, read_source), None),
+    }
+}
+
 fn judge_pycache_file(
     path: &Path,
     is_file: bool,
+    head: Option<&Head>,
     tags: &[Option<&str>],
-    interpreters: &[Interpreter],
     targets: &[Target],
+    sources: &HashMap<&[u8], FileFacts>,
 ) -> Option<Finding> {
     let name = path.file_name()?.as_bytes();
     if is_temp_file_name(name) {
@@ -348,7 +435,15 @@ fn judge_pycache_file(
         .parent()?
         .parent()?
         .join(OsStr::from_bytes(&source_name));
-    let Ok(source_metadata) = std::fs::metadata(&source) else {
+    let facts = sources
+        .get(source.as_os_str().as_bytes())
+        .copied()
+        .or_else(|| {
+            std::fs::metadata(&source)
+                .ok()
+                .map(|m| FileFacts::from_metadata(&m))
+        });
+    let Some(facts) = facts else {
         return Some(Finding::Orphan {
             pyc: path.to_owned(),
         });
@@ -363,13 +458,18 @@ fn judge_pycache_file(
         });
     };
     // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
-    let _ = &interpreters[index];
-    match classify_pyc_file(
-        &targets[index].rules,
-        path,
-        SourceStat::from_metadata(&source_metadata),
-        || std::fs::read(&source),
-    ) {
+    let rules = &targets[index].rules;
+    let stat = facts.source_stat();
+    let verdict = match head.map(Head::bytes) {
+        Some(Ok(bytes)) => classify_pyc(
+            rules,
+            &bytes[..bytes.len().min(rules.layout.len())],
+            stat,
+            || std::fs::read(&source),
+        ),
+        _ => classify_pyc_file(rules, path, stat, || std::fs::read(&source)),
+    };
+    match verdict {
         Freshness::Fresh(_) => Some(Finding::Fresh {
             source,
             pyc: path.to_owned(),
