@@ -10,6 +10,9 @@ standard library (.py files only, mtimes kept). For each tree:
     by the cores (the definition in issue 4), and, because two busy cores here are slower than
     one idle core, the same loop actually split over the cores (wall time);
   - no-op (everything fresh): compileall's fastest, sequential, vs pycache; ratio (goal >= 10x);
+  - the no-op floor: bench/noop_floor.c (built with gcc), which makes only the system calls
+    any tool needs to decide freshness (list, stat each source, read each pyc header), on
+    every core; compileall and pycache are read against it;
   - peak RSS of the pycache process (from its --json).
 Then all six CPython 3.8-3.13 in one pycache run on the 3.12 stdlib tree against the sum of their
 floors, and serc (pip install serc) on the 3.12 tree: its time and how many of its pycs differ
@@ -91,7 +94,17 @@ def pycache_json(pycache, args):
     return elapsed, json.loads(out.stdout)
 
 
-def bench_tree(name, python, tree, pycache, cores, rows):
+def build_floor(work):
+    """Builds bench/noop_floor.c; None when no C compiler is there."""
+    exe = os.path.join(work, "noop_floor")
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        return None
+    built = subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "noop_floor.c")])
+    return exe if built.returncode == 0 else None
+
+
+def bench_tree(name, python, tree, pycache, cores, rows, floor_exe=None):
     clean(tree)
     t_ca, _ = run([python, "-m", "compileall", "-q", "-j0", tree])
     clean(tree)
@@ -100,6 +113,8 @@ def bench_tree(name, python, tree, pycache, cores, rows):
     noop_ca = best(3, [python, "-m", "compileall", "-q", tree])
     noop_ours = best(5, [pycache, "compile", "-q", "--python", python, tree])
     check_ours = best(5, [pycache, "check", "--python", python, tree])
+    tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    noop_floor = best(5, [floor_exe, tree, tag, str(cores)]) if floor_exe else None
     files = report["interpreters"][0]["compiled"] + report["interpreters"][0]["failed"]
     rows.append((name, files, t_ca, t_ours, floor_def, floor_par, noop_ca, noop_ours, report["peak_rss_kib"]))
     print(f"{name}: {files} files")
@@ -108,6 +123,9 @@ def bench_tree(name, python, tree, pycache, cores, rows):
     print(f"         (split over {cores} cores, wall) {floor_par:6.2f} s -> pycache at {t_ours / floor_par:4.2f}x of it")
     print(f"  no-op  compileall      {noop_ca:7.3f} s   pycache {noop_ours:7.3f} s   {noop_ca / noop_ours:5.1f}x  (goal >= 10x)")
     print(f"  check  compileall no-op {noop_ca:6.3f} s   pycache check {check_ours:6.3f} s   {noop_ca / check_ours:5.1f}x  (goal >= 10x)")
+    if noop_floor:
+        print(f"  no-op floor (noop_floor.c, {cores} threads) {noop_floor:6.3f} s = {noop_ca / noop_floor:5.1f}x faster than compileall's no-op;"
+              f" pycache compile at {noop_ours / noop_floor:4.2f}x of it, check at {check_ours / noop_floor:4.2f}x")
     print(f"  peak RSS of pycache: {report['peak_rss_kib'] / 1024:.1f} MB (goal < 100 MB)")
     sys.stdout.flush()
 
@@ -128,16 +146,17 @@ def main():
     py312 = cpython[(3, 12)]
     rows = []
     with tempfile.TemporaryDirectory() as work:
+        floor_exe = build_floor(work)
         site = subprocess.run([default, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], stdout=subprocess.PIPE, text=True).stdout.strip()
         tree = os.path.join(work, "site-packages")
         copy_py(site, tree)
-        bench_tree(f"site-packages of {default}", default, tree, args.pycache, cores, rows)
+        bench_tree(f"site-packages of {default}", default, tree, args.pycache, cores, rows, floor_exe)
         shutil.rmtree(tree)
 
         stdlib = subprocess.run([py312, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"], stdout=subprocess.PIPE, text=True).stdout.strip()
         tree = os.path.join(work, "stdlib312")
         copy_py(stdlib, tree, skip={os.path.join(stdlib, "site-packages")})
-        bench_tree("CPython 3.12 stdlib", py312, tree, args.pycache, cores, rows)
+        bench_tree("CPython 3.12 stdlib", py312, tree, args.pycache, cores, rows, floor_exe)
 
         if not args.skip_six:
             six = [cpython[(3, m)] for m in range(8, 14) if (3, m) in cpython]
@@ -176,11 +195,14 @@ def main():
                     with open(path, "rb") as fh:
                         differ += fh.read() != data
             serc_noop = best(3, [serc, "compile", "--python-version", "3.12", tree])
+            floor_312 = best(5, [floor_exe, tree, "cpython-312", str(cores)]) if floor_exe else None
             clean(tree)
             t_ours, _ = pycache_json(args.pycache, ["-q", "--python", py312, tree])
             check_ours = best(5, [args.pycache, "check", "--python", py312, tree])
             print(f"serc on the 3.12 stdlib: {t_serc:.2f} s (pycache {t_ours:.2f} s); {differ} of {written} serc pycs differ from what 3.12 writes ({len(theirs)} written by 3.12)")
             print(f"  no-op: serc {serc_noop:.3f} s, pycache check {check_ours:.3f} s -> {serc_noop / check_ours:.1f}x (goal >= 3x)")
+            if floor_312:
+                print(f"  no-op floor on this tree {floor_312:.3f} s -> serc at {serc_noop / floor_312:.1f}x of it")
         else:
             print("serc: not available (pip install serc failed)")
 

@@ -1,14 +1,15 @@
 //! The compile engine: `compileall` for one or many interpreters in one run.
 //!
 //! The work is split where each part is exact and cheap:
-//! - Rust walks the tree once ([`select`]), stats each source once, and decides freshness with
-//!   each target interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only
-//!   when import would accept it *and* it has the invalidation mode asked for. A run where
-//!   everything is fresh starts no Python.
+//! - Rust walks the tree once (`select`), stating each source and reading each expected pyc's
+//!   header relative to its directory's descriptor, and decides freshness with each target
+//!   interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only when import
+//!   would accept it *and* it has the invalidation mode asked for. A run where everything is
+//!   fresh starts no Python.
 //! - The real interpreter compiles (`compile(source, dfile, 'exec', dont_inherit=True,
-//!   optimize=LEVEL)` then `marshal.dumps`), in long-lived worker processes ([`worker`]), at most
+//!   optimize=LEVEL)` then `marshal.dumps`), in long-lived worker processes (`worker`), at most
 //!   `workers` of them across all interpreters, largest files first.
-//! - Rust builds the header and writes each pyc atomically, as `py_compile` would ([`write`]).
+//! - Rust builds the header and writes each pyc atomically, as `py_compile` would (`write`).
 //!
 //! Jobs run on a [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them
 //! with [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file

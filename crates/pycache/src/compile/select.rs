@@ -7,6 +7,12 @@
 //! names not ending in `.py`. One walk serves every interpreter: each candidate carries its
 //! depth, and each interpreter keeps those within its own `maxlevels` (10 before 3.9, the
 //! recursion limit from 3.9).
+//!
+//! The walk is also where a no-op run spends its time, so it reads, while each directory is
+//! open ([`super::directory`]), what freshness will ask next ([`Prefetch`]): the stat of every
+//! `*.py` file and the headers of the pycs in the `__pycache__` beside it. Directories are
+//! listed on several threads; a thread descends into its own subdirectories (holding at most
+//! [`MAX_HELD_DIRECTORIES`] open) and hands half of what is left to a thread that runs dry.
 
 use super::directory::{Directory, FileFacts, Kind, Listing, RawEntry};
 use crate::python_str::code_points;
