@@ -8,6 +8,10 @@
 //! thing. A source modified within two seconds of the recording is checked again (its timestamp
 //! might not have moved). Only errors the interpreter itself reported are remembered, never I/O
 //! errors or timeouts. `-f` ignores the cache. Like the probe cache, it only ever saves time.
+//!
+//! Every save drops the entries that can never be used again (their source is gone or has
+//! changed), and keeps at most [`MAX_ENTRIES`], the newest: the file is read whenever a run
+//! has stale files, so it must not grow with every tree ever compiled.
 
 use crate::interpreter::Interpreter;
 use std::collections::HashMap;
@@ -16,6 +20,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 const RACY_NS: i128 = 2_000_000_000;
+
+/// The most failures remembered.
+const MAX_ENTRIES: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Key {
@@ -47,6 +54,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -75,6 +89,19 @@ impl Key {
     }
 }
 
+impl Entry {
+    /// True while the source is exactly as recorded, so that a lookup could still use it.
+    fn still_applies(&self) -> bool {
+        let Some(source) = unhex(&self.key.source) else {
+            return false;
+        };
+        let source = std::path::PathBuf::from(std::ffi::OsString::from(
+            <std::ffi::OsStr as OsStrExt>::from_bytes(&source),
+        ));
+        std::fs::metadata(source).is_ok_and(|m| Stamp::of(&m) == self.stamp)
+    }
+}
+
 impl Stamp {
     fn of(metadata: &std::fs::Metadata) -> Self {
         Stamp {
@@ -100,7 +127,12 @@ pub(crate) struct Failures {
 
 impl Failures {
     pub(crate) fn load() -> Self {
-        let file = crate::interpreter::cache_dir().map(|dir| dir.join("compile-failures-v1.json"));
+        Self::load_from(
+            crate::interpreter::cache_dir().map(|dir| dir.join("compile-failures-v1.json")),
+        )
+    }
+
+    fn load_from(file: Option<PathBuf>) -> Self {
         let entries: Vec<Entry> = file
             .as_ref()
             .and_then(|f| std::fs::read(f).ok())
@@ -145,12 +177,20 @@ impl Failures {
         self.changed |= self.entries.remove(key).is_some();
     }
 
-    /// Writes the entries back (atomically) when anything changed.
+    /// Writes the entries that still apply back (atomically) when anything changed.
     pub(crate) fn save(self) {
         let Some(file) = self.file.filter(|_| self.changed) else {
             return;
         };
-        let entries: Vec<&Entry> = self.entries.values().collect();
+        let mut entries: Vec<&Entry> = self
+            .entries
+            .values()
+            .filter(|e| e.still_applies())
+            .collect();
+        if entries.len() > MAX_ENTRIES {
+            entries.sort_by_key(|e| std::cmp::Reverse(e.recorded_at));
+            entries.truncate(MAX_ENTRIES);
+        }
         let Ok(data) = serde_json::to_vec(&entries) else {
             return;
         };
@@ -164,5 +204,47 @@ impl Failures {
                 let _ = std::fs::remove_file(&temporary);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(source: &Path) -> Key {
+        Key {
+            interpreter: "python".to_owned(),
+            source: hex(source.as_os_str().as_bytes()),
+            name: String::new(),
+            levels: vec![-1],
+        }
+    }
+
+    #[test]
+    fn a_save_forgets_what_can_never_be_used_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("failures.json");
+        let (kept, edited, gone) = (
+            tmp.path().join("kept.py"),
+            tmp.path().join("edited.py"),
+            tmp.path().join("gone.py"),
+        );
+        for path in [&kept, &edited, &gone] {
+            std::fs::write(path, "def f(:\n").unwrap();
+        }
+        let mut failures = Failures::load_from(Some(db.clone()));
+        for path in [&kept, &edited, &gone] {
+            let metadata = std::fs::metadata(path).unwrap();
+            failures.record(key(path), &metadata, "SyntaxError", "");
+        }
+        std::fs::write(&edited, "def f(::\n").unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        failures.save();
+
+        let reloaded = Failures::load_from(Some(db));
+        let mut sources: Vec<String> = reloaded.entries.keys().map(|k| k.source.clone()).collect();
+        sources.sort();
+        assert_eq!(sources, vec![hex(kept.as_os_str().as_bytes())]);
+        assert_eq!(unhex(&sources[0]).unwrap(), kept.as_os_str().as_bytes());
     }
 }
