@@ -447,7 +447,7 @@ fn is_fresh(
         let data: &[u8] = match listings.find(cfile.as_os_str().as_bytes()) {
             Lookup::Missing => return false,
             Lookup::Listed(_, _, file) if file.head.is_some() => {
-                match file.head.as_ref().map(Head::bytes) {
+                match file.head.as_ref().map(|head| head.header(layout.len())) {
                     Some(Ok(bytes)) => bytes,
                     _ => return false,
                 }
@@ -457,7 +457,6 @@ fn is_fresh(
                 None => return false,
             },
         };
-        let data = &data[..data.len().min(layout.len())];
         let mode_matches = match PycHeader::parse(data, layout).map(|h| h.invalidation) {
             Ok(Invalidation::Timestamp { .. }) => {
                 target.mode == InvalidationMode::Timestamp || !hashes
@@ -579,10 +578,7 @@ pub fn compile(
     }
 
     // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
-    let mut listings = PycacheListings::default();
-    for walked in walks.values_mut() {
-        listings.add(std::mem::take(&mut walked.pycaches.dirs));
-    }
+    let listings = PycacheListings::take_from(walks.values_mut());
     // One cell per source for all interpreters (a source met under two roots gets two).
     let mut sources: Vec<Arc<SourceCell>> = Vec::new();
     let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();

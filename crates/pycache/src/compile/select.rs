@@ -618,6 +618,11 @@ impl Head {
             Head::Failed(errno) => Err(std::io::Error::from_raw_os_error(*errno)),
         }
     }
+
+    /// The first `len` bytes read (a header's length), as a read of `len` bytes would give.
+    pub(crate) fn header(&self, len: usize) -> Result<&[u8], std::io::Error> {
+        self.bytes().map(|bytes| &bytes[..bytes.len().min(len)])
+    }
 }
 
 /// A file in a `__pycache__`, as the walk saw it.
@@ -659,8 +664,17 @@ pub(crate) enum Lookup<'a> {
 }
 
 impl PycacheListings {
+    /// The listings of every walk in `walks`, moved out of them into one index.
+    pub(crate) fn take_from<'a>(walks: impl IntoIterator<Item = &'a mut Walk>) -> Self {
+        let mut listings = PycacheListings::default();
+        for walk in walks {
+            listings.add(std::mem::take(&mut walk.pycaches.dirs));
+        }
+        listings
+    }
+
     /// Adds `dirs`; a directory listed twice (roots inside one another) keeps the later listing.
-    pub(crate) fn add(&mut self, dirs: Vec<PycacheDir>) {
+    fn add(&mut self, dirs: Vec<PycacheDir>) {
         for dir in dirs {
             match self.index.get(&dir.path) {
                 Some(&at) => self.dirs[at] = dir,

@@ -20,7 +20,8 @@ use crate::compile::{
 };
 use crate::compile::{Head, PycacheListings, PycacheRead, posix_join};
 use crate::freshness::{
-    CheckHashBasedPycs, Freshness, ImportRules, StaleReason, classify_pyc, classify_pyc_file,
+    CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc,
+    classify_pyc_file,
 };
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
@@ -220,10 +221,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         keep_files: Some(&interesting),
     };
     let mut walks = walk_roots(&plan, threads, &prefetch);
-    let mut listings = PycacheListings::default();
-    for walked in walks.values_mut() {
-        listings.add(std::mem::take(&mut walked.pycaches.dirs));
-    }
+    let listings = PycacheListings::take_from(walks.values_mut());
     let mut result = Scan::default();
     let mut seen_roots = HashSet::new();
     let mut candidates: Vec<&Candidate> = Vec::new();
@@ -389,24 +387,33 @@ fn classify_listed(
     source: &Path,
 ) -> (Freshness, Option<(usize, usize)>) {
     let stat = facts.source_stat();
-    let read_source = || std::fs::read(source);
     match listings.find(pyc.as_os_str().as_bytes()) {
         Lookup::Missing => (Freshness::Stale(StaleReason::Missing), None),
-        Lookup::Listed(dir, index, file) => {
-            let verdict = match file.head.as_ref().map(Head::bytes) {
-                Some(Ok(bytes)) => {
-                    let bytes = &bytes[..bytes.len().min(rules.layout.len())];
-                    classify_pyc(rules, bytes, stat, read_source)
-                }
-                Some(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-                    Freshness::Stale(StaleReason::Missing)
-                }
-                Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
-                None => classify_pyc_file(rules, pyc, stat, read_source),
-            };
-            (verdict, Some((dir, index)))
+        Lookup::Listed(dir, index, file) => (
+            classify_head(rules, file.head.as_ref(), pyc, stat, source),
+            Some((dir, index)),
+        ),
+        Lookup::Unknown => (classify_head(rules, None, pyc, stat, source), None),
+    }
+}
+
+/// Import's verdict on `pyc` from `head` (what the walk read of it), or from disk when the
+/// walk did not read it.
+fn classify_head(
+    rules: &ImportRules,
+    head: Option<&Head>,
+    pyc: &Path,
+    stat: SourceStat,
+    source: &Path,
+) -> Freshness {
+    let read_source = || std::fs::read(source);
+    match head.map(|head| head.header(rules.layout.len())) {
+        Some(Ok(bytes)) => classify_pyc(rules, bytes, stat, read_source),
+        Some(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+            Freshness::Stale(StaleReason::Missing)
         }
-        Lookup::Unknown => (classify_pyc_file(rules, pyc, stat, read_source), None),
+        Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
+        None => classify_pyc_file(rules, pyc, stat, read_source),
     }
 }
 
@@ -458,18 +465,13 @@ fn judge_pycache_file(
         });
     };
     // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
-    let rules = &targets[index].rules;
-    let stat = facts.source_stat();
-    let verdict = match head.map(Head::bytes) {
-        Some(Ok(bytes)) => classify_pyc(
-            rules,
-            &bytes[..bytes.len().min(rules.layout.len())],
-            stat,
-            || std::fs::read(&source),
-        ),
-        _ => classify_pyc_file(rules, path, stat, || std::fs::read(&source)),
-    };
-    match verdict {
+    match classify_head(
+        &targets[index].rules,
+        head,
+        path,
+        facts.source_stat(),
+        &source,
+    ) {
         Freshness::Fresh(_) => Some(Finding::Fresh {
             source,
             pyc: path.to_owned(),
