@@ -211,7 +211,9 @@ fn read_directory(
         Err(error) => return (Outcome::Failed(error.to_string()), Vec::new(), None),
     };
     sort_python(&mut listing);
+    // A real `__pycache__` directory, and whether anything at all bears that name.
     let mut pycache = false;
+    let mut pycache_named = false;
     let mut kept = Vec::with_capacity(listing.entries.len());
     let mut facts = Vec::with_capacity(listing.entries.len());
     let mut subdirs = Vec::new();
@@ -236,6 +238,7 @@ fn read_directory(
         };
         if name == b"__pycache__" {
             pycache |= is_dir && !is_link;
+            pycache_named = true;
             continue;
         }
         if !is_dir && prefetch.keep_files.is_some_and(|keep| !keep(name)) {
@@ -263,6 +266,7 @@ fn read_directory(
         PycacheRead::List(wanted) => pycache
             .then(|| list_pycache(dir, path, wanted, buf))
             .flatten(),
+        PycacheRead::Probe(_) if pycache_named && !pycache => None, // a symlink, a file: ask the disk
         PycacheRead::Probe(suffixes) => probe_pycache(dir, path, pycache, &listing, suffixes),
     };
     (

@@ -218,3 +218,47 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
     assert!(edited.contains("SyntaxError"));
     assert!(starts() > after_force, "an edited file is compiled again");
 }
+
+#[test]
+fn a_symlinked_pycache_is_read_through_as_import_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let python = default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("starts");
+    let wrapper = dir.path().join("counting-python");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
+            counter.display(),
+            python.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = dir.path().join("t");
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    std::fs::create_dir_all(&tree).unwrap();
+    std::os::unix::fs::symlink("../store", tree.join("__pycache__")).unwrap();
+    std::fs::write(tree.join("a.py"), "x = 1\n").unwrap();
+    let cache = dir.path().join("cache");
+    let run = |command: &str| {
+        pycache()
+            .args([command, "--python"])
+            .arg(&wrapper)
+            .arg(&tree)
+            .env("PYCACHE_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let starts = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    assert_eq!(run("compile").status.code(), Some(0));
+    let written = files_ending(&dir.path().join("store"), ".pyc");
+    assert_eq!(written.len(), 1, "the pyc went through the link");
+    let after_first = starts();
+    assert!(after_first > 0);
+    let again = run("compile");
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(starts(), after_first, "the pyc behind the link is fresh");
+    assert_eq!(run("check").status.code(), Some(0));
+}
