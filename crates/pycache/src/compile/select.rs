@@ -577,19 +577,22 @@ fn emit(
             b"__pycache__",
         )));
     }
-    let shared_subdirs = Arc::new(subdirs.clone());
+    // Made for the directory's first file: most directories of a large tree hold none.
+    let mut shared_subdirs: Option<Arc<Vec<OsString>>> = None;
     for (entry, facts) in record.listing.entries.iter().zip(&record.facts) {
         let name = record.listing.name(entry);
-        let full = OsString::from_vec(posix_join(dir.as_bytes(), name));
         if !facts.is_dir {
             walk.candidates.push(Candidate {
-                path: full,
+                path: OsString::from_vec(posix_join(dir.as_bytes(), name)),
                 root,
-                subdirs: Arc::clone(&shared_subdirs),
+                subdirs: Arc::clone(
+                    shared_subdirs.get_or_insert_with(|| Arc::new(subdirs.clone())),
+                ),
                 explicit: false,
                 facts: facts.facts,
             });
         } else if facts.descend {
+            let full = OsString::from_vec(posix_join(dir.as_bytes(), name));
             subdirs.push(OsString::from_vec(name.to_vec()));
             emit(&full, root, subdirs, listings, walk);
             subdirs.pop();
