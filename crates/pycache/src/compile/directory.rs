@@ -231,10 +231,14 @@ impl Directory {
             let end = n as usize;
             while offset + 19 < end {
                 let reclen = u16::from_ne_bytes([buf[offset + 16], buf[offset + 17]]) as usize;
+                if reclen < 20 || offset + reclen > end {
+                    // Not a record the kernel writes: refuse rather than misread.
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
                 let d_type = buf[offset + 18];
-                let record = &buf[offset + 19..(offset + reclen).min(end)];
+                let record = &buf[offset + 19..offset + reclen];
                 let name = &record[..record.iter().position(|&b| b == 0).unwrap_or(record.len())];
-                offset += reclen.max(1);
+                offset += reclen;
                 push(&mut listing, name, kind_of(d_type));
             }
         }
