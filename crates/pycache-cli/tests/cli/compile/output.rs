@@ -160,13 +160,13 @@ fn no_path_means_sys_path_top_level_only() {
     );
 }
 
-#[test]
-fn a_file_that_never_compiles_fails_again_without_starting_python() {
+/// A script in `dir` that runs the default python and counts its starts; its path and the
+/// count file's.
+fn counting_python(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let python = default_python();
-    let dir = tempfile::tempdir().unwrap();
-    let counter = dir.path().join("starts");
-    let wrapper = dir.path().join("counting-python");
+    let counter = dir.join("starts");
+    let wrapper = dir.join("counting-python");
     std::fs::write(
         &wrapper,
         format!(
@@ -177,6 +177,18 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (wrapper, counter)
+}
+
+/// How many times the counting python started.
+fn starts_of(counter: &Path) -> usize {
+    std::fs::read_to_string(counter).map_or(0, |s| s.lines().count())
+}
+
+#[test]
+fn a_file_that_never_compiles_fails_again_without_starting_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wrapper, counter) = counting_python(dir.path());
     let tree = dir.path().join("t");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("bad.py"), "def (:\n").unwrap();
@@ -196,7 +208,7 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
         assert_eq!(output.status.code(), Some(1));
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
-    let starts = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let starts = || starts_of(&counter);
     let first = run(&[]);
     assert!(
         first.contains("bad.py") && first.contains("SyntaxError"),
@@ -221,21 +233,8 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
 
 #[test]
 fn a_symlinked_pycache_is_read_through_as_import_does() {
-    use std::os::unix::fs::PermissionsExt;
-    let python = default_python();
     let dir = tempfile::tempdir().unwrap();
-    let counter = dir.path().join("starts");
-    let wrapper = dir.path().join("counting-python");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
-            counter.display(),
-            python.path.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (wrapper, counter) = counting_python(dir.path());
     let tree = dir.path().join("t");
     std::fs::create_dir_all(dir.path().join("store")).unwrap();
     std::fs::create_dir_all(&tree).unwrap();
@@ -251,7 +250,7 @@ fn a_symlinked_pycache_is_read_through_as_import_does() {
             .output()
             .unwrap()
     };
-    let starts = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+    let starts = || starts_of(&counter);
     assert_eq!(run("compile").status.code(), Some(0));
     let written = files_ending(&dir.path().join("store"), ".pyc");
     assert_eq!(written.len(), 1, "the pyc went through the link");
