@@ -284,7 +284,7 @@ struct Job {
     size: u64,
 }
 
-/// A source, stat'ed once for every interpreter.
+/// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
 struct SourceCell {
     path: PathBuf,
     /// What the walk's stat said, which decides freshness.
@@ -488,7 +488,7 @@ fn is_fresh(
 /// The end of the pyc names `scheme` gives a module's sources at `level`
 /// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`), when they live in the `__pycache__` beside
 /// the source; `None` under a pycache prefix.
-pub(crate) fn pyc_suffix(scheme: &CacheScheme, level: i8) -> Option<Vec<u8>> {
+fn pyc_suffix(scheme: &CacheScheme, level: i8) -> Option<Vec<u8>> {
     let probe = scheme
         .cache_from_source(OsStr::new("/d/m.py"), optimization_for(level).as_deref())
         .ok()?;
