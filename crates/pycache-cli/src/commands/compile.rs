@@ -344,9 +344,5 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
         return Ok(Status::Interrupted);
     }
-    Ok(if summary.success() {
-        Status::Success
-    } else {
-        Status::Failure
-    })
+    Ok(Status::of(summary.success()))
 }

@@ -194,9 +194,5 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
         }
     }
     printer.flush()?;
-    Ok(if failed {
-        Status::Failure
-    } else {
-        Status::Success
-    })
+    Ok(Status::of(!failed))
 }

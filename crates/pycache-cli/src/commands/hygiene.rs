@@ -204,11 +204,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         }
     }
     printer.flush()?;
-    Ok(if failed {
-        Status::Failure
-    } else {
-        Status::Success
-    })
+    Ok(Status::of(!failed))
 }
 
 fn human_bytes(bytes: u64) -> String {
@@ -291,9 +287,5 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         ))?;
     }
     printer.flush()?;
-    Ok(if report.failed.is_empty() && !missing_path {
-        Status::Success
-    } else {
-        Status::Failure
-    })
+    Ok(Status::of(report.failed.is_empty() && !missing_path))
 }

@@ -23,6 +23,17 @@ pub(crate) enum Status {
     Interrupted,
 }
 
+impl Status {
+    /// [`Status::Success`] when everything succeeded, else [`Status::Failure`].
+    pub(crate) fn of(succeeded: bool) -> Self {
+        if succeeded {
+            Status::Success
+        } else {
+            Status::Failure
+        }
+    }
+}
+
 impl From<Status> for std::process::ExitCode {
     fn from(status: Status) -> Self {
         match status {

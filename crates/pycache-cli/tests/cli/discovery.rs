@@ -1,5 +1,6 @@
 //! Interpreter discovery and the probe cache, seen from the command line.
 
+use crate::set_mtime;
 use crate::{pycache, python_output};
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -52,12 +53,10 @@ fn a_second_run_starts_no_python_until_the_executable_changes() {
     run();
     assert_eq!(starts(dir.path()), 1, "the cached probe was not used");
     // Another mtime means another executable: probe again.
-    std::fs::File::options()
-        .write(true)
-        .open(&python)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
-        .unwrap();
+    set_mtime(
+        &python,
+        std::time::SystemTime::now() + std::time::Duration::from_secs(5),
+    );
     run();
     assert_eq!(starts(dir.path()), 2);
     // So do the variables that change the answers.

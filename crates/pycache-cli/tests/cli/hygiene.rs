@@ -1,7 +1,7 @@
 //! `pycache check` and `pycache clean`, against what each interpreter's import really does.
 
 use crate::compile::{Python, files_ending, pythons};
-use crate::pycache;
+use crate::{pycache, set_mtime};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -9,15 +9,6 @@ use std::time::{Duration, SystemTime};
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn set_mtime(path: &Path, when: SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
 }
 
 fn check(python: &Python, tree: &Path, extra: &[&str]) -> (i32, String) {

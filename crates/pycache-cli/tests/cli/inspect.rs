@@ -1,5 +1,6 @@
 //! `pycache inspect` on pycs that each interpreter's `py_compile` wrote.
 
+use crate::assert_success;
 use crate::{interpreter_paths, pycache, python_output};
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -13,11 +14,7 @@ fn inspect_json(pyc: &Path) -> Value {
         .arg(pyc)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let list: Value = serde_json::from_slice(&output.stdout).unwrap();
     list[0].clone()
 }

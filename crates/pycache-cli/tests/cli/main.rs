@@ -17,6 +17,26 @@ pub(crate) fn pycache() -> Command {
     Command::cargo_bin("pycache").unwrap()
 }
 
+/// Asserts that a finished command exited 0, showing its stderr when it did not.
+#[track_caller]
+pub(crate) fn assert_success(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Sets the modification time of `path`.
+pub(crate) fn set_mtime(path: &Path, when: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
 /// Runs `python` (a command or a path) with `code` and returns its stdout bytes.
 pub(crate) fn python_output(python: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {
     let output = std::process::Command::new(python)
@@ -24,11 +44,7 @@ pub(crate) fn python_output(python: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8>
         .env("LC_ALL", "C.UTF-8")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     output.stdout
 }
 

@@ -1,5 +1,6 @@
 //! `pycache interpreters`, `tag`, `path` and `source` against the interpreters themselves.
 
+use crate::assert_success;
 use crate::{interpreter_paths, pycache, python_output};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -35,11 +36,7 @@ fn interpreters_table_and_json_agree() {
 #[test]
 fn default_tag_is_python3s_own() {
     let ours = pycache().arg("tag").output().unwrap();
-    assert!(
-        ours.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ours.stderr)
-    );
+    assert_success(&ours);
     let theirs = python_output(
         Path::new("python3"),
         &[
@@ -106,11 +103,7 @@ fn path_and_source_match_importlib_including_non_utf8_names() {
             .env_remove("PYTHONPYCACHEPREFIX")
             .output()
             .unwrap();
-        assert!(
-            ours.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ours.stderr)
-        );
+        assert_success(&ours);
         assert_eq!(ours.stdout, theirs, "{}", python.display());
         // And back again.
         let pycs: Vec<&OsStr> = ours

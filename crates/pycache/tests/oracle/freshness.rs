@@ -1,7 +1,7 @@
 //! Freshness against what import really does: a pyc compiled from other text than its source
 //! shows whether import used it (`VALUE == 'from-pyc'`) or recompiled the source.
 
-use crate::support::{interpreters, run_oracle};
+use crate::support::{interpreters, run_oracle, set_mtime};
 use pycache::{CheckHashBasedPycs, SourceStat, classify_pyc_file};
 use serde_json::json;
 use std::path::Path;
@@ -40,14 +40,8 @@ const MUTATIONS: &[Mutation] = &[
     Mutation::PycRemoved,
 ];
 
-fn set_mtime(path: &Path, seconds: f64) {
-    let when = UNIX_EPOCH + Duration::from_secs_f64(seconds);
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
+fn set_mtime_secs(path: &Path, seconds: f64) {
+    set_mtime(path, UNIX_EPOCH + Duration::from_secs_f64(seconds));
 }
 
 fn mutate(source: &Path, pyc: &Path, mutation: Mutation) {
@@ -58,16 +52,16 @@ fn mutate(source: &Path, pyc: &Path, mutation: Mutation) {
     };
     match mutation {
         Mutation::None => {}
-        Mutation::MtimePlusOne => set_mtime(source, T0 + 1.0),
+        Mutation::MtimePlusOne => set_mtime_secs(source, T0 + 1.0),
         Mutation::SizeChanged => {
             std::fs::write(source, format!("{SRC_TEXT}#\n")).unwrap();
-            set_mtime(source, T0);
+            set_mtime_secs(source, T0);
         }
         Mutation::ContentSameSizeAndMtime => {
             std::fs::write(source, SRC_TEXT.replace("src", "SRC")).unwrap();
-            set_mtime(source, T0);
+            set_mtime_secs(source, T0);
         }
-        Mutation::MtimePlus2Pow32 => set_mtime(source, T0 + 4_294_967_296.0),
+        Mutation::MtimePlus2Pow32 => set_mtime_secs(source, T0 + 4_294_967_296.0),
         Mutation::Flags(flags) => patch_pyc(&|d| d[4] = flags),
         Mutation::MagicFlipped => patch_pyc(&|d| d[0] ^= 0x40),
         Mutation::TruncatedTo(len) => patch_pyc(&|d| d.truncate(len)),
@@ -95,7 +89,7 @@ fn freshness_matches_import() {
                 let name = format!("m_{mode}_{index}");
                 let source = dir.path().join(format!("{name}.py"));
                 std::fs::write(&source, SRC_TEXT).unwrap();
-                set_mtime(&source, T0);
+                set_mtime_secs(&source, T0);
                 jobs.push(json!({"source": source, "code_text": PYC_TEXT, "mode": mode}));
                 modules.push((name, source, *mutation));
             }

@@ -1,7 +1,7 @@
 //! Headers and source hashes against what each interpreter's `py_compile` writes and
 //! `importlib.util.source_hash` returns.
 
-use crate::support::{hex, interpreters, run_oracle};
+use crate::support::{hex, interpreters, run_oracle, set_mtime};
 use pycache::{HeaderLayout, PycHeader, SourceStat, mask_u32, source_hash};
 use serde_json::json;
 
@@ -84,12 +84,7 @@ fn headers_match_py_compile() {
         } else {
             when
         };
-        std::fs::File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(when)
-            .unwrap();
+        set_mtime(path, when);
     }
     for interpreter in interpreters() {
         let modes: &[Option<&str>] = if interpreter.version().at_least(3, 7) {

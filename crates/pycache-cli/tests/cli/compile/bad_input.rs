@@ -187,6 +187,19 @@ fn big_tree(root: &Path, files: usize) {
     }
 }
 
+/// Starts `pycache ARGS --python PYTHON ROOT` in the background, its output piped.
+fn spawn_pycache(args: &[&str], python: &Python, root: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+        .args(args)
+        .arg("--python")
+        .arg(&python.path)
+        .arg(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -226,14 +239,7 @@ fn a_worker_killed_mid_run_is_replaced_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("big");
     big_tree(&root, 120);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
-        .args(["compile", "-q", "-j", "2", "--python"])
-        .arg(&python.path)
-        .arg(&root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pycache(&["compile", "-q", "-j", "2"], &python, &root);
     let victim = wait_for_children(child.id())[0];
     std::thread::sleep(std::time::Duration::from_millis(100));
     // SAFETY: killing a worker process of the run under test.
@@ -260,14 +266,7 @@ fn interrupting_a_run_leaves_only_whole_pycs() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("big");
     big_tree(&root, 300);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
-        .args(["compile", "-j", "2", "--python"])
-        .arg(&python.path)
-        .arg(&root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pycache(&["compile", "-j", "2"], &python, &root);
     let workers = wait_for_children(child.id());
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: interrupting the run under test, as Ctrl-C would.

@@ -3,6 +3,7 @@
 //! `module.__cached__` is what `pycache path` says.
 
 use super::{files_ending, pythons};
+use crate::assert_success;
 use crate::pycache;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -45,11 +46,7 @@ fn every_interpreter_imports_without_rewriting() {
         .arg(&root)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     assert!(
         output.stderr.is_empty(),
         "a clean run leaves stderr empty: {}",

@@ -7,6 +7,7 @@ mod output;
 mod stdlib;
 
 use crate::pycache;
+use crate::set_mtime;
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -157,12 +158,7 @@ pub(crate) fn copy_sources(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool)
             let metadata = entry.metadata().unwrap();
             let mtime = std::time::UNIX_EPOCH
                 + std::time::Duration::new(metadata.mtime() as u64, metadata.mtime_nsec() as u32);
-            std::fs::File::options()
-                .write(true)
-                .open(&target)
-                .unwrap()
-                .set_modified(mtime)
-                .unwrap();
+            set_mtime(&target, mtime);
             copied += 1;
         }
     }
@@ -171,24 +167,22 @@ pub(crate) fn copy_sources(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool)
 
 /// Every file under `dir` whose name ends with `suffix`.
 pub(crate) fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.extend(files_ending(&path, suffix));
-        } else if entry.file_name().to_string_lossy().ends_with(suffix) {
-            out.push(path);
-        }
-    }
+    let mut out = files_named(dir, &|name| name.ends_with(suffix));
     out.sort();
     out
 }
 
 /// Temporary files of interrupted atomic writes (`<name>.pyc.<digits>`).
 pub(crate) fn leftover_temp_files(dir: &Path) -> Vec<PathBuf> {
+    files_named(dir, &|name| {
+        name.rsplit_once(".pyc.").is_some_and(|(_, digits)| {
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        })
+    })
+}
+
+/// Every file under `dir` (recursively) whose name passes `keep`.
+fn files_named(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -196,15 +190,9 @@ pub(crate) fn leftover_temp_files(dir: &Path) -> Vec<PathBuf> {
     for entry in entries.flatten() {
         let path = entry.path();
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.extend(leftover_temp_files(&path));
-        } else {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some((_, digits)) = name.rsplit_once(".pyc.")
-                && !digits.is_empty()
-                && digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                out.push(path);
-            }
+            out.extend(files_named(&path, keep));
+        } else if keep(&entry.file_name().to_string_lossy()) {
+            out.push(path);
         }
     }
     out

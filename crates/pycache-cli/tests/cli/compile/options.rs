@@ -4,6 +4,7 @@
 
 use super::{Python, SNAPSHOT, files_ending, pythons};
 use crate::pycache;
+use crate::set_mtime;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
@@ -194,24 +195,14 @@ fn skip_decisions_follow_import_not_compileall() {
 
         // Touched: recompiled (as compileall would).
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
-        std::fs::File::options()
-            .write(true)
-            .open(work.join("t/a.py"))
-            .unwrap()
-            .set_modified(later)
-            .unwrap();
+        set_mtime(&work.join("t/a.py"), later);
         assert_eq!(run(&[])["compiled"], 1, "{}", python.name);
 
         // Same mtime, other size: compileall's 12-byte check would skip it; import would not.
         let source = work.join("t/a.py");
         let mtime = std::fs::metadata(&source).unwrap().modified().unwrap();
         std::fs::write(&source, "x = 12345\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&source)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        set_mtime(&source, mtime);
         let (_, out, _) = python.run(
             &work,
             &[
@@ -255,12 +246,7 @@ fn skip_decisions_follow_import_not_compileall() {
         assert_eq!(pyc_identity(&a_pyc), before);
         // ... and an edited source behind it is noticed.
         std::fs::write(&source, "x = 54321\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&source)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        set_mtime(&source, mtime);
         assert_eq!(
             run(&["--invalidation-mode", "checked-hash"])["compiled"],
             1,

@@ -2,6 +2,7 @@
 //! usage errors, `-i -`, and `sys.path` when no path is given.
 
 use super::{default_python, files_ending, pythons};
+use crate::assert_success;
 use crate::pycache;
 use std::ffi::OsStr;
 use std::path::Path;
@@ -144,11 +145,7 @@ fn no_path_means_sys_path_top_level_only() {
         .env("PYTHONPATH", &entry)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     assert!(
         entry
             .join(format!("__pycache__/top.{}.pyc", python.tag))
