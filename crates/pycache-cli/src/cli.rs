@@ -1,12 +1,19 @@
 //! Command-line flags (clap types). Commands turn these into library settings; the library never
 //! sees them.
 
+use crate::help;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 
 /// Python bytecode caches (PEP 3147, 488, 552, 3149), exact and fast.
 #[derive(Debug, Parser)]
-#[command(name = "pycache", version, about, propagate_version = true)]
+#[command(
+    name = "pycache",
+    version,
+    about,
+    propagate_version = true,
+    after_help = help::ENVIRONMENT
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -15,23 +22,38 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// List every Python interpreter found (virtualenv, PATH, pyenv, uv, system).
+    #[command(after_help = help::INTERPRETERS)]
     Interpreters(InterpretersArgs),
     /// Print an interpreter's cache tag (what imp.get_tag() returned).
+    #[command(after_help = help::TAG)]
     Tag(TagArgs),
     /// Print where each SOURCE's pyc goes (importlib.util.cache_from_source).
+    #[command(after_help = help::PATH)]
     Path(PathArgs),
     /// Print the source each PYC belongs to (importlib.util.source_from_cache).
+    #[command(after_help = help::SOURCE)]
     Source(SourceArgs),
     /// Describe pyc files: magic, header, invalidation mode, source and freshness.
+    #[command(after_help = help::INSPECT)]
     Inspect(InspectArgs),
     /// Byte-compile files and trees for one or many interpreters (a drop-in compileall).
+    #[command(after_help = help::COMPILE)]
     Compile(CompileArgs),
     /// Report stale, missing and useless pycs without starting Python (a CI gate).
+    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Remove stale and useless pycs, keep what import would use.
+    #[command(after_help = help::CLEAN)]
     Clean(CleanArgs),
     /// List extension modules, their ABI tags, and which file each interpreter would load.
+    #[command(after_help = help::EXT)]
     Ext(ExtArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = help::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from the same definitions as --help.
+    #[command(after_help = help::MAN)]
+    Man,
 }
 
 /// Which sources, and for which interpreters: compileall's selection options, shared by
@@ -42,22 +64,27 @@ pub(crate) struct SelectArgs {
     #[arg(value_name = "FILE|DIR")]
     pub(crate) targets: Vec<OsString>,
     /// Don't recurse into subdirectories.
-    #[arg(short = 'l')]
+    #[arg(short = 'l', long)]
     pub(crate) no_recursion: bool,
     /// Recurse at most this many levels (overrides -l).
-    #[arg(short = 'r', value_name = "RECURSION")]
+    #[arg(short = 'r', long, value_name = "LEVELS")]
     pub(crate) recursion: Option<usize>,
     /// Skip files whose full path this regular expression (Python re syntax) finds.
-    #[arg(short = 'x', value_name = "REGEXP")]
+    #[arg(short = 'x', long, value_name = "REGEXP")]
     pub(crate) exclude: Option<String>,
     /// Add the files and directories listed in FILE (one per line; - for stdin).
-    #[arg(short = 'i', value_name = "FILE")]
+    #[arg(short = 'i', long, value_name = "FILE")]
     pub(crate) input_list: Option<OsString>,
     /// Legacy X.pyc beside X.py instead of __pycache__.
-    #[arg(short = 'b')]
+    #[arg(short = 'b', long)]
     pub(crate) legacy: bool,
     /// Optimization level (repeatable); default: the interpreter's own.
-    #[arg(short = 'o', value_name = "LEVEL", allow_negative_numbers = true)]
+    #[arg(
+        short = 'o',
+        long = "optimize",
+        value_name = "LEVEL",
+        allow_negative_numbers = true
+    )]
     pub(crate) levels: Vec<i8>,
     /// sys.pycache_prefix. Default: PYTHONPYCACHEPREFIX, as the interpreter reads it.
     #[arg(long, value_name = "DIR")]
@@ -73,19 +100,19 @@ pub(crate) struct CompileArgs {
     #[command(flatten)]
     pub(crate) select: SelectArgs,
     /// Force rebuild even if pycs are fresh.
-    #[arg(short = 'f')]
+    #[arg(short = 'f', long)]
     pub(crate) force: bool,
     /// -q: errors only; -qq: nothing at all.
-    #[arg(short = 'q', action = clap::ArgAction::Count)]
+    #[arg(short = 'q', long, action = clap::ArgAction::Count)]
     pub(crate) quiet: u8,
     /// Directory to prepend to file paths compiled into code objects (co_filename).
-    #[arg(short = 'd', value_name = "DESTDIR")]
+    #[arg(short = 'd', long, value_name = "DESTDIR")]
     pub(crate) ddir: Option<OsString>,
     /// Part of the path to strip from co_filename.
-    #[arg(short = 's', value_name = "STRIPDIR")]
+    #[arg(short = 's', long, value_name = "STRIPDIR")]
     pub(crate) stripdir: Option<OsString>,
     /// Path to prepend to co_filename (after -s).
-    #[arg(short = 'p', value_name = "PREPENDDIR")]
+    #[arg(short = 'p', long, value_name = "PREPENDDIR")]
     pub(crate) prependdir: Option<OsString>,
     /// Worker processes across all interpreters (0 = all cores; default all cores).
     #[arg(short = 'j', long = "workers", value_name = "WORKERS")]
@@ -94,7 +121,7 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_enum)]
     pub(crate) invalidation_mode: Option<ModeArg>,
     /// Skip symlinked files pointing outside DIR ('' = off).
-    #[arg(short = 'e', value_name = "DIR")]
+    #[arg(short = 'e', long = "limit-symlinks", value_name = "DIR")]
     pub(crate) limit_symlinks: Option<OsString>,
     /// Hard-link identical pycs of consecutive optimization levels.
     #[arg(long)]
@@ -106,7 +133,7 @@ pub(crate) struct CompileArgs {
     #[arg(long)]
     pub(crate) json: bool,
     /// Print a `Compiling 'path'...` line per compiled file.
-    #[arg(short = 'v')]
+    #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
 }
 
@@ -122,7 +149,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_enum, default_value = "default")]
     pub(crate) check_hash_based_pycs: CheckHashArg,
     /// List every entry, not just counts.
-    #[arg(short = 'v')]
+    #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
     /// Print JSON with every entry.
     #[arg(long)]
@@ -158,7 +185,7 @@ pub(crate) struct CleanArgs {
     #[arg(long)]
     pub(crate) other_tags: bool,
     /// Also remove legacy X.pyc files that have X.py beside them.
-    #[arg(long = "legacy")]
+    #[arg(long)]
     pub(crate) remove_legacy: bool,
     /// Also remove legacy X.pyc files with no source (importable on their own!).
     #[arg(long)]
@@ -170,11 +197,19 @@ pub(crate) struct CleanArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// List every file removed.
-    #[arg(short = 'v')]
+    #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `pycache completions SHELL`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -231,7 +266,7 @@ pub(crate) struct PathArgs {
     #[arg(short = 'o', value_name = "LEVEL")]
     pub(crate) optimization: Option<String>,
     /// The legacy location (compileall -b): SOURCE + "c", beside the source.
-    #[arg(short = 'b')]
+    #[arg(short = 'b', long)]
     pub(crate) legacy: bool,
     /// Source files (they need not exist).
     #[arg(required = true, value_name = "SOURCE")]

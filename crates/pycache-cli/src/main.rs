@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod help;
 mod printer;
 
 use clap::Parser;

@@ -25,6 +25,12 @@ impl Printer {
         self.out.write_all(b"\n")
     }
 
+    /// Bytes written as they are (a generated script or page).
+    pub(crate) fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.out.flush()
+    }
+
     /// One line of text output.
     pub(crate) fn line(&mut self, text: &str) -> io::Result<()> {
         self.line_bytes(text.as_bytes())

@@ -2,6 +2,7 @@
 
 mod compile;
 mod ext;
+mod generate;
 mod hygiene;
 mod inspect;
 mod interpreters;
@@ -55,6 +56,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => hygiene::check(&args),
         Command::Clean(args) => hygiene::clean(&args),
         Command::Ext(args) => ext::run(&args),
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man => generate::man(),
     }
 }
 

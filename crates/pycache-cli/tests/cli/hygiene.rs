@@ -251,7 +251,7 @@ fn every_kind_of_debris_is_found_and_removed_only_when_asked() {
         }
         let left = clean(&["--other-tags"]);
         assert!(!left.contains(&"other-tag".to_owned()) && left.contains(&"fresh".to_owned()));
-        let left = clean(&["--legacy"]);
+        let left = clean(&["--remove-legacy"]);
         assert!(!left.contains(&"legacy".to_owned()) && left.contains(&"sourceless".to_owned()));
         let left = clean(&["--sourceless"]);
         assert!(!left.contains(&"sourceless".to_owned()));

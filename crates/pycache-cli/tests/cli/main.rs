@@ -8,6 +8,7 @@ mod discovery;
 mod ext;
 mod hygiene;
 mod inspect;
+mod packaging;
 mod scheme;
 
 use assert_cmd::Command;
