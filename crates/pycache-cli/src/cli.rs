@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// List extension modules, their ABI tags, and which file each interpreter would load.
     #[command(after_help = help::EXT)]
     Ext(ExtArgs),
+    /// The cache of compiled code: where it is, how full, prune or clear it.
+    #[command(subcommand, after_help = help::CACHE)]
+    Cache(CacheCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = help::COMPLETIONS)]
     Completions(CompletionsArgs),
@@ -202,6 +205,49 @@ pub(crate) struct CleanArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `pycache cache ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Where the cache is, its size and entries, and the hit ratio of recent runs.
+    #[command(after_help = help::CACHE)]
+    Info(CacheInfoArgs),
+    /// Remove the least recently used entries until the cache fits in --max-size.
+    #[command(after_help = help::CACHE)]
+    Prune(CachePruneArgs),
+    /// Remove every entry.
+    #[command(after_help = help::CACHE)]
+    Clear(CacheDirArgs),
+}
+
+/// Which cache directory.
+#[derive(Debug, Args)]
+pub(crate) struct CacheDirArgs {
+    /// The cache directory. Default: $PYCACHE_CACHE_DIR/code, else
+    /// $XDG_CACHE_HOME/pycache/code, else ~/.cache/pycache/code.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<OsString>,
+}
+
+/// `pycache cache info`.
+#[derive(Debug, Args)]
+pub(crate) struct CacheInfoArgs {
+    #[command(flatten)]
+    pub(crate) dir: CacheDirArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `pycache cache prune`.
+#[derive(Debug, Args)]
+pub(crate) struct CachePruneArgs {
+    #[command(flatten)]
+    pub(crate) dir: CacheDirArgs,
+    /// The size to prune to (e.g. 500MiB, 2GiB, or a number of bytes).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    pub(crate) max_size: bytesize::ByteSize,
 }
 
 /// `pycache completions SHELL`.

@@ -102,3 +102,11 @@ Examples:
   pycache man > /usr/local/share/man/man1/pycache.1
 
 Exit status: 0, 2 usage error.";
+
+pub(crate) const CACHE: &str = "\
+Examples:
+  pycache cache info                            Where the cache is, how full, recent hit ratio
+  pycache cache prune --max-size 500MiB
+  pycache cache clear
+
+Exit status: 0, 1 when the cache directory cannot be read or changed, 2 usage error.";

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
 mod cache_path;
 pub mod compile;
 pub mod extension;

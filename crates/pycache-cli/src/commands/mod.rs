@@ -1,5 +1,6 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
+mod cache;
 mod compile;
 mod ext;
 mod generate;
@@ -56,6 +57,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => hygiene::check(&args),
         Command::Clean(args) => hygiene::clean(&args),
         Command::Ext(args) => ext::run(&args),
+        Command::Cache(command) => cache::run(&command),
         Command::Completions(args) => generate::completions(&args),
         Command::Man => generate::man(),
     }

@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "ext",
     "completions",
     "man",
+    "cache",
 ];
 
 fn stdout_of(args: &[&str]) -> String {
@@ -35,7 +36,10 @@ fn every_help_ends_with_examples_and_exit_statuses() {
         let status = help
             .find("\nExit status: 0")
             .unwrap_or_else(|| panic!("{command} --help has no exit statuses:\n{help}"));
-        assert!(examples < status, "{command}: examples come before the statuses");
+        assert!(
+            examples < status,
+            "{command}: examples come before the statuses"
+        );
         let shown = help[examples..]
             .lines()
             .filter(|l| l.trim_start().starts_with(&format!("pycache {command}")))
@@ -160,7 +164,11 @@ fn the_man_page_renders() {
         .output()
         .expect("man (man-db) is on the machine");
     assert_success(&output);
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     for word in [
         "PYCACHE COMPILE",

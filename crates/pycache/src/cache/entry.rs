@@ -1,0 +1,116 @@
+//! One cached value: a payload and the interpreter's warnings, with a checksum.
+//!
+//! Layout (little-endian): `PYCCODE\0`, format (u32), flags (u32, bit 0: canonical), the key
+//! (32 bytes), BLAKE3 of all but itself (32 bytes), payload length (u64), warnings length (u64), the
+//! payload, the warnings (UTF-8). Every field is checked on decode; nothing is trusted.
+
+use super::key::{CACHE_FORMAT, CacheKey};
+
+const MAGIC: &[u8; 8] = b"PYCCODE\0";
+const HEAD: usize = 8 + 4 + 4 + 32 + 32 + 8 + 8;
+
+/// A cached compile result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// `marshal.dumps(code)`, compiled with some `co_filename` (re-pointed on a hit).
+    pub payload: Vec<u8>,
+    /// What the interpreter warned while compiling (compileall prints it), or empty.
+    pub warnings: String,
+    /// Whether the payload is in canonical form.
+    pub canonical: bool,
+}
+
+/// Why bytes read from the cache are not a usable entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// Shorter than its header or than the lengths it declares.
+    #[error("truncated entry ({len} bytes)")]
+    Truncated {
+        /// The length read.
+        len: usize,
+    },
+    /// Not an entry of this format.
+    #[error("not a pycache cache entry of format {CACHE_FORMAT}")]
+    WrongFormat,
+    /// An entry for another key (a file renamed or copied in by hand).
+    #[error("entry is for another key")]
+    WrongKey,
+    /// The checksum does not match the contents.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// The warnings are not UTF-8.
+    #[error("warnings are not UTF-8")]
+    Warnings,
+}
+
+impl Entry {
+    /// An entry holding `payload` and `warnings`.
+    pub fn new(payload: Vec<u8>, warnings: String, canonical: bool) -> Self {
+        Entry {
+            payload,
+            warnings,
+            canonical,
+        }
+    }
+
+    /// The bytes stored for `key`.
+    pub fn encode(&self, key: &CacheKey) -> Vec<u8> {
+        let mut body = Vec::with_capacity(16 + self.payload.len() + self.warnings.len());
+        body.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
+        body.extend_from_slice(&(self.warnings.len() as u64).to_le_bytes());
+        body.extend_from_slice(&self.payload);
+        body.extend_from_slice(self.warnings.as_bytes());
+        let mut out = Vec::with_capacity(HEAD + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+        out.extend_from_slice(&u32::from(self.canonical).to_le_bytes());
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(checksum(&out[8..48], &body).as_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The entry `bytes` hold, checked against `key` and the checksum.
+    ///
+    /// # Errors
+    /// [`EntryError`] for anything but a whole, intact entry of this format for `key`.
+    pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<Self, EntryError> {
+        let truncated = EntryError::Truncated { len: bytes.len() };
+        if bytes.len() < HEAD {
+            return Err(truncated);
+        }
+        let (head, body) = bytes.split_at(HEAD - 16);
+        if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
+            return Err(EntryError::WrongFormat);
+        }
+        if head[16..48] != key.as_bytes()[..] {
+            return Err(EntryError::WrongKey);
+        }
+        if checksum(&head[8..48], body).as_bytes()[..] != head[48..80] {
+            return Err(EntryError::Checksum);
+        }
+        let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
+        let (payload_len, warnings_len) = (length(0), length(8));
+        let rest = &body[16..];
+        if payload_len.checked_add(warnings_len) != Some(rest.len() as u64) {
+            return Err(truncated);
+        }
+        let (payload, warnings) = rest.split_at(payload_len as usize);
+        let warnings = std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?;
+        Ok(Entry {
+            payload: payload.to_vec(),
+            warnings: warnings.to_owned(),
+            canonical: head[12..16] != [0; 4],
+        })
+    }
+}
+
+/// The checksum of an entry: its format, flags and key, then its body.
+fn checksum(fields: &[u8], body: &[u8]) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(fields);
+    hasher.update(body);
+    hasher.finalize()
+}

@@ -1,0 +1,211 @@
+use super::*;
+use std::time::{Duration, SystemTime};
+
+fn parts(source: &[u8]) -> KeyParts<'_> {
+    KeyParts::new(
+        "cpython",
+        "3.12.1 (main) [GCC 12.2.0]",
+        *b"\xcb\x0d\x0d\x0a",
+        0,
+        source,
+        b"worker-1",
+    )
+}
+
+#[test]
+fn every_part_of_the_key_changes_it() {
+    let base = CacheKey::new(&parts(b"x = 1\n"));
+    assert_eq!(base, CacheKey::new(&parts(b"x = 1\n")));
+    let variants = [
+        KeyParts {
+            implementation: "pypy",
+            ..parts(b"x = 1\n")
+        },
+        KeyParts {
+            sys_version: "3.12.1 (other build)",
+            ..parts(b"x = 1\n")
+        },
+        KeyParts {
+            magic: *b"\xcc\x0d\x0d\x0a",
+            ..parts(b"x = 1\n")
+        },
+        KeyParts {
+            optimization: 1,
+            ..parts(b"x = 1\n")
+        },
+        parts(b"x = 2\n"),
+        KeyParts {
+            worker: b"worker-2",
+            ..parts(b"x = 1\n")
+        },
+        parts(b"x = 1\n").canonical(true),
+    ];
+    for variant in variants {
+        assert_ne!(base, CacheKey::new(&variant), "{variant:?}");
+    }
+    // Length prefixes: moving a byte from one field to the next is another key.
+    let a = KeyParts {
+        implementation: "cpythonx",
+        sys_version: "3",
+        ..parts(b"")
+    };
+    let b = KeyParts {
+        implementation: "cpython",
+        sys_version: "x3",
+        ..parts(b"")
+    };
+    assert_ne!(CacheKey::new(&a), CacheKey::new(&b));
+}
+
+#[test]
+fn an_entry_round_trips_and_every_damage_is_caught() {
+    let key = CacheKey::new(&parts(b"x = 1\n"));
+    let entry = Entry::new(
+        b"\xe3code".to_vec(),
+        "a.py:1: SyntaxWarning: x\n".into(),
+        true,
+    );
+    let bytes = entry.encode(&key);
+    assert_eq!(Entry::decode(&bytes, &key), Ok(entry));
+    for cut in 0..bytes.len() {
+        assert!(Entry::decode(&bytes[..cut], &key).is_err(), "cut at {cut}");
+    }
+    for at in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0x10;
+        assert!(
+            Entry::decode(&flipped, &key).is_err(),
+            "bit flipped at {at}"
+        );
+    }
+    let other = CacheKey::new(&parts(b"x = 2\n"));
+    assert_eq!(Entry::decode(&bytes, &other), Err(EntryError::WrongKey));
+}
+
+proptest::proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let key = CacheKey::new(&parts(b""));
+        let _ = Entry::decode(&bytes, &key);
+    }
+}
+
+fn entry(text: &str) -> Entry {
+    Entry::new(text.as_bytes().to_vec(), String::new(), false)
+}
+
+#[test]
+fn a_stored_entry_is_found_and_a_damaged_one_is_a_miss_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path().join("code"));
+    let key = CacheKey::new(&parts(b"x = 1\n"));
+    assert!(matches!(cache.get(&key), Lookup::Miss));
+    cache.put(&key, &entry("payload")).unwrap();
+    match cache.get(&key) {
+        Lookup::Hit(found) => assert_eq!(found, entry("payload")),
+        other => panic!("{other:?}"),
+    }
+    let hex = key.to_hex();
+    let file = dir.path().join("code").join(&hex[..2]).join(&hex);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(cache.get(&key), Lookup::Damaged(_)));
+    assert!(!file.exists(), "a damaged entry is removed");
+    assert!(matches!(cache.get(&key), Lookup::Miss));
+    // Nothing but entries is left in the shard (no temporary file).
+    cache.put(&key, &entry("payload")).unwrap();
+    let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from(hex)]);
+}
+
+#[test]
+fn prune_evicts_the_least_recently_used_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path());
+    let keys: Vec<_> = (0..4u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+    for key in &keys {
+        cache.put(key, &entry(&"x".repeat(1000))).unwrap();
+    }
+    let size = cache.usage().unwrap().bytes / 4;
+    // Make the order of use explicit: key 0 oldest ... key 3 newest; then use key 0.
+    let base = SystemTime::now() - Duration::from_secs(1000);
+    for (i, key) in keys.iter().enumerate() {
+        let hex = key.to_hex();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(&hex[..2]).join(&hex))
+            .unwrap();
+        file.set_modified(base + Duration::from_secs(i as u64 * 10))
+            .unwrap();
+    }
+    assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
+    let report = cache.prune(2 * size).unwrap();
+    assert_eq!(report.removed, 2);
+    assert_eq!(report.left.entries, 2);
+    assert!(matches!(cache.get(&keys[1]), Lookup::Miss));
+    assert!(matches!(cache.get(&keys[2]), Lookup::Miss));
+    assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
+    assert!(matches!(cache.get(&keys[3]), Lookup::Hit(_)));
+    let cleared = cache.clear().unwrap();
+    assert_eq!(cleared.removed, 2);
+    assert_eq!(cache.usage().unwrap(), CacheUsage::default());
+}
+
+#[test]
+fn prune_removes_old_temporary_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path());
+    std::fs::create_dir(dir.path().join("ab")).unwrap();
+    let old = dir.path().join("ab/.tmpOLD");
+    let young = dir.path().join("ab/.tmpNEW");
+    std::fs::write(&old, "x").unwrap();
+    std::fs::write(&young, "x").unwrap();
+    let file = std::fs::File::options().write(true).open(&old).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+    let report = cache.prune(u64::MAX).unwrap();
+    assert_eq!(report.removed, 1);
+    assert!(!old.exists() && young.exists());
+}
+
+#[test]
+fn threads_storing_and_reading_the_same_keys_see_whole_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for i in 0..50u8 {
+                    let key = CacheKey::new(&parts(&[i]));
+                    let value = entry(&format!("payload {i}").repeat(100));
+                    cache.put(&key, &value).unwrap();
+                    match cache.get(&key) {
+                        Lookup::Hit(found) => assert_eq!(found, value),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(cache.usage().unwrap().entries, 50);
+}
+
+#[test]
+fn recent_runs_are_kept_in_order_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1200 {
+        record_run(dir.path(), &RunStats::new(i, 0, 1, 0)).unwrap();
+    }
+    let runs = recent_runs(dir.path(), 10).unwrap();
+    assert_eq!(runs.len(), 10);
+    assert_eq!(runs.last().unwrap().hits, 1199);
+    assert!(
+        std::fs::metadata(dir.path().join("runs.jsonl"))
+            .unwrap()
+            .len()
+            <= 64 << 10
+    );
+}
