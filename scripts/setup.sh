@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Installs what pycache's tests need beyond the Rust toolchain: PyPy 3 from Debian's packages,
-# so that every differential test also covers a second Python implementation.
+# Installs what pycache's tests need beyond the Rust toolchain and a Python 3:
+# - PyPy 3, from Debian's packages, so that every differential test also covers a second
+#   Python implementation;
+# - redis-server and nginx with its WebDAV modules (nginx-extras), from Debian's packages: the
+#   remote-cache tests start them on 127.0.0.1.
+# The main job (`cargo run --release -- compile .`) needs none of this.
 set -euo pipefail
-if ! command -v pypy3 >/dev/null 2>&1; then
+missing=()
+command -v pypy3 >/dev/null 2>&1 || missing+=(pypy3)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || missing+=(nginx-extras)
+if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq pypy3 >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -19,11 +19,15 @@
 mod entry;
 mod key;
 mod local;
+#[cfg(feature = "remote")]
+mod remote;
 mod stats;
 
 pub use entry::{Entry, EntryError};
 pub use key::{CACHE_FORMAT, CacheKey, KeyParts};
 pub use local::{CacheUsage, LocalCache, Lookup, PruneReport};
+#[cfg(feature = "remote")]
+pub use remote::{RemoteCache, RemoteError};
 pub use stats::{RunStats, recent_runs, record_run};
 
 /// The default size cap of the local cache: 2 GiB.

@@ -1,0 +1,206 @@
+//! Test-only helpers shared by pycache's crates. Never a dependency of a published crate.
+//!
+//! [`Redis`] and [`WebDav`] start real servers (Debian's `redis-server` and nginx with its DAV
+//! module, installed by `scripts/setup.sh`) on 127.0.0.1, on a free port, with their data in a
+//! temporary directory; dropping one kills it. A missing server binary is a test failure, not
+//! a skip: the feature under test would otherwise go untested.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on now (bound, then released).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Waits until something accepts connections on `port` (at most 10 s).
+fn wait_for(port: u16, child: &mut Child, what: &str) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    while TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited at start: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(command: &mut Command, what: &str) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what} (run scripts/setup.sh): {e}"))
+}
+
+/// A `redis-server` on 127.0.0.1, without persistence.
+#[derive(Debug)]
+pub struct Redis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts one.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        let mut child = spawn(
+            Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--port", &port.to_string()])
+                .arg("--dir")
+                .arg(dir.path()),
+            "redis-server",
+        );
+        wait_for(port, &mut child, "redis-server");
+        Redis {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/DB`.
+    pub fn url(&self, db: u32) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Kills the server now (a remote that dies in the middle of a run).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// nginx serving WebDAV (PUT, DELETE, MKCOL) from a temporary directory on 127.0.0.1.
+#[derive(Debug)]
+pub struct WebDav {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl WebDav {
+    /// Starts one.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).expect("create the DAV root");
+        let config = dir.path().join("nginx.conf");
+        std::fs::write(&config, nginx_config(dir.path(), &root, port)).expect("write nginx.conf");
+        let mut child = spawn(
+            Command::new(nginx())
+                .arg("-c")
+                .arg(&config)
+                .arg("-p")
+                .arg(dir.path()),
+            "nginx",
+        );
+        wait_for(port, &mut child, "nginx");
+        WebDav { child, port, dir }
+    }
+
+    /// `webdav+http://127.0.0.1:PORT/PATH`.
+    pub fn url(&self, path: &str) -> String {
+        format!("webdav+http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// Where the files it serves are.
+    pub fn root(&self) -> std::path::PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Kills the server now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WebDav {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn nginx() -> &'static str {
+    if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    }
+}
+
+fn nginx_config(dir: &Path, root: &Path, port: u16) -> String {
+    let dir = dir.display();
+    let root = root.display();
+    // As root (CI), nginx's workers would drop to nobody and could not write the root.
+    let user = if is_root() { "user root;" } else { "" };
+    // PROPFIND (which the WebDAV client sends) comes from the dav_ext module of nginx-extras.
+    let module = "/usr/lib/nginx/modules/ngx_http_dav_ext_module.so";
+    let load = if Path::new(module).exists() {
+        format!("load_module {module};")
+    } else {
+        String::new()
+    };
+    format!(
+        "{user}
+{load}
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 64m;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{
+            dav_methods PUT DELETE MKCOL COPY MOVE;
+            dav_ext_methods PROPFIND OPTIONS;
+            create_full_put_path on;
+            dav_access user:rw group:rw all:r;
+            autoindex on;
+        }}
+    }}
+}}
+"
+    )
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
