@@ -1,0 +1,216 @@
+//! The marshal layer against the interpreters: every pyc each one writes for (a sample of) its
+//! stdlib and site-packages reads and writes back to the same bytes, its code-object fields are
+//! the ones the interpreter loads, the canonical form is what Fedora's `add-det --handler=pyc`
+//! writes, and re-pointing `co_filename` gives what the interpreter compiles at the other path.
+//!
+//! `PYCACHE_TEST_MARSHAL_FILES` sets the sample size per interpreter (`all` for every file).
+
+use crate::support::{hex, interpreters, run_oracle};
+use pycache::Interpreter;
+use pycache::marshal::{Field, FieldName, Object, Pyc, Value};
+use serde_json::{Value as Json, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const SCRIPT: &str = include_str!("marshal_oracle.py");
+
+/// Where the corpus says its sources are (`co_filename` is this plus the relative path).
+const PREFIX: &[u8] = b"/src/a/";
+
+/// One interpreter's pycs, compiled in one long-lived process (so with its history's flags).
+struct Corpus {
+    dir: tempfile::TempDir,
+    /// `[source, relative path]` pairs that compiled.
+    sources: Vec<(String, String)>,
+}
+
+impl Corpus {
+    fn pyc(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(format!("{rel}c"))
+    }
+
+    fn pycs(&self) -> Vec<PathBuf> {
+        self.sources.iter().map(|(_, rel)| self.pyc(rel)).collect()
+    }
+}
+
+fn sample_size() -> u64 {
+    match std::env::var("PYCACHE_TEST_MARSHAL_FILES").as_deref() {
+        Ok("all") => 0,
+        Ok(n) => n
+            .parse()
+            .expect("PYCACHE_TEST_MARSHAL_FILES: a number or `all`"),
+        Err(_) => 150,
+    }
+}
+
+/// Compiles `sources` in one process of `interpreter` into `out`, `co_filename` being `prefix`
+/// plus each relative path; returns the pairs that compiled.
+fn compile(
+    interpreter: &Interpreter,
+    sources: &[(String, String)],
+    out: &Path,
+    prefix: &[u8],
+) -> Vec<(String, String)> {
+    let request = json!({"mode": "compile", "sources": sources, "out": out, "prefix": hex(prefix)});
+    let done = run_oracle(interpreter, SCRIPT, &request, &["-E"], out);
+    let done: Vec<&str> = done
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    sources
+        .iter()
+        .filter(|(_, rel)| done.contains(&rel.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The corpus of interpreter number `index` of [`interpreters`], built once.
+fn corpus(index: usize) -> &'static Corpus {
+    static CORPORA: OnceLock<Vec<OnceLock<Corpus>>> = OnceLock::new();
+    let all = CORPORA.get_or_init(|| interpreters().iter().map(|_| OnceLock::new()).collect());
+    all[index].get_or_init(|| {
+        let interpreter = &interpreters()[index];
+        let dir = tempfile::tempdir().unwrap();
+        let request = json!({"mode": "sources", "limit": sample_size()});
+        let found = run_oracle(interpreter, SCRIPT, &request, &["-E"], dir.path());
+        let found: Vec<(String, String)> = serde_json::from_value(found).unwrap();
+        let sources = compile(interpreter, &found, dir.path(), PREFIX);
+        assert!(
+            sources.len() * 10 >= found.len() * 9 && sources.len() >= 50.min(found.len()),
+            "{}: only {} of {} sources compiled",
+            interpreter.display_name(),
+            sources.len(),
+            found.len()
+        );
+        eprintln!("{}: {} pycs", interpreter.display_name(), sources.len());
+        Corpus { dir, sources }
+    })
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn marshal_round_trips_every_pyc() {
+    for (index, interpreter) in interpreters().iter().enumerate() {
+        let corpus = corpus(index);
+        for path in corpus.pycs() {
+            let data = read(&path);
+            let pyc = Pyc::split(&data).unwrap();
+            let code = pyc.code().unwrap_or_else(|e| {
+                panic!("{}: {}: {e}", interpreter.display_name(), path.display())
+            });
+            assert!(
+                pycache::marshal::write(&code) == pyc.payload(),
+                "{}: {} does not round-trip",
+                interpreter.display_name(),
+                path.display()
+            );
+        }
+    }
+}
+
+/// The code objects under `object`, in stream order (references not followed).
+fn code_objects<'a>(object: &'a Object, out: &mut Vec<&'a pycache::marshal::Code>) {
+    match &object.value {
+        Value::Code(code) => {
+            out.push(code);
+            for field in &code.fields {
+                if let Field::Object(child) = field {
+                    code_objects(child, out);
+                }
+            }
+        }
+        Value::Tuple { items, .. }
+        | Value::List(items)
+        | Value::Set(items)
+        | Value::FrozenSet(items) => items.iter().for_each(|i| code_objects(i, out)),
+        _ => {}
+    }
+}
+
+/// The string a field holds, following a reference through `refs`.
+fn field_text(code: &pycache::marshal::Code, name: FieldName, refs: &[&Object]) -> Option<String> {
+    let mut object = code.object(name)?;
+    if let Value::Ref(index) = object.value {
+        object = refs[index as usize];
+    }
+    match &object.value {
+        Value::Str(s) => Some(hex(&s.data)),
+        other => panic!("{name:?} is {other:?}"),
+    }
+}
+
+/// Every object that joins the reference list, by index (as the reader counts them).
+fn ref_targets<'a>(object: &'a Object, out: &mut Vec<&'a Object>) {
+    if object.joins_refs() {
+        out.push(object);
+    }
+    match &object.value {
+        Value::Code(code) => code.fields.iter().for_each(|f| {
+            if let Field::Object(o) = f {
+                ref_targets(o, out);
+            }
+        }),
+        Value::Tuple { items, .. }
+        | Value::List(items)
+        | Value::Set(items)
+        | Value::FrozenSet(items) => items.iter().for_each(|i| ref_targets(i, out)),
+        Value::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
+            ref_targets(k, out);
+            ref_targets(v, out);
+        }),
+        _ => {}
+    }
+}
+
+#[test]
+fn marshal_code_fields_are_the_ones_the_interpreter_loads() {
+    for (index, interpreter) in interpreters().iter().enumerate() {
+        let pycs: Vec<PathBuf> = corpus(index).pycs().into_iter().take(60).collect();
+        let request = json!({"mode": "fields", "pycs": pycs});
+        let theirs = run_oracle(interpreter, SCRIPT, &request, &["-E"], Path::new("/"));
+        for (path, their) in pycs.iter().zip(theirs.as_array().unwrap()) {
+            let data = read(path);
+            let root = Pyc::split(&data).unwrap().code().unwrap();
+            let (mut codes, mut refs) = (Vec::new(), Vec::new());
+            code_objects(&root, &mut codes);
+            ref_targets(&root, &mut refs);
+            let ours: Vec<Json> = codes
+                .iter()
+                .map(|code| {
+                    let mut fields = serde_json::Map::new();
+                    for &name in code.layout.fields() {
+                        if let Some(value) = code.int(name) {
+                            fields.insert(name.as_str().into(), value.into());
+                        }
+                    }
+                    for name in [FieldName::Filename, FieldName::Name, FieldName::Qualname] {
+                        if let Some(text) = field_text(code, name, &refs) {
+                            fields.insert(name.as_str().into(), text.into());
+                        }
+                    }
+                    Json::Object(fields)
+                })
+                .collect();
+            let mut theirs = their.as_array().unwrap().clone();
+            // 3.11+ compute co_nlocals from the kinds; it is not in the stream.
+            if interpreter.version().at_least(3, 11) {
+                theirs.iter_mut().for_each(|f| {
+                    f.as_object_mut().unwrap().remove("nlocals");
+                });
+            }
+            assert_eq!(
+                ours,
+                theirs,
+                "{}: {}",
+                interpreter.display_name(),
+                path.display()
+            );
+        }
+    }
+}
