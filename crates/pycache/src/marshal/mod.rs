@@ -2,7 +2,7 @@
 //! CPython 3.6 to 3.13, version 5's `TYPE_SLICE` for 3.14) and PyPy 3's, read and written without
 //! the interpreter.
 //!
-//! - [`read`] and [`write`]: the stream as [`Object`]s that keep every choice the writer made
+//! - [`read`](read()) and [`write`](write()): the stream as [`Object`]s that keep every choice the writer made
 //!   (FLAG_REF, string type codes, reference indices, each version's code-object fields), so
 //!   that `write(&read(bytes)?) == bytes`.
 //! - [`canonical`]: the form that depends only on the values, byte for byte what Fedora's

@@ -10,6 +10,7 @@ use pycache::Interpreter;
 use pycache::marshal::{Field, FieldName, Object, Pyc, Value};
 use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 const SCRIPT: &str = include_str!("marshal_oracle.py");
@@ -212,5 +213,116 @@ fn marshal_code_fields_are_the_ones_the_interpreter_loads() {
                 path.display()
             );
         }
+    }
+}
+
+/// Fedora's `add-det` (a GPL test tool, never a dependency): from `PATH` or Cargo's bin folder.
+/// With `PYCACHE_TEST_REQUIRE_INTERPRETERS` set its absence is a failure, not a skip.
+fn add_det() -> Option<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .map(|home| home.join("bin"));
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(cargo_bin)
+        .map(|dir| dir.join("add-det"))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("PYCACHE_TEST_REQUIRE_INTERPRETERS").is_none(),
+            "add-det not found (cargo install --locked add-determinism)"
+        );
+        eprintln!("add-det not found: canonical form not compared with it");
+    }
+    found
+}
+
+/// Copies `pycs` under `to`, named by their index.
+fn copy_pycs(pycs: &[PathBuf], to: &Path) -> Vec<PathBuf> {
+    let copies: Vec<PathBuf> = (0..pycs.len())
+        .map(|i| to.join(format!("{i}.pyc")))
+        .collect();
+    for (from, copy) in pycs.iter().zip(&copies) {
+        std::fs::copy(from, copy).unwrap();
+    }
+    copies
+}
+
+/// Asks `interpreter` which pairs of pycs load to different code; there must be none.
+fn assert_same_code(interpreter: &Interpreter, pairs: &[(PathBuf, PathBuf)], what: &str) {
+    let request = json!({"mode": "same", "pairs": pairs});
+    let differ = run_oracle(interpreter, SCRIPT, &request, &["-E"], Path::new("/"));
+    let differ: Vec<usize> = serde_json::from_value(differ).unwrap();
+    assert!(
+        differ.is_empty(),
+        "{}: {what}: {} pairs load differently, first {:?}",
+        interpreter.display_name(),
+        differ.len(),
+        pairs[differ[0]]
+    );
+}
+
+#[test]
+fn canonical_is_what_add_det_writes_and_loads_the_same() {
+    let add_det = add_det();
+    for (index, interpreter) in interpreters().iter().enumerate() {
+        let pycs = corpus(index).pycs();
+        let dir = tempfile::tempdir().unwrap();
+        let (ours_dir, theirs_dir) = (dir.path().join("ours"), dir.path().join("theirs"));
+        std::fs::create_dir_all(&ours_dir).unwrap();
+        std::fs::create_dir_all(&theirs_dir).unwrap();
+        let ours = copy_pycs(&pycs, &ours_dir);
+        let mut changed = 0;
+        for path in &ours {
+            let data = read(path);
+            let canonical = Pyc::split(&data).unwrap().canonical().unwrap();
+            let again = Pyc::split(&canonical).unwrap().canonical().unwrap();
+            assert!(again == canonical, "{}: not idempotent", path.display());
+            changed += usize::from(canonical != data);
+            std::fs::write(path, canonical).unwrap();
+        }
+        let pairs: Vec<(PathBuf, PathBuf)> = pycs.iter().cloned().zip(ours.clone()).collect();
+        assert_same_code(interpreter, &pairs, "canonical");
+        let is_pypy = interpreter.implementation() == "pypy";
+        let Some(add_det) = add_det.as_ref().filter(|_| !is_pypy) else {
+            eprintln!(
+                "{}: {changed} of {} changed",
+                interpreter.display_name(),
+                pycs.len()
+            );
+            continue;
+        };
+        let theirs = copy_pycs(&pycs, &theirs_dir);
+        let status = Command::new(add_det)
+            .args(["--handler=pyc", "-j2"])
+            .arg(&theirs_dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "add-det failed on {}",
+            theirs_dir.display()
+        );
+        for ((source, ours), theirs) in pycs.iter().zip(&ours).zip(&theirs) {
+            assert!(
+                read(ours) == read(theirs),
+                "{}: {} differs from add-det's",
+                interpreter.display_name(),
+                source.display()
+            );
+        }
+        eprintln!(
+            "{}: {changed} of {} changed, all as add-det",
+            interpreter.display_name(),
+            pycs.len()
+        );
+        assert!(
+            changed > 0,
+            "{}: a long-lived compiler wrote only canonical pycs",
+            interpreter.display_name()
+        );
     }
 }
