@@ -5,7 +5,7 @@
 //!
 //! `PYCACHE_TEST_MARSHAL_FILES` sets the sample size per interpreter (`all` for every file).
 
-use crate::support::{hex, interpreters, run_oracle};
+use crate::support::{hex, interpreters, run_oracle, run_oracle_with_env};
 use pycache::Interpreter;
 use pycache::marshal::{Field, FieldName, Object, Pyc, Value};
 use serde_json::{Value as Json, json};
@@ -46,7 +46,8 @@ fn sample_size() -> u64 {
 }
 
 /// Compiles `sources` in one process of `interpreter` into `out`, `co_filename` being `prefix`
-/// plus each relative path; returns the pairs that compiled.
+/// plus each relative path; returns the pairs that compiled. The hash seed is fixed: before
+/// 3.11 it orders frozenset constants.
 fn compile(
     interpreter: &Interpreter,
     sources: &[(String, String)],
@@ -54,7 +55,8 @@ fn compile(
     prefix: &[u8],
 ) -> Vec<(String, String)> {
     let request = json!({"mode": "compile", "sources": sources, "out": out, "prefix": hex(prefix)});
-    let done = run_oracle(interpreter, SCRIPT, &request, &["-E"], out);
+    let env = [("PYTHONHASHSEED", "0")];
+    let done = run_oracle_with_env(interpreter, SCRIPT, &request, &[], out, &env);
     let done: Vec<&str> = done
         .as_array()
         .unwrap()
@@ -324,5 +326,72 @@ fn canonical_is_what_add_det_writes_and_loads_the_same() {
             "{}: a long-lived compiler wrote only canonical pycs",
             interpreter.display_name()
         );
+    }
+}
+
+/// Other places to compile at: a path over 255 bytes (`a` instead of `z`) and a non-ASCII one
+/// with an undecodable byte (`u`, a lone surrogate written with `surrogatepass`).
+fn other_prefixes() -> Vec<Vec<u8>> {
+    let long = [b"/srv/".as_slice(), &[b'l'; 260], b"/"].concat();
+    vec![long, b"/srv/\xc3\xa9t\xc3\xa9/\xff/".to_vec()]
+}
+
+#[test]
+fn rewrite_filename_gives_what_the_interpreter_compiles_at_the_other_path() {
+    for (index, interpreter) in interpreters().iter().enumerate() {
+        let sources: Vec<(String, String)> =
+            corpus(index).sources.iter().take(60).cloned().collect();
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, prefix: &[u8]| {
+            let out = dir.path().join(name);
+            std::fs::create_dir_all(&out).unwrap();
+            (out.clone(), compile(interpreter, &sources, &out, prefix))
+        };
+        let (a_dir, a_done) = at("a", PREFIX);
+        let (mut exact, mut canonical_equal) = (0, 0);
+        let mut pairs = Vec::new();
+        let is_pypy = interpreter.implementation() == "pypy";
+        for (n, prefix) in other_prefixes().iter().enumerate() {
+            let (b_dir, b_done) = at(&format!("b{n}"), prefix);
+            assert_eq!(a_done, b_done, "{}", interpreter.display_name());
+            let moved_dir = dir.path().join(format!("moved{n}"));
+            for (_, rel) in &a_done {
+                let a = read(&a_dir.join(format!("{rel}c")));
+                let b_path = b_dir.join(format!("{rel}c"));
+                let b = read(&b_path);
+                let new_path = [prefix.as_slice(), rel.as_bytes()].concat();
+                let moved = Pyc::split(&a).unwrap().rewrite_filename(&new_path).unwrap();
+                let canonical = |data: &[u8]| Pyc::split(data).unwrap().canonical().unwrap();
+                let same_canonical = canonical(&moved) == canonical(&b);
+                canonical_equal += usize::from(same_canonical);
+                // PyPy interns strings (`z` or `Z`) by process history even in fresh processes;
+                // the interpreter's own loads still has to agree below.
+                assert!(
+                    same_canonical || is_pypy,
+                    "{}: {rel} re-pointed to {} is not what the interpreter compiles there",
+                    interpreter.display_name(),
+                    String::from_utf8_lossy(&new_path)
+                );
+                exact += usize::from(moved == b);
+                let moved_path = moved_dir.join(format!("{rel}c"));
+                std::fs::create_dir_all(moved_path.parent().unwrap()).unwrap();
+                std::fs::write(&moved_path, moved).unwrap();
+                pairs.push((moved_path, b_path));
+            }
+        }
+        assert_same_code(interpreter, &pairs, "re-pointed");
+        eprintln!(
+            "{}: {} re-pointed pycs, {canonical_equal} equal after canonical, {exact} before",
+            interpreter.display_name(),
+            pairs.len()
+        );
+        if interpreter.implementation() == "cpython" && interpreter.version().at_least(3, 11) {
+            assert_eq!(
+                exact,
+                pairs.len(),
+                "{}: 3.11+ is stable across processes",
+                interpreter.display_name()
+            );
+        }
     }
 }
