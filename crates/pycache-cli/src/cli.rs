@@ -255,6 +255,9 @@ pub(crate) struct InspectArgs {
     /// --check-hash-based-pycs mode used to judge freshness.
     #[arg(long, value_enum, default_value = "default")]
     pub(crate) check_hash_based_pycs: CheckHashArg,
+    /// Print the code-object tree instead: names, lines, flags, arguments, constants.
+    #[arg(long)]
+    pub(crate) code: bool,
     /// pyc files.
     #[arg(required = true, value_name = "PYC")]
     pub(crate) pycs: Vec<OsString>,

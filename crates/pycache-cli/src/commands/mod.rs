@@ -1,5 +1,6 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
+mod code;
 mod compile;
 mod ext;
 mod hygiene;

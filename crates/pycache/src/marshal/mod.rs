@@ -203,6 +203,20 @@ pub fn rewrite_filename(
     Ok(write(&object))
 }
 
+/// Every object of `root` that joins the reference list, by reference index: what each
+/// [`Value::Ref`] under `root` names.
+pub fn references(root: &Object) -> Vec<&Object> {
+    fn walk<'a>(object: &'a Object, out: &mut Vec<&'a Object>) {
+        if object.joins_refs() {
+            out.push(object);
+        }
+        filename::children(object, |child| walk(child, out));
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out
+}
+
 /// A pyc split into its header and its code: the marshal format follows from the magic.
 #[derive(Debug, Clone, Copy)]
 pub struct Pyc<'a> {

@@ -148,29 +148,6 @@ fn field_text(code: &pycache::marshal::Code, name: FieldName, refs: &[&Object]) 
     }
 }
 
-/// Every object that joins the reference list, by index (as the reader counts them).
-fn ref_targets<'a>(object: &'a Object, out: &mut Vec<&'a Object>) {
-    if object.joins_refs() {
-        out.push(object);
-    }
-    match &object.value {
-        Value::Code(code) => code.fields.iter().for_each(|f| {
-            if let Field::Object(o) = f {
-                ref_targets(o, out);
-            }
-        }),
-        Value::Tuple { items, .. }
-        | Value::List(items)
-        | Value::Set(items)
-        | Value::FrozenSet(items) => items.iter().for_each(|i| ref_targets(i, out)),
-        Value::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
-            ref_targets(k, out);
-            ref_targets(v, out);
-        }),
-        _ => {}
-    }
-}
-
 #[test]
 fn marshal_code_fields_are_the_ones_the_interpreter_loads() {
     for (index, interpreter) in interpreters().iter().enumerate() {
@@ -180,9 +157,9 @@ fn marshal_code_fields_are_the_ones_the_interpreter_loads() {
         for (path, their) in pycs.iter().zip(theirs.as_array().unwrap()) {
             let data = read(path);
             let root = Pyc::split(&data).unwrap().code().unwrap();
-            let (mut codes, mut refs) = (Vec::new(), Vec::new());
+            let mut codes = Vec::new();
             code_objects(&root, &mut codes);
-            ref_targets(&root, &mut refs);
+            let refs = pycache::marshal::references(&root);
             let ours: Vec<Json> = codes
                 .iter()
                 .map(|code| {
