@@ -108,6 +108,10 @@ pub(crate) struct CompileArgs {
     /// Print a `Compiling 'path'...` line per compiled file.
     #[arg(short = 'v')]
     pub(crate) verbose: bool,
+    /// Canonical pycs (same bytes whatever the workers, order or history); fresh pycs not in
+    /// canonical form are rewritten. Implied by SOURCE_DATE_EPOCH.
+    #[arg(long)]
+    pub(crate) reproducible: bool,
 }
 
 /// `pycache check`: is every pyc what import would use?
@@ -127,6 +131,9 @@ pub(crate) struct CheckArgs {
     /// Print JSON with every entry.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also fail on fresh pycs whose code is not in the canonical (reproducible) form.
+    #[arg(long)]
+    pub(crate) reproducible: bool,
 }
 
 /// `pycache ext`: ABI-tagged extension modules (PEP 3149) and who can load them.

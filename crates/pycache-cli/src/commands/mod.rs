@@ -6,6 +6,7 @@ mod ext;
 mod hygiene;
 mod inspect;
 mod interpreters;
+mod reproducible;
 mod scheme;
 
 use crate::cli::{Cli, Command};

@@ -100,13 +100,17 @@ enum ReadError {
 }
 
 impl Worker {
-    /// Starts a worker for `interpreter` and waits (up to `timeout`) for its greeting, which
-    /// must name the interpreter's own magic.
+    /// Starts a worker for `interpreter` (with `PYTHONHASHSEED=hash_seed` when given) and waits
+    /// (up to `timeout`) for its greeting, which must name the interpreter's own magic.
     pub(crate) fn start(
         interpreter: &Interpreter,
         timeout: Option<Duration>,
+        hash_seed: Option<&str>,
     ) -> Result<Self, WorkerError> {
         let mut command = Command::new(interpreter.path());
+        if let Some(seed) = hash_seed {
+            command.env("PYTHONHASHSEED", seed);
+        }
         command
             .arg("-c")
             .arg(WORKER_SCRIPT)

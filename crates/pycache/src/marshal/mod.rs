@@ -284,6 +284,16 @@ impl<'a> Pyc<'a> {
         Ok(self.with_payload(&canonical::write_canonical(&object)))
     }
 
+    /// True when the pyc's payload is already in [`canonical`] form.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`], offsets counting from the start of the file.
+    pub fn is_canonical(&self) -> Result<bool, MarshalError> {
+        let object = self.code()?;
+        Ok(canonical::write_canonical(&object) == self.payload())
+    }
+
     /// The whole pyc with every `co_filename` re-pointed to `new_path`.
     ///
     /// # Errors
