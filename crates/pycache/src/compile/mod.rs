@@ -80,8 +80,10 @@ pub struct CompileOptions {
     /// Set (e.g. from a SIGINT handler) to stop: nothing new starts, nothing is left half done.
     pub cancel: Arc<AtomicBool>,
     /// `--reproducible`: workers run with `PYTHONHASHSEED=0` (before 3.11 it orders frozenset
-    /// constants), every pyc is written in the canonical form ([`crate::marshal::canonical`]),
-    /// and a fresh pyc that is not canonical is canonicalized in place, without Python.
+    /// constants) and, on PyPy, compile each file in a child forked from a pristine worker
+    /// (PyPy's interned strings follow the process's history); every pyc is written in the
+    /// canonical form ([`crate::marshal::canonical`]), and a fresh pyc that is not canonical is
+    /// canonicalized in place, without Python.
     pub reproducible: bool,
 }
 
@@ -323,8 +325,8 @@ struct Pools {
     freed: std::sync::Condvar,
     cap: usize,
     timeout: Option<Duration>,
-    /// `PYTHONHASHSEED` for the workers (`reproducible`).
-    hash_seed: Option<&'static str>,
+    /// Workers for `--reproducible` (see [`Worker::start`]).
+    reproducible: bool,
 }
 
 struct PoolsState {
@@ -354,7 +356,7 @@ impl Pools {
         if let Some(worker) = evicted {
             worker.close();
         }
-        Worker::start(interpreter, self.timeout, self.hash_seed).inspect_err(|_| self.discard())
+        Worker::start(interpreter, self.timeout, self.reproducible).inspect_err(|_| self.discard())
     }
 
     fn release(&self, target: usize, worker: Worker) {
@@ -791,7 +793,7 @@ pub fn compile(
             cap: workers,
             // Start-up (importing what compileall imports) gets its own, longer allowance.
             timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
-            hash_seed: options.reproducible.then_some("0"),
+            reproducible: options.reproducible,
         },
         options: options.clone(),
     });
