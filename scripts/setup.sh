@@ -4,6 +4,8 @@
 #   Python implementation;
 # - redis-server and nginx with its WebDAV modules (nginx-extras), from Debian's packages: the
 #   remote-cache tests start them on 127.0.0.1.
+# - Fedora's add-det (add-determinism, GPL: a test oracle for the canonical pyc form, never a
+#   dependency), from crates.io.
 # The main job (`cargo run --release -- compile .`) needs none of this.
 set -euo pipefail
 missing=()
@@ -15,4 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v add-det >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/add-det" ]; then
+    cargo install --locked add-determinism
 fi

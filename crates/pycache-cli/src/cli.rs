@@ -138,6 +138,10 @@ pub(crate) struct CompileArgs {
     /// Print a `Compiling 'path'...` line per compiled file.
     #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
+    /// Canonical pycs (same bytes whatever the workers, order or history); fresh pycs not in
+    /// canonical form are rewritten. Implied by SOURCE_DATE_EPOCH.
+    #[arg(long)]
+    pub(crate) reproducible: bool,
 }
 
 /// `pycache check`: is every pyc what import would use?
@@ -157,6 +161,9 @@ pub(crate) struct CheckArgs {
     /// Print JSON with every entry.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also fail on fresh pycs whose code is not in the canonical (reproducible) form.
+    #[arg(long)]
+    pub(crate) reproducible: bool,
 }
 
 /// `pycache ext`: ABI-tagged extension modules (PEP 3149) and who can load them.
@@ -336,6 +343,9 @@ pub(crate) struct InspectArgs {
     /// --check-hash-based-pycs mode used to judge freshness.
     #[arg(long, value_enum, default_value = "default")]
     pub(crate) check_hash_based_pycs: CheckHashArg,
+    /// Print the code-object tree instead: names, lines, flags, arguments, constants.
+    #[arg(long)]
+    pub(crate) code: bool,
     /// pyc files.
     #[arg(required = true, value_name = "PYC")]
     pub(crate) pycs: Vec<OsString>,

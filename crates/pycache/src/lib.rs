@@ -6,6 +6,8 @@
 //!   [`source_hash`] computed natively.
 //! - [`classify_pyc`]: what an interpreter's import decides about a pyc (fresh, or stale and why).
 //! - [`Magic`]: which Python wrote a pyc, from the magic table.
+//! - [`marshal`]: the code inside a pyc, read, written back byte for byte, canonicalized and
+//!   re-pointed to another source path, for CPython 3.6 to 3.13 and PyPy 3.
 //! - [`Interpreter`]: the facts above learnt from a real interpreter once and cached; discovery
 //!   over virtualenvs, `PATH`, pyenv and uv.
 //!
@@ -28,6 +30,7 @@ mod header;
 pub mod hygiene;
 pub mod interpreter;
 mod magic;
+pub mod marshal;
 mod parallel;
 pub mod pyc;
 pub mod python_str;

@@ -129,6 +129,8 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
         pycache_prefix: selection.pycache_prefix,
         timeout: (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout)),
         cancel: Arc::new(AtomicBool::new(false)),
+        // SOURCE_DATE_EPOCH already means "a reproducible build".
+        reproducible: args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some(),
     })
 }
 
@@ -230,7 +232,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                             printer.line(notice)?;
                         }
                     }
-                    if report.outcome != Outcome::Fresh {
+                    if !matches!(report.outcome, Outcome::Fresh | Outcome::Canonicalized) {
                         if let Some(bar) = &progress {
                             bar.inc(1);
                             bar.set_message(report.source.to_string_lossy().into_owned());
@@ -297,6 +299,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                     "cache_tag": i.cache_tag(),
                     "compiled": s.compiled,
                     "fresh": s.fresh,
+                    "canonicalized": s.canonicalized,
                     "failed": s.failed,
                     "interrupted": s.interrupted,
                     "seconds": s.elapsed.as_secs_f64(),
@@ -330,6 +333,9 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 s.fresh,
                 s.failed
             );
+            if s.canonicalized > 0 {
+                line.push_str(&format!(", {} canonicalized", s.canonicalized));
+            }
             if s.interrupted > 0 {
                 line.push_str(&format!(", {} interrupted", s.interrupted));
             }

@@ -97,13 +97,28 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         Finding::Stale { .. } => true,
         _ => false,
     };
-    let failed = scan.findings.iter().any(failing) || missing_path;
+    let not_canonical = if args.reproducible {
+        let fresh: Vec<&std::path::Path> = (scan.findings.iter())
+            .filter_map(|f| match f {
+                Finding::Fresh { pyc, .. } => Some(pyc.as_path()),
+                _ => None,
+            })
+            .collect();
+        super::reproducible::not_canonical(&fresh)
+    } else {
+        Vec::new()
+    };
+    let failed = scan.findings.iter().any(failing) || missing_path || !not_canonical.is_empty();
     if args.json {
-        let findings: Vec<Value> = scan
+        let mut findings: Vec<Value> = scan
             .findings
             .iter()
             .map(|f| finding_json(f, &interpreters))
             .collect();
+        findings.extend(not_canonical.iter().map(|n| match &n.error {
+            None => json!({"kind": "not-canonical", "path": n.pyc.to_string_lossy()}),
+            Some(e) => json!({"kind": "bad-code", "path": n.pyc.to_string_lossy(), "reason": e}),
+        }));
         printer.json(&json!({"ok": !failed, "findings": findings}))?;
     } else {
         // Per interpreter: sources and their verdicts; then the debris, grouped.
@@ -162,6 +177,20 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         for (kind, label) in labels {
             if let Some(n) = debris.get(kind) {
                 printer.line(&format!("{n} {label}"))?;
+            }
+        }
+        if args.reproducible {
+            printer.line(&format!(
+                "{} fresh pycs not in the canonical (reproducible) form",
+                not_canonical.len()
+            ))?;
+            for n in &not_canonical {
+                match &n.error {
+                    None => printer.line(&format!("{:<13} {}", "not-canonical", shown(&n.pyc)))?,
+                    Some(e) => {
+                        printer.line(&format!("{:<13} {}: {e}", "bad-code", shown(&n.pyc)))?
+                    }
+                }
             }
         }
         if args.verbose {

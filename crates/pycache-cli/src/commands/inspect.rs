@@ -7,6 +7,7 @@ use crate::printer::Printer;
 use pycache::pyc::PycFile;
 use pycache::{Freshness, Implementation, Invalidation, SourceStat, StaleReason, classify_pyc};
 use serde_json::{Value, json};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (proleptic Gregorian calendar).
@@ -163,6 +164,21 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
             })
             .and_then(|data| PycFile::from_bytes(path, &data).map(|pyc| (pyc, data)));
         match result {
+            Ok((_, data)) if args.code => match super::code::tree(&data) {
+                Ok(tree) if args.json => described.push(tree),
+                Ok(tree) => {
+                    printer.line_bytes(&[path.as_os_str().as_bytes(), b":"].concat())?;
+                    let mut lines = Vec::new();
+                    super::code::text(&tree, 1, &mut lines);
+                    for line in lines {
+                        printer.line(&line)?;
+                    }
+                }
+                Err(error) => {
+                    printer.error(&format!("{}: bad code object: {error}", path.display()))?;
+                    status = Status::Failure;
+                }
+            },
             Ok((pyc, data)) => {
                 let value = describe(&pyc, &data, args);
                 if args.json {

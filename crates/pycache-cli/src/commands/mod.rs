@@ -1,12 +1,14 @@
 //! One module per command; each turns its flags into library calls and prints the results.
 
 mod cache;
+mod code;
 mod compile;
 mod ext;
 mod generate;
 mod hygiene;
 mod inspect;
 mod interpreters;
+mod reproducible;
 mod scheme;
 
 use crate::cli::{Cli, Command};

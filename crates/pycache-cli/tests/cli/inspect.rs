@@ -132,3 +132,95 @@ fn not_a_pyc_gets_one_clear_line_and_others_still_shown() {
         "{stderr}"
     );
 }
+
+const CODE_SOURCE: &str = "\"\"\"doc\"\"\"\nX = 1.5\ndef f(a, b=2, *args, c, **kw):\n    return (a, 'é', b'\\x00')\n\
+class C:\n    def m(self):\n        yield frozenset({1})\n";
+
+/// Each code object under the pyc's, in `co_consts` order: name, first line, flags, argcount.
+const CODE_TREE: &str = "import sys, marshal, json, types\n\
+data = open(sys.argv[1], 'rb').read()\n\
+code = marshal.loads(data[16 if sys.version_info >= (3, 7) else 12:])\n\
+def tree(c):\n    return {'name': getattr(c, 'co_qualname', c.co_name), 'firstlineno': c.co_firstlineno,\n\
+            'flags_value': c.co_flags, 'argcount': c.co_argcount,\n\
+            'children': [tree(k) for k in c.co_consts if isinstance(k, types.CodeType)]}\n\
+print(json.dumps(tree(code)))";
+
+fn our_tree(value: &Value) -> Value {
+    serde_json::json!({
+        "name": value.get("qualname").unwrap_or(&value["name"]),
+        "firstlineno": value["firstlineno"],
+        "flags_value": value["flags_value"],
+        "argcount": value["argcount"],
+        "children": value["children"].as_array().unwrap().iter().map(our_tree).collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+fn inspect_code_shows_the_tree_the_interpreter_loads() {
+    for (version, python) in interpreter_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("mod.py");
+        std::fs::write(&source, CODE_SOURCE).unwrap();
+        let out = python_output(
+            &python,
+            &[OsStr::new("-c"), OsStr::new(COMPILE), source.as_os_str()],
+        );
+        let pyc = Path::new(String::from_utf8(out).unwrap().lines().next().unwrap()).to_owned();
+        let theirs = python_output(
+            &python,
+            &[OsStr::new("-c"), OsStr::new(CODE_TREE), pyc.as_os_str()],
+        );
+        let theirs: Value = serde_json::from_slice(&theirs).unwrap();
+        let output = pycache()
+            .args(["inspect", "--code", "--json"])
+            .arg(&pyc)
+            .output()
+            .unwrap();
+        assert_success(&output);
+        let ours: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(our_tree(&ours[0]), theirs, "{version}");
+        let function = &ours[0]["children"][0];
+        assert_eq!(function["filename"], source.to_str().unwrap(), "{version}");
+        assert_eq!(function["kwonlyargcount"], 1, "{version}");
+        assert!(
+            function["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&"VARKEYWORDS".into())
+        );
+        assert!(
+            function["constants"]
+                .as_array()
+                .unwrap()
+                .contains(&"\"é\"".into()),
+            "{version}: {function}"
+        );
+
+        let text = pycache()
+            .args(["inspect", "--code"])
+            .arg(&pyc)
+            .output()
+            .unwrap();
+        assert_success(&text);
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(
+            text.contains("C.m (line 6") || text.contains("m (line 6"),
+            "{version}: {text}"
+        );
+
+        // A payload cut short: exit 1 and an error naming the offset.
+        let data = std::fs::read(&pyc).unwrap();
+        std::fs::write(&pyc, &data[..data.len() - 3]).unwrap();
+        let output = pycache()
+            .args(["inspect", "--code"])
+            .arg(&pyc)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{version}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("bad code object") && stderr.contains("at offset"),
+            "{version}: {stderr}"
+        );
+    }
+}

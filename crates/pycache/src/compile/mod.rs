@@ -79,6 +79,12 @@ pub struct CompileOptions {
     pub timeout: Option<Duration>,
     /// Set (e.g. from a SIGINT handler) to stop: nothing new starts, nothing is left half done.
     pub cancel: Arc<AtomicBool>,
+    /// `--reproducible`: workers run with `PYTHONHASHSEED=0` (before 3.11 it orders frozenset
+    /// constants) and, on PyPy, compile each file in a child forked from a pristine worker
+    /// (PyPy's interned strings follow the process's history); every pyc is written in the
+    /// canonical form ([`crate::marshal::canonical`]), and a fresh pyc that is not canonical is
+    /// canonicalized in place, without Python.
+    pub reproducible: bool,
 }
 
 impl Default for CompileOptions {
@@ -98,6 +104,7 @@ impl Default for CompileOptions {
             pycache_prefix: None,
             timeout: Some(Duration::from_secs(60)),
             cancel: Arc::new(AtomicBool::new(false)),
+            reproducible: false,
         }
     }
 }
@@ -109,6 +116,8 @@ pub enum Outcome {
     Compiled,
     /// Its pycs were fresh; nothing was done.
     Fresh,
+    /// Its pycs were fresh but not canonical (`reproducible`): rewritten in canonical form.
+    Canonicalized,
     /// It could not be compiled or written; the message says why, as compileall would.
     Failed(String),
     /// Not done: the run was interrupted first.
@@ -158,6 +167,8 @@ pub struct InterpreterSummary {
     pub compiled: usize,
     /// Files already fresh.
     pub fresh: usize,
+    /// Fresh files whose pycs were rewritten in canonical form (`reproducible`).
+    pub canonicalized: usize,
     /// Files that failed.
     pub failed: usize,
     /// Files not done because the run was interrupted.
@@ -314,6 +325,8 @@ struct Pools {
     freed: std::sync::Condvar,
     cap: usize,
     timeout: Option<Duration>,
+    /// Workers for `--reproducible` (see [`Worker::start`]).
+    reproducible: bool,
 }
 
 struct PoolsState {
@@ -343,7 +356,7 @@ impl Pools {
         if let Some(worker) = evicted {
             worker.close();
         }
-        Worker::start(interpreter, self.timeout).inspect_err(|_| self.discard())
+        Worker::start(interpreter, self.timeout, self.reproducible).inspect_err(|_| self.discard())
     }
 
     fn release(&self, target: usize, worker: Worker) {
@@ -485,6 +498,50 @@ fn is_fresh(
     true
 }
 
+/// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the
+/// interpreter's marshal format is not one [`crate::marshal`] knows.
+fn canonical_payloads(
+    interpreter: &Interpreter,
+    payloads: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, String> {
+    let Ok((format, _)) = crate::marshal::Format::for_magic(interpreter.magic()) else {
+        return Ok(payloads);
+    };
+    payloads
+        .iter()
+        .map(|payload| crate::marshal::canonical(payload, format))
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!(
+                "{}: unreadable marshal data: {e}",
+                interpreter.display_name()
+            )
+        })
+}
+
+/// Rewrites (atomically) each of the fresh pycs `cfiles` that is not in canonical form; true
+/// when any was. A pyc whose format is unknown is left alone.
+fn canonicalize_in_place(
+    cfiles: &[PathBuf],
+    source: Option<&std::fs::Metadata>,
+) -> Result<bool, String> {
+    let mut changed = false;
+    for cfile in cfiles {
+        let data = std::fs::read(cfile).map_err(|e| format!("{}: {e}", cfile.display()))?;
+        let Ok(pyc) = crate::marshal::Pyc::split(&data) else {
+            continue;
+        };
+        let canonical = pyc
+            .canonical()
+            .map_err(|e| format!("{}: bad code object: {e}", cfile.display()))?;
+        if canonical != data {
+            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
 /// The end of the pyc names `scheme` gives a module's sources at `level`
 /// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`), when they live in the `__pycache__` beside
 /// the source; `None` under a pycache prefix.
@@ -623,18 +680,24 @@ pub fn compile(
                 &cell.path,
                 &listings,
             );
-        Some((job, fresh, facts.size))
+        let canonicalized = (fresh && options.reproducible)
+            .then(|| canonicalize_in_place(&job.cfiles, cell.metadata()));
+        Some((job, fresh, facts.size, canonicalized))
     });
     drop(pairs);
     let mut stale: Vec<Job> = Vec::new();
     let mut fresh_reports = Vec::new();
-    for (mut job, fresh, size) in planned.into_iter().flatten() {
+    for (mut job, fresh, size, canonicalized) in planned.into_iter().flatten() {
         if fresh {
             fresh_reports.push(FileReport {
                 interpreter: job.target,
                 source: job.candidate.path,
                 pycs: job.cfiles,
-                outcome: Outcome::Fresh,
+                outcome: match canonicalized {
+                    None | Some(Ok(false)) => Outcome::Fresh,
+                    Some(Ok(true)) => Outcome::Canonicalized,
+                    Some(Err(message)) => Outcome::Failed(message),
+                },
                 warnings: String::new(),
                 notices: job.notices,
                 compile_error: false,
@@ -686,7 +749,12 @@ pub fn compile(
         fresh: fresh_reports.len(),
     });
     for report in &fresh_reports {
-        summary.interpreters[report.interpreter].fresh += 1;
+        let counts = &mut summary.interpreters[report.interpreter];
+        match report.outcome {
+            Outcome::Canonicalized => counts.canonicalized += 1,
+            Outcome::Failed(_) => counts.failed += 1,
+            _ => counts.fresh += 1,
+        }
         on_event(Event::File(report));
     }
     for report in &remembered_reports {
@@ -725,6 +793,7 @@ pub fn compile(
             cap: workers,
             // Start-up (importing what compileall imports) gets its own, longer allowance.
             timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
+            reproducible: options.reproducible,
         },
         options: options.clone(),
     });
@@ -774,6 +843,7 @@ pub fn compile(
         match report.outcome {
             Outcome::Compiled => counts.compiled += 1,
             Outcome::Fresh => counts.fresh += 1,
+            Outcome::Canonicalized => counts.canonicalized += 1,
             Outcome::Failed(_) => counts.failed += 1,
             Outcome::Interrupted => counts.interrupted += 1,
         }
@@ -929,6 +999,14 @@ impl Shared {
             .unwrap_or(SourceStat { mtime: 0, size: 0 });
         let header = header_for(target, stat, &source).to_bytes();
         let mode = write::pyc_mode(metadata);
+        let code = if self.options.reproducible {
+            match canonical_payloads(&target.interpreter, code) {
+                Ok(code) => code,
+                Err(message) => return Outcome::Failed(message),
+            }
+        } else {
+            code
+        };
         for (index, (cfile, payload)) in job.cfiles.iter().zip(&code).enumerate() {
             let written = if index > 0
                 && self.options.hardlink_dupes

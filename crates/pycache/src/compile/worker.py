@@ -7,6 +7,9 @@
 #   worker -> pycache: b"\0", u8 count, per level (u32 length + marshal.dumps(code)), then the
 #                      warnings text (UTF-8); or b"\1", u32 length + the error text as
 #                      py_compile/compileall print it, then the warnings text
+# With PYCACHE_WORKER_FORK=1 (pycache compile --reproducible on PyPy) each request is compiled in
+# a child forked from this pristine process, so no file's bytes depend on the files compiled
+# before it (PyPy marks strings interned, `Z` rather than `z`, by what the process interned).
 # Valid on CPython 3.6+ and PyPy 3. It compiles exactly as py_compile does:
 # compile(source_bytes, dfile, 'exec', dont_inherit=True, optimize=level), and formats errors with
 # py_compile.PyCompileError. It never writes files: pycache does.
@@ -73,10 +76,18 @@ def main():
         os.getpid(),
     )
     write_frame(out, hello.encode("ascii"))
+    fork_each = os.environ.get("PYCACHE_WORKER_FORK") == "1"
     while True:
         frame = read_frame(inp)
         if frame is None:
             return
+        if fork_each:
+            pid = os.fork()
+            if pid:
+                _, status = os.waitpid(pid, 0)
+                if status:
+                    os._exit(1)  # the reply may be cut short: pycache replaces this worker
+                continue
         count = frame[0]
         levels = struct.unpack("<%db" % count, frame[1 : 1 + count])
         at = 1 + count
@@ -106,6 +117,8 @@ def main():
         else:
             message = error.encode("utf-8", "backslashreplace")
             write_frame(out, b"\1", struct.pack("<I", len(message)), message, text)
+        if fork_each:
+            os._exit(0)
 
 
 main()

@@ -101,12 +101,21 @@ enum ReadError {
 
 impl Worker {
     /// Starts a worker for `interpreter` and waits (up to `timeout`) for its greeting, which
-    /// must name the interpreter's own magic.
+    /// must name the interpreter's own magic. A `reproducible` worker runs with
+    /// `PYTHONHASHSEED=0` and, on PyPy, compiles each file in a child forked from its pristine
+    /// self.
     pub(crate) fn start(
         interpreter: &Interpreter,
         timeout: Option<Duration>,
+        reproducible: bool,
     ) -> Result<Self, WorkerError> {
         let mut command = Command::new(interpreter.path());
+        if reproducible {
+            command.env("PYTHONHASHSEED", "0");
+            if interpreter.implementation() == "pypy" {
+                command.env("PYCACHE_WORKER_FORK", "1");
+            }
+        }
         command
             .arg("-c")
             .arg(WORKER_SCRIPT)

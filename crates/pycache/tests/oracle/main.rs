@@ -8,5 +8,6 @@ mod discovery;
 mod extension;
 mod freshness;
 mod headers;
+mod marshal;
 mod paths;
 mod support;

@@ -52,8 +52,21 @@ pub(crate) fn run_oracle(
     extra_args: &[&str],
     cwd: &Path,
 ) -> serde_json::Value {
+    run_oracle_with_env(interpreter, script, input, extra_args, cwd, &[])
+}
+
+/// As [`run_oracle`], with `env` added to the interpreter's environment.
+pub(crate) fn run_oracle_with_env(
+    interpreter: &Interpreter,
+    script: &str,
+    input: &serde_json::Value,
+    extra_args: &[&str],
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let mut child = Command::new(interpreter.path())
         .args(extra_args)
+        .envs(env.iter().copied())
         .arg("-c")
         .arg(script)
         .current_dir(cwd)

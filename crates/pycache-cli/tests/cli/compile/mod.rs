@@ -4,6 +4,7 @@ mod bad_input;
 mod import;
 mod options;
 mod output;
+mod reproducible;
 mod stdlib;
 
 use crate::pycache;
