@@ -102,6 +102,8 @@ pub(crate) struct SelectArgs {
 pub(crate) struct CompileArgs {
     #[command(flatten)]
     pub(crate) select: SelectArgs,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
     /// Force rebuild even if pycs are fresh.
     #[arg(short = 'f', long)]
     pub(crate) force: bool,
@@ -212,6 +214,30 @@ pub(crate) struct CleanArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// The cache of compiled code, for `compile`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cache of compiled code")]
+pub(crate) struct CacheArgs {
+    /// Neither read nor write the cache of compiled code (also PYCACHE_NO_CACHE=1).
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// The local cache directory. Default: $PYCACHE_CACHE_DIR/code, else
+    /// $XDG_CACHE_HOME/pycache/code, else ~/.cache/pycache/code.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<OsString>,
+    /// The local cache's size cap; the least recently used entries go first.
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    pub(crate) cache_max_size: bytesize::ByteSize,
+    /// A shared cache: redis://HOST:PORT/DB, s3://BUCKET/PREFIX, webdav+http(s)://HOST/PATH,
+    /// ghac:// (also PYCACHE_REMOTE). Whoever can write to it can put code into your pycs.
+    #[arg(long, value_name = "URL")]
+    pub(crate) remote: Option<String>,
+    /// Read from the remote cache, never write to it (for untrusted jobs; also
+    /// PYCACHE_REMOTE_READ_ONLY=1).
+    #[arg(long)]
+    pub(crate) remote_read_only: bool,
 }
 
 /// `pycache cache ...`.

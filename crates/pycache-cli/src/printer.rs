@@ -54,6 +54,11 @@ impl Printer {
     }
 }
 
+/// Writes `pycache: warning: MESSAGE` to stderr; failures to write it are ignored.
+pub(crate) fn warning_line(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "pycache: warning: {message}");
+}
+
 /// Writes `pycache: error: MESSAGE` to stderr; failures to write it are ignored.
 pub(crate) fn error_line(message: &str) {
     let _ = writeln!(io::stderr().lock(), "pycache: error: {message}");

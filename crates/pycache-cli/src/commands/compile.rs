@@ -2,11 +2,13 @@
 //! the engine and prints as compileall does (errors on stderr, the rest on stdout).
 
 use super::{Status, resolve_interpreters};
-use crate::cli::{CompileArgs, SelectArgs};
+use crate::cli::{CacheArgs, CompileArgs, SelectArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
-use pycache::compile::{CompileOptions, DfileOptions, Event, Outcome, WalkProblem, compile};
+use pycache::compile::{
+    CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, WalkProblem, compile,
+};
 use pycache::python_str::repr;
 use serde_json::json;
 use std::ffi::OsString;
@@ -131,7 +133,22 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
         cancel: Arc::new(AtomicBool::new(false)),
         // SOURCE_DATE_EPOCH already means "a reproducible build".
         reproducible: args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some(),
+        cache: cache_options(&args.cache),
     })
+}
+
+/// The cache of compiled code: on unless `--no-cache` or `PYCACHE_NO_CACHE` (not empty or 0);
+/// the remote from `--remote` or `PYCACHE_REMOTE`.
+fn cache_options(args: &CacheArgs) -> CodeCacheOptions {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let flag = |name: &str| env(name).is_some_and(|v| v != "0");
+    let mut options = CodeCacheOptions::local();
+    options.enabled = !args.no_cache && !flag("PYCACHE_NO_CACHE");
+    options.dir = args.cache_dir.clone().map(Into::into);
+    options.max_size = args.cache_max_size.as_u64();
+    options.remote = args.remote.clone().or_else(|| env("PYCACHE_REMOTE"));
+    options.remote_read_only = args.remote_read_only || flag("PYCACHE_REMOTE_READ_ONLY");
+    options
 }
 
 /// The interpreters of `--python` (each request once; `all` keeps those with a cache tag
@@ -211,6 +228,12 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                         );
                         progress = Some(bar);
+                    }
+                }
+                Event::Warning(warning) => {
+                    if args.quiet < 2 {
+                        printer.flush()?;
+                        crate::printer::warning_line(warning);
                     }
                 }
                 Event::Problem(problem) => {
@@ -298,6 +321,8 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                     "path": i.path().to_string_lossy(),
                     "cache_tag": i.cache_tag(),
                     "compiled": s.compiled,
+                    "cached": s.cached,
+                    "remote": s.remote,
                     "fresh": s.fresh,
                     "canonicalized": s.canonicalized,
                     "failed": s.failed,
@@ -326,13 +351,14 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }))?;
     } else if args.quiet == 0 {
         for (s, i) in summary.interpreters.iter().zip(&interpreters) {
-            let mut line = format!(
-                "{}: {} compiled, {} fresh, {} failed",
-                i.display_name(),
-                s.compiled,
-                s.fresh,
-                s.failed
-            );
+            let mut line = format!("{}: {} compiled, ", i.display_name(), s.compiled);
+            if options.cache.enabled {
+                line.push_str(&format!("{} from cache, ", s.cached));
+            }
+            if options.cache.remote.is_some() {
+                line.push_str(&format!("{} from remote, ", s.remote));
+            }
+            line.push_str(&format!("{} fresh, {} failed", s.fresh, s.failed));
             if s.canonicalized > 0 {
                 line.push_str(&format!(", {} canonicalized", s.canonicalized));
             }

@@ -68,3 +68,553 @@ fn the_default_directory_follows_pycache_cache_dir() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("in 2 entries"), "{text}");
 }
+
+// ---- The cache of compiled code in `pycache compile` -------------------------------------
+
+use super::compile::{COMPARE, Python, files_ending, pythons};
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// Modules with shared strings, sets, nested code and a package: what marshal shares and flags.
+fn write_modules(root: &Path) {
+    for i in 0..5 {
+        let path = if i < 3 {
+            root.join(format!("m{i}.py"))
+        } else {
+            root.join(format!("pkg/m{i}.py"))
+        };
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "'''module {i}'''\nimport os\nNAMES = ('alpha', 'beta', 'module{i}')\n\
+                 def check(x, y='alpha'):\n    assert x, 'no x'\n    if x in {{'alpha', 'beta', 'x{i}'}}:\n        \
+                 return (x, y, 1.5, {i}, b'bytes', 2**70)\n    return [n for n in NAMES if n != x]\n\
+                 class Thing{i}:\n    '''doc'''\n    def method(self, alpha=None):\n        \
+                 return check('alpha', alpha) or os.sep\n"
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(root.join("pkg/__init__.py"), "from . import m3\n").unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for source in files_ending(root, ".py") {
+        crate::set_mtime(&source, when);
+    }
+}
+
+/// A shell script that runs `python` and counts its starts; its path and the count file's.
+fn counting(dir: &Path, python: &Python) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let counter = dir.join(format!("starts-{}", python.name));
+    let wrapper = dir.join(format!("python-{}", python.name));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
+            counter.display(),
+            python.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (wrapper, counter)
+}
+
+fn starts(counter: &Path) -> usize {
+    std::fs::read_to_string(counter).map_or(0, |s| s.lines().count())
+}
+
+/// `pycache compile --json` with the cache on, in `cache_dir`; the JSON and the stderr.
+fn compile_cached(
+    python: &Path,
+    cache_dir: &Path,
+    args: &[&OsStr],
+    root: &Path,
+) -> (Value, String) {
+    let output = pycache()
+        .env_remove("PYCACHE_NO_CACHE")
+        .env_remove("PYCACHE_REMOTE")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["compile", "--json", "--cache-dir"])
+        .arg(cache_dir)
+        .arg("--python")
+        .arg(python)
+        .args(args)
+        .arg(root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_success(&output);
+    (serde_json::from_slice(&output.stdout).unwrap(), stderr)
+}
+
+/// The per-interpreter counts of a compile's JSON.
+fn counts(json: &Value) -> (u64, u64, u64, u64) {
+    let per = &json["interpreters"][0];
+    let n = |k: &str| {
+        per[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {k} in {json}"))
+    };
+    (n("compiled"), n("cached"), n("remote"), n("failed"))
+}
+
+/// Runs compileall in one fresh process over `root`, forcing, at `levels`, with `ddir`.
+fn compileall(python: &Python, root: &Path, ddir: Option<&Path>, levels: &[i8]) {
+    let script = "import compileall, sys\n\
+                  ddir = sys.argv[2] or None\n\
+                  for level in map(int, sys.argv[3:]):\n    \
+                  assert compileall.compile_dir(sys.argv[1], ddir=ddir, force=True, quiet=2, optimize=level)";
+    let mut args: Vec<&OsStr> = vec![
+        "-c".as_ref(),
+        script.as_ref(),
+        root.as_os_str(),
+        ddir.map_or("".as_ref(), Path::as_os_str),
+    ];
+    let levels: Vec<String> = levels.iter().map(i8::to_string).collect();
+    args.extend(levels.iter().map(|l| OsStr::new(l.as_str())));
+    let (status, _, stderr) = python.run(root, &args);
+    assert_eq!(status, 0, "{}: {stderr}", python.name);
+}
+
+/// What compileall writes for the sources under `root` at `levels`, compiled in place (or as if
+/// at `ddir`), into `reference`; `root`'s own pycs are left as they were.
+fn compileall_reference(
+    python: &Python,
+    root: &Path,
+    reference: &Path,
+    ddir: Option<&Path>,
+    levels: &[i8],
+) {
+    let saved = reference.with_extension("saved");
+    copy_tree(root, &saved);
+    compileall(python, root, ddir, levels);
+    copy_tree(root, reference);
+    std::fs::remove_dir_all(root).unwrap();
+    copy_tree(&saved, root);
+    std::fs::remove_dir_all(&saved).unwrap();
+}
+
+/// Copies a tree, keeping modes and mtimes (`cp -a`).
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Compares every pyc under `reference` with the one at the same place under `ours`, inside
+/// the interpreter: (pairs, byte-identical, equal under marshal.loads).
+fn compare(python: &Python, ours: &Path, reference: &Path) -> (u64, u64, u64) {
+    let pairs: Vec<(String, String)> = files_ending(reference, ".pyc")
+        .into_iter()
+        .map(|theirs| {
+            let mine = ours.join(theirs.strip_prefix(reference).unwrap());
+            (
+                mine.to_str().unwrap().to_owned(),
+                theirs.to_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let report = python.json(ours, COMPARE, &[], &serde_json::to_string(&pairs).unwrap());
+    let n = |k: &str| report[k].as_u64().unwrap();
+    assert!(
+        report["header_diff"].as_array().unwrap().is_empty(),
+        "{}: headers differ: {report}",
+        python.name
+    );
+    (n("pairs"), n("identical"), n("equal"))
+}
+
+/// `python -v` imports every module from its pyc (`matches`), writing none.
+fn assert_imports_match(python: &Python, root: &Path) {
+    let output = std::process::Command::new(&python.path)
+        .args(["-v", "-c", "import m0, m1, m2, pkg, pkg.m3, pkg.m4"])
+        .current_dir(root)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTHONPYCACHEPREFIX")
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {verbose}", python.name);
+    for module in ["m0", "m2", "__init__", "m4"] {
+        let needle = format!("{module}.{}.pyc matches", python.tag);
+        assert!(verbose.contains(&needle), "{}: no '{needle}'", python.name);
+    }
+    assert!(
+        !verbose.contains("wrote"),
+        "{}: import wrote a pyc",
+        python.name
+    );
+}
+
+/// The same sources at two paths of different lengths (the second non-ASCII): compiled at the
+/// first, then at the second with the cache warm, every interpreter, every optimization level,
+/// with and without `-d`: no interpreter starts, and every pyc is what compileall writes at the
+/// second path (bytes on 3.11+, equal objects everywhere), and import uses it.
+#[test]
+fn a_warm_cache_compiles_the_same_code_at_another_path_without_python() {
+    let levels: [i8; 3] = [0, 1, 2];
+    for python in pythons() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        let (wrapper, counter) = counting(&base, &python);
+        let cache = base.join("cache");
+        let first = base.join("a");
+        write_modules(&first);
+        let level_args: Vec<&OsStr> = ["-o", "0", "-o", "1", "-o", "2"].map(OsStr::new).to_vec();
+        let (json, _) = compile_cached(&wrapper, &cache, &level_args, &first);
+        assert_eq!(counts(&json), (6, 0, 0, 0), "{}: {json}", python.name);
+
+        for dfile in [None, Some("/app/deployed tree")] {
+            let second = base
+                .join("b-ÿé-a-much-longer-directory-name")
+                .join(match dfile {
+                    None => "plain",
+                    Some(_) => "with-d",
+                });
+            super::compile::copy_sources(&first, &second, &|_| false);
+            let mut args = level_args.clone();
+            if let Some(d) = dfile {
+                args.extend([OsStr::new("-d"), OsStr::new(d)]);
+            }
+            let before = starts(&counter);
+            let (json, _) = compile_cached(&wrapper, &cache, &args, &second);
+            assert_eq!(counts(&json), (0, 6, 0, 0), "{}: {json}", python.name);
+            assert_eq!(
+                starts(&counter),
+                before,
+                "{}: an interpreter started",
+                python.name
+            );
+
+            let reference = base.join(format!("reference-{}", dfile.is_some()));
+            compileall_reference(&python, &second, &reference, dfile.map(Path::new), &levels);
+            let (pairs, identical, equal) = compare(&python, &second, &reference);
+            assert_eq!(pairs, 18, "{}", python.name);
+            assert_eq!(equal, pairs, "{}: objects differ", python.name);
+            if python.at_least(3, 11) && !python.is_pypy() {
+                assert_eq!(identical, pairs, "{}: bytes differ", python.name);
+            }
+            if dfile.is_none() && !python.is_pypy() {
+                assert_imports_match(&python, &second);
+            }
+        }
+    }
+}
+
+/// Entries truncated, bit-flipped or of another format are misses: those files are compiled
+/// (right), the entries written again, and the next run at a third path is all hits.
+#[test]
+fn a_damaged_entry_is_a_miss_and_is_repaired() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let cache = base.join("cache");
+    let first = base.join("a");
+    write_modules(&first);
+    compile_cached(&python.path, &cache, &[], &first);
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for shard in std::fs::read_dir(&cache).unwrap().flatten() {
+        if shard.path().is_dir() {
+            entries.extend(
+                std::fs::read_dir(shard.path())
+                    .unwrap()
+                    .map(|e| e.unwrap().path()),
+            );
+        }
+    }
+    assert_eq!(entries.len(), 6);
+    let data = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &data[..data.len() / 2]).unwrap();
+    let mut flipped = std::fs::read(&entries[1]).unwrap();
+    let last = flipped.len() - 3;
+    flipped[last] ^= 0x40;
+    std::fs::write(&entries[1], flipped).unwrap();
+    std::fs::write(&entries[2], b"not an entry at all").unwrap();
+
+    let second = base.join("second");
+    super::compile::copy_sources(&first, &second, &|_| false);
+    let (json, _) = compile_cached(&python.path, &cache, &[], &second);
+    assert_eq!(counts(&json), (3, 3, 0, 0), "{json}");
+    let reference = base.join("reference");
+    compileall_reference(&python, &second, &reference, None, &[-1]);
+    let (pairs, _, equal) = compare(&python, &second, &reference);
+    assert_eq!((pairs, equal), (6, 6));
+
+    let third = base.join("third");
+    super::compile::copy_sources(&first, &third, &|_| false);
+    let (json, _) = compile_cached(&python.path, &cache, &[], &third);
+    assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
+}
+
+/// Two `pycache compile` processes on different trees share one cache directory at the same
+/// time: both succeed, every pyc is right, and the cache holds whole entries only.
+#[test]
+fn two_processes_share_one_cache_directory() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let cache = base.join("cache");
+    let trees: Vec<PathBuf> = (0..2).map(|i| base.join(format!("tree{i}"))).collect();
+    for tree in &trees {
+        for i in 0..60 {
+            let path = tree.join(format!("mod{i:02}.py"));
+            std::fs::create_dir_all(tree).unwrap();
+            std::fs::write(
+                &path,
+                format!("X = {i}\ndef f():\n    return 'shared {i}'\n"),
+            )
+            .unwrap();
+        }
+    }
+    let children: Vec<_> = trees
+        .iter()
+        .map(|tree| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+                .env_remove("PYCACHE_NO_CACHE")
+                .args(["compile", "-q", "--cache-dir"])
+                .arg(&cache)
+                .arg("--python")
+                .arg(&python.path)
+                .arg(tree)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for tree in &trees {
+        let reference = base.join(format!(
+            "reference-{}",
+            tree.file_name().unwrap().to_string_lossy()
+        ));
+        compileall_reference(&python, tree, &reference, None, &[-1]);
+        let (pairs, _, equal) = compare(&python, tree, &reference);
+        assert_eq!((pairs, equal), (60, 60));
+    }
+    let usage = pycache::cache::LocalCache::new(&cache).usage().unwrap();
+    assert_eq!(usage.entries, 60);
+    let third = base.join("third");
+    super::compile::copy_sources(&trees[0], &third, &|_| false);
+    let (json, _) = compile_cached(&python.path, &cache, &[], &third);
+    assert_eq!(counts(&json), (0, 60, 0, 0), "{json}");
+}
+
+/// `--no-cache` and `PYCACHE_NO_CACHE=1` neither read nor write it; the summary line says how
+/// many files came from the cache.
+#[test]
+fn the_cache_can_be_turned_off_and_the_summary_counts_hits() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let cache = base.join("cache");
+    let tree = base.join("t");
+    write_modules(&tree);
+    let run = |extra: &[&str], env_off: bool| {
+        let mut command = pycache();
+        if !env_off {
+            command.env_remove("PYCACHE_NO_CACHE");
+        }
+        let output = command
+            .args(["compile", "-f", "--cache-dir"])
+            .arg(&cache)
+            .arg("--python")
+            .arg(&python.path)
+            .args(extra)
+            .arg(&tree)
+            .output()
+            .unwrap();
+        assert_success(&output);
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let off = run(&["--no-cache"], false);
+    assert!(off.contains(": 6 compiled, 0 fresh"), "{off}");
+    run(&[], true);
+    assert!(!cache.exists(), "nothing stored with the cache off");
+    let on = run(&[], false);
+    assert!(
+        on.contains(": 6 compiled, 0 from cache, 0 fresh, 0 failed"),
+        "{on}"
+    );
+    let warm = run(&[], false);
+    assert!(
+        warm.contains(": 0 compiled, 6 from cache, 0 fresh, 0 failed"),
+        "{warm}"
+    );
+}
+
+/// A file the interpreter warned about is compiled every time (its warning is printed every
+/// time, naming its own path); the rest is served.
+#[test]
+fn files_with_warnings_are_not_cached() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let cache = base.join("cache");
+    let tree = base.join("t");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("ok.py"), "x = 1\n").unwrap();
+    // `is` with a literal: a SyntaxWarning on 3.8 and later.
+    std::fs::write(tree.join("warns.py"), "def f(x):\n    return x is 1\n").unwrap();
+    compile_cached(&python.path, &cache, &[], &tree);
+    let other = base.join("u");
+    super::compile::copy_sources(&tree, &other, &|_| false);
+    let (json, stderr) = compile_cached(&python.path, &cache, &[], &other);
+    assert_eq!(counts(&json), (1, 1, 0, 0), "{json}");
+    assert!(
+        stderr.contains("SyntaxWarning") && stderr.contains("/u/warns.py"),
+        "{stderr}"
+    );
+}
+
+// ---- Remote caches: real servers on 127.0.0.1 -------------------------------------------
+
+/// `compile_cached` with `--remote URL` (and more flags).
+fn compile_remote(
+    python: &Path,
+    cache_dir: &Path,
+    url: &str,
+    extra: &[&str],
+    root: &Path,
+) -> (Value, String) {
+    let mut args: Vec<&OsStr> = vec!["--remote".as_ref(), url.as_ref()];
+    args.extend(extra.iter().map(OsStr::new));
+    compile_cached(python, cache_dir, &args, root)
+}
+
+/// Machine one compiles and fills the remote; machine two (another local cache) compiles the
+/// same code at another path from the remote alone, starting no interpreter, and keeps it
+/// locally; a read-only machine adds nothing to the remote.
+fn machines_share_through(url: &str) {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let (wrapper, counter) = counting(&base, &python);
+    let first = base.join("a");
+    write_modules(&first);
+    let (json, stderr) = compile_remote(&wrapper, &base.join("one"), url, &[], &first);
+    assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let second = base.join("second-é-machine");
+    super::compile::copy_sources(&first, &second, &|_| false);
+    let before = starts(&counter);
+    let (json, _) = compile_remote(&wrapper, &base.join("two"), url, &[], &second);
+    assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
+    assert_eq!(starts(&counter), before, "an interpreter started");
+    let reference = base.join("reference");
+    compileall_reference(&python, &second, &reference, None, &[-1]);
+    let (pairs, identical, equal) = compare(&python, &second, &reference);
+    assert_eq!((pairs, equal), (6, 6));
+    assert_eq!(identical, 6, "{}: bytes differ", python.name);
+    // What came from the remote is now in machine two's local cache.
+    let third = base.join("third");
+    super::compile::copy_sources(&first, &third, &|_| false);
+    let (json, _) = compile_remote(&wrapper, &base.join("two"), url, &[], &third);
+    assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
+
+    // A read-only machine compiles new code and does not share it.
+    let fresh = base.join("new-code");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("only_here.py"), "ONLY = 'here'\n").unwrap();
+    let (json, _) = compile_remote(
+        &python.path,
+        &base.join("three"),
+        url,
+        &["--remote-read-only"],
+        &fresh,
+    );
+    assert_eq!(counts(&json), (1, 0, 0, 0), "{json}");
+    let again = base.join("new-code-again");
+    super::compile::copy_sources(&fresh, &again, &|_| false);
+    let (json, _) = compile_remote(&python.path, &base.join("four"), url, &[], &again);
+    assert_eq!(
+        counts(&json),
+        (1, 0, 0, 0),
+        "read-only stored to the remote: {json}"
+    );
+}
+
+#[test]
+fn machines_share_compiled_code_through_redis() {
+    let redis = test_support::Redis::start();
+    machines_share_through(&redis.url(2));
+}
+
+#[test]
+fn machines_share_compiled_code_through_webdav() {
+    let dav = test_support::WebDav::start();
+    machines_share_through(&dav.url("pycache"));
+}
+
+/// A remote that is not there: one warning, every file compiled, exit 0.
+#[test]
+fn an_unreachable_remote_warns_once_and_compiles_locally() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let tree = base.join("t");
+    write_modules(&tree);
+    let port = test_support::free_port();
+    for url in [
+        format!("redis://127.0.0.1:{port}/0"),
+        format!("webdav+http://127.0.0.1:{port}/c"),
+    ] {
+        let (json, stderr) = compile_remote(&python.path, &base.join("c"), &url, &["-f"], &tree);
+        assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
+        assert_eq!(stderr.matches("pycache: warning:").count(), 1, "{stderr}");
+        assert!(stderr.contains("127.0.0.1"), "{stderr}");
+        std::fs::remove_dir_all(base.join("c")).unwrap();
+    }
+    // A URL of no known kind is a warning too, not a failed build.
+    let (json, stderr) = compile_remote(&python.path, &base.join("c"), "ftp://x/y", &["-f"], &tree);
+    assert_eq!(counts(&json).0 + counts(&json).1, 6, "{json}");
+    assert!(stderr.contains("unknown scheme"), "{stderr}");
+}
+
+/// The server dies while pycache compiles (after its lookups, before its stores): the run
+/// finishes with every pyc right and one warning.
+#[test]
+fn a_remote_killed_in_the_middle_of_a_run() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let tree = base.join("t");
+    write_modules(&tree);
+    // A file that takes the interpreter a while to compile keeps the run going.
+    let slow: String = (0..30_000)
+        .map(|i| format!("v{i} = {i} * 2 + {i}\n"))
+        .collect();
+    std::fs::write(tree.join("slow.py"), slow).unwrap();
+    let mut redis = test_support::Redis::start();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+        .env_remove("PYCACHE_NO_CACHE")
+        .args(["compile", "--json", "-j", "1", "--cache-dir"])
+        .arg(base.join("c"))
+        .args(["--remote", &redis.url(0), "--python"])
+        .arg(&python.path)
+        .arg(&tree)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    redis.kill();
+    let output = child.wait_with_output().unwrap();
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("pycache: warning:").count(), 1, "{stderr}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(counts(&json), (7, 0, 0, 0), "{json}");
+    let reference = base.join("reference");
+    compileall_reference(&python, &tree, &reference, None, &[-1]);
+    let (pairs, _, equal) = compare(&python, &tree, &reference);
+    assert_eq!((pairs, equal), (7, 7));
+}

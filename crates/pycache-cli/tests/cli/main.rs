@@ -15,8 +15,12 @@ mod scheme;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+/// The binary, with the cache of compiled code off (`PYCACHE_NO_CACHE=1`): every test then
+/// sees what compiling does. The cache's own tests turn it back on, in a directory of their own.
 pub(crate) fn pycache() -> Command {
-    Command::cargo_bin("pycache").unwrap()
+    let mut command = Command::cargo_bin("pycache").unwrap();
+    command.env("PYCACHE_NO_CACHE", "1");
+    command
 }
 
 /// Asserts that a finished command exited 0, showing its stderr when it did not.

@@ -9,7 +9,7 @@ pub const CACHE_FORMAT: u32 = 1;
 ///   compiler: two builds of one release may compile differently);
 /// - `magic`: the bytecode format (a pre-release changes it without changing the version);
 /// - `optimization`: the level (`-O`, `-OO` drop asserts and docstrings);
-/// - the source bytes, hashed with BLAKE3;
+/// - the source bytes, hashed with BLAKE3 ([`KeyParts::source_digest`]);
 /// - `worker`: the identity of the worker script (its imports decide which strings are
 ///   interned, and so FLAG_REF bits and string types in the payload);
 /// - `canonical`: whether the payload was canonicalized (`--reproducible`).
@@ -27,8 +27,8 @@ pub struct KeyParts<'a> {
     pub magic: [u8; 4],
     /// The optimization level compiled at.
     pub optimization: i8,
-    /// The source bytes as read from disk.
-    pub source: &'a [u8],
+    /// The BLAKE3 digest of the source bytes as read from disk.
+    pub source_digest: [u8; 32],
     /// A digest of the worker script that compiles.
     pub worker: &'a [u8],
     /// Whether the payload is stored in canonical form.
@@ -50,9 +50,23 @@ impl<'a> KeyParts<'a> {
             sys_version,
             magic,
             optimization,
-            source,
+            source_digest: Self::source_digest(source),
             worker,
             canonical: false,
+        }
+    }
+
+    /// The digest a key holds of `source`: compute it once and give it to
+    /// [`KeyParts::with_source_digest`] for each level.
+    pub fn source_digest(source: &[u8]) -> [u8; 32] {
+        *blake3::hash(source).as_bytes()
+    }
+
+    /// The same parts, for the source whose [`KeyParts::source_digest`] is `digest`.
+    pub fn with_source_digest(self, digest: [u8; 32]) -> Self {
+        KeyParts {
+            source_digest: digest,
+            ..self
         }
     }
 
@@ -81,7 +95,7 @@ impl CacheKey {
         field(parts.sys_version.as_bytes());
         field(&parts.magic);
         field(&parts.optimization.to_le_bytes());
-        field(blake3::hash(parts.source).as_bytes());
+        field(&parts.source_digest);
         field(parts.worker);
         field(&[u8::from(parts.canonical)]);
         CacheKey(*hasher.finalize().as_bytes())

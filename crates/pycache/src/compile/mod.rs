@@ -16,6 +16,7 @@
 //! never stops the others; a worker that dies is replaced and its file retried once; a hung one
 //! is killed after the per-file timeout.
 
+mod cached;
 mod dfile;
 mod directory;
 mod failures;
@@ -23,6 +24,7 @@ mod select;
 mod worker;
 mod write;
 
+pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
 pub use directory::FileFacts;
 pub use select::{
@@ -85,6 +87,8 @@ pub struct CompileOptions {
     /// canonical form ([`crate::marshal::canonical`]), and a fresh pyc that is not canonical is
     /// canonicalized in place, without Python.
     pub reproducible: bool,
+    /// The cache of compiled code (off unless enabled).
+    pub cache: CodeCacheOptions,
 }
 
 impl Default for CompileOptions {
@@ -105,6 +109,48 @@ impl Default for CompileOptions {
             timeout: Some(Duration::from_secs(60)),
             cancel: Arc::new(AtomicBool::new(false)),
             reproducible: false,
+            cache: CodeCacheOptions::default(),
+        }
+    }
+}
+
+/// Where compiled code is cached (see [`crate::cache`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CodeCacheOptions {
+    /// Look up and store compiled code at all.
+    pub enabled: bool,
+    /// The local cache directory; `None` is [`crate::cache::default_dir`].
+    pub dir: Option<PathBuf>,
+    /// The local cache's size cap, kept by evicting the least recently used entries.
+    pub max_size: u64,
+    /// The remote cache's URL (`redis://`, `s3://`, `webdav+http://`, `ghac://`).
+    pub remote: Option<String>,
+    /// Read from the remote, never write to it.
+    pub remote_read_only: bool,
+    /// The longest a remote request may take.
+    pub remote_timeout: Duration,
+}
+
+impl Default for CodeCacheOptions {
+    fn default() -> Self {
+        CodeCacheOptions {
+            enabled: false,
+            dir: None,
+            max_size: crate::cache::DEFAULT_MAX_SIZE,
+            remote: None,
+            remote_read_only: false,
+            remote_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl CodeCacheOptions {
+    /// The local cache at its default place, no remote.
+    pub fn local() -> Self {
+        CodeCacheOptions {
+            enabled: true,
+            ..CodeCacheOptions::default()
         }
     }
 }
@@ -116,6 +162,10 @@ pub enum Outcome {
     Compiled,
     /// Its pycs were fresh; nothing was done.
     Fresh,
+    /// Written from the local cache of compiled code: no interpreter ran.
+    FromCache,
+    /// Written from the remote cache of compiled code (and stored locally).
+    FromRemote,
     /// Its pycs were fresh but not canonical (`reproducible`): rewritten in canonical form.
     Canonicalized,
     /// It could not be compiled or written; the message says why, as compileall would.
@@ -158,6 +208,8 @@ pub enum Event<'a> {
     File(&'a FileReport),
     /// A missing path or a directory that could not be listed.
     Problem(&'a WalkProblem),
+    /// Something the run could do without (a remote cache that failed): said once, not fatal.
+    Warning(&'a str),
 }
 
 /// Counts for one interpreter.
@@ -165,6 +217,10 @@ pub enum Event<'a> {
 pub struct InterpreterSummary {
     /// Files compiled.
     pub compiled: usize,
+    /// Files written from the local cache of compiled code.
+    pub cached: usize,
+    /// Files written from the remote cache of compiled code.
+    pub remote: usize,
     /// Files already fresh.
     pub fresh: usize,
     /// Fresh files whose pycs were rewritten in canonical form (`reproducible`).
@@ -177,6 +233,21 @@ pub struct InterpreterSummary {
     pub elapsed: Duration,
 }
 
+impl InterpreterSummary {
+    /// Counts one file's outcome.
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Compiled => self.compiled += 1,
+            Outcome::FromCache => self.cached += 1,
+            Outcome::FromRemote => self.remote += 1,
+            Outcome::Fresh => self.fresh += 1,
+            Outcome::Canonicalized => self.canonicalized += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Interrupted => self.interrupted += 1,
+        }
+    }
+}
+
 /// The result of a run.
 #[derive(Debug, Clone, Default)]
 pub struct CompileSummary {
@@ -186,6 +257,8 @@ pub struct CompileSummary {
     pub problems: Vec<WalkProblem>,
     /// True when the run was interrupted.
     pub interrupted: bool,
+    /// What the cache of compiled code gave, when it was on and consulted.
+    pub cache: Option<CacheCounts>,
 }
 
 impl CompileSummary {
@@ -424,6 +497,37 @@ fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
             source_hash(algorithm, interpreter.magic(), source),
         ),
     }
+}
+
+/// Writes `code` (one payload per level) as `job`'s pycs, as `py_compile` writes them: the
+/// header from the source's stat (or hash), the mode from the source, atomically; with
+/// `--hardlink-dupes`, a level identical to the one before is a hard link to it.
+fn write_pycs(
+    target: &Target,
+    job: &Job,
+    cell: &SourceCell,
+    source: &[u8],
+    code: &[Vec<u8>],
+    options: &CompileOptions,
+) -> Result<(), String> {
+    let metadata = cell.metadata();
+    let stat = metadata
+        .map(SourceStat::from_metadata)
+        .unwrap_or(SourceStat { mtime: 0, size: 0 });
+    let header = header_for(target, stat, source).to_bytes();
+    let mode = write::pyc_mode(metadata);
+    for (index, (cfile, payload)) in job.cfiles.iter().zip(code).enumerate() {
+        if index > 0
+            && options.hardlink_dupes
+            && code[index - 1] == *payload
+            && job.cfiles[index - 1] != *cfile
+        {
+            write::hardlink(&job.cfiles[index - 1], cfile)?;
+        } else {
+            write::write_pyc(cfile, &[&header, payload], mode)?;
+        }
+    }
+    Ok(())
 }
 
 /// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
@@ -749,12 +853,7 @@ pub fn compile(
         fresh: fresh_reports.len(),
     });
     for report in &fresh_reports {
-        let counts = &mut summary.interpreters[report.interpreter];
-        match report.outcome {
-            Outcome::Canonicalized => counts.canonicalized += 1,
-            Outcome::Failed(_) => counts.failed += 1,
-            _ => counts.fresh += 1,
-        }
+        summary.interpreters[report.interpreter].count(&report.outcome);
         on_event(Event::File(report));
     }
     for report in &remembered_reports {
@@ -768,6 +867,42 @@ pub fn compile(
         if let Some(failures) = failures {
             failures.save();
         }
+        return summary;
+    }
+
+    // What was compiled before is written from the cache; only the rest goes to the workers.
+    let mut cache_warnings = Vec::new();
+    let cache = cached::CacheStage::open(&options.cache, options.reproducible, &mut cache_warnings);
+    if let Some(cache) = &cache {
+        let context = Context {
+            targets: &targets,
+            sources: &sources,
+            levels: &levels,
+            options,
+        };
+        let served;
+        (served, stale) = cached::serve(cache, &context, stale, &mut cache_warnings);
+        for warning in cache_warnings.drain(..) {
+            on_event(Event::Warning(&warning));
+        }
+        for report in &served {
+            let counts = &mut summary.interpreters[report.interpreter];
+            counts.count(&report.outcome);
+            counts.elapsed = start.elapsed();
+            on_event(Event::File(report));
+        }
+    }
+    if stale.is_empty() {
+        if let Some(cache) = &cache {
+            summary.cache = Some(cache.finish(&mut cache_warnings));
+        }
+        for warning in &cache_warnings {
+            on_event(Event::Warning(warning));
+        }
+        if let Some(failures) = failures {
+            failures.save();
+        }
+        summary.interrupted = options.cancel.load(Ordering::SeqCst);
         return summary;
     }
 
@@ -796,6 +931,7 @@ pub fn compile(
             reproducible: options.reproducible,
         },
         options: options.clone(),
+        cache,
     });
     // Twice as many threads as worker processes: while one thread writes a file's pycs, another
     // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
@@ -840,18 +976,18 @@ pub fn compile(
             }
         }
         let counts = &mut summary.interpreters[report.interpreter];
-        match report.outcome {
-            Outcome::Compiled => counts.compiled += 1,
-            Outcome::Fresh => counts.fresh += 1,
-            Outcome::Canonicalized => counts.canonicalized += 1,
-            Outcome::Failed(_) => counts.failed += 1,
-            Outcome::Interrupted => counts.interrupted += 1,
-        }
+        counts.count(&report.outcome);
         counts.elapsed = start.elapsed();
         on_event(Event::File(&report));
     }
     executor.shutdown(true, false);
     shared.pools.close_all();
+    if let Some(cache) = &shared.cache {
+        summary.cache = Some(cache.finish(&mut cache_warnings));
+    }
+    for warning in &cache_warnings {
+        on_event(Event::Warning(warning));
+    }
     if let Some(failures) = failures {
         failures.save();
     }
@@ -928,6 +1064,15 @@ struct Shared {
     levels: Vec<i8>,
     pools: Pools,
     options: CompileOptions,
+    cache: Option<cached::CacheStage>,
+}
+
+/// What the stages after planning read: the targets, the sources, the levels and the options.
+struct Context<'a> {
+    targets: &'a [Target],
+    sources: &'a [Arc<SourceCell>],
+    levels: &'a [i8],
+    options: &'a CompileOptions,
 }
 
 impl Shared {
@@ -993,12 +1138,6 @@ impl Shared {
         if self.options.cancel.load(Ordering::SeqCst) {
             return Outcome::Interrupted;
         }
-        let metadata = cell.metadata();
-        let stat = metadata
-            .map(SourceStat::from_metadata)
-            .unwrap_or(SourceStat { mtime: 0, size: 0 });
-        let header = header_for(target, stat, &source).to_bytes();
-        let mode = write::pyc_mode(metadata);
         let code = if self.options.reproducible {
             match canonical_payloads(&target.interpreter, code) {
                 Ok(code) => code,
@@ -1007,19 +1146,14 @@ impl Shared {
         } else {
             code
         };
-        for (index, (cfile, payload)) in job.cfiles.iter().zip(&code).enumerate() {
-            let written = if index > 0
-                && self.options.hardlink_dupes
-                && code[index - 1] == *payload
-                && job.cfiles[index - 1] != *cfile
-            {
-                write::hardlink(&job.cfiles[index - 1], cfile)
-            } else {
-                write::write_pyc(cfile, &[&header, payload], mode)
-            };
-            if let Err(message) = written {
-                return Outcome::Failed(message);
-            }
+        if let Err(message) = write_pycs(target, job, cell, &source, &code, &self.options) {
+            return Outcome::Failed(message);
+        }
+        if let Some(cache) = &self.cache
+            && warnings.is_empty()
+        {
+            let digest = crate::cache::KeyParts::source_digest(&source);
+            cache.store(target, &self.levels, digest, &code);
         }
         Outcome::Compiled
     }

@@ -15,6 +15,12 @@ use std::time::{Duration, Instant};
 
 const WORKER_SCRIPT: &str = include_str!("worker.py");
 
+/// The worker script itself: part of the compiled-code cache's key, since what it imports
+/// decides which strings are interned, and so some bytes of what it compiles.
+pub(crate) fn script() -> &'static [u8] {
+    WORKER_SCRIPT.as_bytes()
+}
+
 /// Why a worker could not do its job.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum WorkerError {

@@ -34,6 +34,7 @@ pub(crate) struct ProbeData {
     pub(crate) probe_version: u32,
     pub(crate) implementation: String,
     pub(crate) version: String,
+    pub(crate) sys_version: String,
     pub(crate) releaselevel: String,
     pub(crate) serial: u32,
     pub(crate) cache_tag: Option<String>,
@@ -221,6 +222,12 @@ impl Interpreter {
     /// The full version, `3.12.1`.
     pub fn full_version(&self) -> &str {
         &self.data.version
+    }
+
+    /// `sys.version` whole: the release, the build and its compiler
+    /// (`3.12.1 (main, May  9 2026, 07:35:25) [GCC 12.2.0]`).
+    pub fn sys_version(&self) -> &str {
+        &self.data.sys_version
     }
 
     /// `sys.version_info.releaselevel` (`final`, `candidate`, ...).

@@ -28,10 +28,11 @@ def hexpath(path):
 
 def main():
     info = {
-        "probe_version": 1,
+        "probe_version": 2,
         "implementation": getattr(getattr(sys, "implementation", None), "name", None)
         or ("pypy" if "__pypy__" in sys.builtin_module_names else "cpython"),
         "version": "%d.%d.%d" % sys.version_info[:3],
+        "sys_version": sys.version,
         "releaselevel": sys.version_info[3],
         "serial": sys.version_info[4],
         "cache_tag": getattr(getattr(sys, "implementation", None), "cache_tag", None),

@@ -1,0 +1,428 @@
+//! The compile engine's cache stage, between freshness and scheduling: what was compiled
+//! before (by this machine or, through the remote, by another) is served from the cache,
+//! re-pointed to this file's name; what is compiled now is stored for next time.
+//!
+//! Keys and entries are [`crate::cache`]'s. A payload is served only when every level of the
+//! file is found, intact and re-pointable; otherwise the file is compiled as if there were no
+//! cache. Files the interpreter warned about are not cached: their warnings name the path they
+//! were compiled at, and compileall prints them on every compile, so a hit could not say them
+//! truthfully.
+
+use super::{CodeCacheOptions, Context, FileReport, Job, Outcome, Target, write, write_pycs};
+use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
+use crate::marshal::{self, Format};
+use crate::parallel::parallel_map;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(feature = "remote")]
+use crate::cache::RemoteCache;
+
+/// The caches of one run, and what the run did with them.
+#[derive(Debug)]
+pub(super) struct CacheStage {
+    local: Option<LocalCache>,
+    #[cfg(feature = "remote")]
+    remote: Option<RemoteCache>,
+    remote_read_only: bool,
+    max_size: u64,
+    canonical: bool,
+    worker: [u8; 32],
+    hits: AtomicU64,
+    remote_hits: AtomicU64,
+    misses: AtomicU64,
+    damaged: AtomicU64,
+    stored: AtomicU64,
+    /// Entries to send to the remote at the end of the run.
+    outbox: Mutex<Vec<(CacheKey, Vec<u8>)>>,
+    /// The first remote error; after it the remote is left alone.
+    remote_error: Mutex<Option<String>>,
+}
+
+impl CacheStage {
+    /// The caches `options` ask for; `None` when caching is off. A remote that cannot be set
+    /// up is reported through `warn` and left out.
+    pub(super) fn open(
+        options: &CodeCacheOptions,
+        canonical: bool,
+        warn: &mut Vec<String>,
+    ) -> Option<Self> {
+        if !options.enabled {
+            return None;
+        }
+        let local = options
+            .dir
+            .clone()
+            .or_else(crate::cache::default_dir)
+            .map(LocalCache::new);
+        #[cfg(feature = "remote")]
+        let remote = options.remote.as_deref().and_then(|url| {
+            RemoteCache::from_url(url, options.remote_timeout)
+                .map_err(|e| warn.push(format!("{e}; going on without it")))
+                .ok()
+        });
+        #[cfg(not(feature = "remote"))]
+        if let Some(url) = &options.remote {
+            warn.push(format!(
+                "remote cache {url}: this pycache was built without remote support"
+            ));
+        }
+        Some(CacheStage {
+            local,
+            #[cfg(feature = "remote")]
+            remote,
+            remote_read_only: options.remote_read_only,
+            max_size: options.max_size,
+            canonical,
+            worker: *blake3::hash(super::worker::script()).as_bytes(),
+            hits: AtomicU64::new(0),
+            remote_hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            damaged: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            outbox: Mutex::new(Vec::new()),
+            remote_error: Mutex::new(None),
+        })
+    }
+
+    /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
+    /// compiled by `target`'s interpreter at `level`.
+    pub(super) fn key(&self, target: &Target, level: i8, digest: [u8; 32]) -> CacheKey {
+        let interpreter = &target.interpreter;
+        CacheKey::new(
+            &KeyParts::new(
+                interpreter.implementation(),
+                interpreter.sys_version(),
+                interpreter.magic().0,
+                level,
+                b"",
+                &self.worker,
+            )
+            .with_source_digest(digest)
+            .canonical(self.canonical),
+        )
+    }
+
+    /// The payloads of every level of `job` from the local cache, re-pointed to the job's name;
+    /// `None` on any miss.
+    pub(super) fn lookup_local(
+        &self,
+        target: &Target,
+        job: &Job,
+        levels: &[i8],
+        digest: [u8; 32],
+    ) -> Option<Vec<Vec<u8>>> {
+        let Some(local) = self.local.as_ref() else {
+            return self.miss();
+        };
+        let mut payloads = Vec::with_capacity(levels.len());
+        for &level in levels {
+            match local.get(&self.key(target, level, digest)) {
+                Lookup::Hit(entry) => payloads.push(entry.payload),
+                Lookup::Miss => return self.miss(),
+                Lookup::Damaged(_) => {
+                    self.damaged.fetch_add(1, Ordering::Relaxed);
+                    return self.miss();
+                }
+            }
+        }
+        let payloads = self.repoint(target, job, payloads)?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(payloads)
+    }
+
+    fn miss<T>(&self) -> Option<T> {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// `payloads` with `co_filename` re-pointed to the job's name (and in canonical form again
+    /// when the run is reproducible: a new name may change what is shared).
+    fn repoint(&self, target: &Target, job: &Job, payloads: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
+        payloads
+            .iter()
+            .map(|payload| {
+                let moved = marshal::rewrite_filename(payload, format, &job.name).ok()?;
+                if self.canonical {
+                    marshal::canonical(&moved, format).ok()
+                } else {
+                    Some(moved)
+                }
+            })
+            .collect()
+    }
+
+    /// Stores what a worker compiled (no warnings: see the module doc).
+    pub(super) fn store(&self, target: &Target, levels: &[i8], digest: [u8; 32], code: &[Vec<u8>]) {
+        #[cfg(feature = "remote")]
+        let to_remote = self.remote.is_some() && !self.remote_read_only;
+        #[cfg(not(feature = "remote"))]
+        let to_remote = false;
+        for (&level, payload) in levels.iter().zip(code) {
+            let key = self.key(target, level, digest);
+            let entry = Entry::new(payload.clone(), String::new(), self.canonical);
+            if let Some(local) = &self.local
+                && local.put(&key, &entry).is_ok()
+            {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+            }
+            if to_remote {
+                let bytes = entry.encode(&key);
+                self.outbox
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((key, bytes));
+            }
+        }
+    }
+
+    /// Looks up, in one batch, every level of `jobs` in the remote cache; gives, per job, its
+    /// re-pointed payloads when all were found (and stores them locally).
+    #[cfg(feature = "remote")]
+    pub(super) fn lookup_remote(
+        &self,
+        targets: &[Target],
+        jobs: &[(&Job, [u8; 32])],
+        levels: &[i8],
+        warn: &mut Vec<String>,
+    ) -> Vec<Option<Vec<Vec<u8>>>> {
+        let none = || vec![None; jobs.len()];
+        let Some(remote) = &self.remote else {
+            return none();
+        };
+        if jobs.is_empty() || self.remote_failed() {
+            return none();
+        }
+        let keys: Vec<CacheKey> = jobs
+            .iter()
+            .flat_map(|&(job, digest)| {
+                levels
+                    .iter()
+                    .map(move |&level| self.key(&targets[job.target], level, digest))
+            })
+            .collect();
+        let found = match remote.get_many(&keys) {
+            Ok(found) => found,
+            Err(error) => {
+                self.remote_failed_with(error.to_string(), warn);
+                return none();
+            }
+        };
+        let mut keyed = keys.iter().zip(found);
+        jobs.iter()
+            .map(|&(job, _)| {
+                let mut payloads = Vec::with_capacity(levels.len());
+                let mut complete = true;
+                for (key, bytes) in keyed.by_ref().take(levels.len()) {
+                    match bytes.map(|b| Entry::decode(&b, key)) {
+                        Some(Ok(entry)) => {
+                            if let Some(local) = &self.local {
+                                let _ = local.put(key, &entry);
+                            }
+                            payloads.push(entry.payload);
+                        }
+                        Some(Err(_)) => {
+                            self.damaged.fetch_add(1, Ordering::Relaxed);
+                            complete = false;
+                        }
+                        None => complete = false,
+                    }
+                }
+                let payloads = complete
+                    .then(|| self.repoint(&targets[job.target], job, payloads))
+                    .flatten()?;
+                // A local miss was counted for this job; it is a remote hit after all.
+                self.misses.fetch_sub(1, Ordering::Relaxed);
+                self.remote_hits.fetch_add(1, Ordering::Relaxed);
+                Some(payloads)
+            })
+            .collect()
+    }
+
+    #[cfg(feature = "remote")]
+    fn remote_failed(&self) -> bool {
+        self.remote_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    #[cfg(feature = "remote")]
+    fn remote_failed_with(&self, message: String, warn: &mut Vec<String>) {
+        let mut first = self.remote_error.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_none() {
+            warn.push(format!("{message}; compiling without the remote cache"));
+            *first = Some(message);
+        }
+    }
+
+    /// Ends the run: sends what was compiled to the remote, keeps the local cache under its
+    /// size cap, and records the run's hits and misses.
+    pub(super) fn finish(&self, warn: &mut Vec<String>) -> CacheCounts {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            let outbox =
+                std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+            if !outbox.is_empty()
+                && !self.remote_failed()
+                && let Err(error) = remote.put_many(outbox)
+            {
+                self.remote_failed_with(error.to_string(), warn);
+            }
+        }
+        let counts = CacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            remote_hits: self.remote_hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            damaged: self.damaged.load(Ordering::Relaxed),
+        };
+        if let Some(local) = &self.local {
+            if self.stored.load(Ordering::Relaxed) > 0
+                && let Err(error) = local.prune(self.max_size)
+            {
+                warn.push(format!(
+                    "cache {}: cannot prune: {error}",
+                    local.dir().display()
+                ));
+            }
+            if counts.hits + counts.remote_hits + counts.misses > 0 {
+                let run = RunStats::new(
+                    counts.hits,
+                    counts.remote_hits,
+                    counts.misses,
+                    counts.damaged,
+                );
+                let _ = crate::cache::record_run(local.dir(), &run);
+            }
+        }
+        counts
+    }
+}
+
+/// What a run got from the caches (files, not levels).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheCounts {
+    /// Files served from the local cache.
+    pub hits: u64,
+    /// Files served from the remote cache.
+    pub remote_hits: u64,
+    /// Files looked up and compiled.
+    pub misses: u64,
+    /// Damaged entries met (and removed).
+    pub damaged: u64,
+}
+
+/// How the local lookup of one job ended.
+enum Looked {
+    /// Written (or failed to write) from the local cache.
+    Done(FileReport),
+    /// Not in the local cache: the source's digest, for the remote.
+    Missed([u8; 32]),
+    /// Not for the cache (no pyc path, unreadable source, interrupted): the workers' path
+    /// reports it as it would without a cache.
+    Skipped,
+}
+
+/// Serves what it can of `stale` from the caches (local on every core, then the remote in
+/// batches) and gives back the reports of what it served and the jobs left to compile.
+pub(super) fn serve(
+    cache: &CacheStage,
+    context: &Context<'_>,
+    stale: Vec<Job>,
+    warnings: &mut Vec<String>,
+) -> (Vec<FileReport>, Vec<Job>) {
+    let threads = context.options.workers.clamp(1, 8);
+    let looked = parallel_map(&stale, threads, |job| look_locally(cache, context, job));
+    let mut reports = Vec::new();
+    let mut missed: Vec<(Job, [u8; 32])> = Vec::new();
+    let mut rest = Vec::new();
+    for (job, looked) in stale.into_iter().zip(looked) {
+        match looked {
+            Looked::Done(report) => reports.push(report),
+            Looked::Missed(digest) => missed.push((job, digest)),
+            Looked::Skipped => rest.push(job),
+        }
+    }
+    #[cfg(feature = "remote")]
+    for batch in missed.chunks(REMOTE_BATCH) {
+        let asked: Vec<(&Job, [u8; 32])> = batch.iter().map(|(job, d)| (job, *d)).collect();
+        let found = cache.lookup_remote(context.targets, &asked, context.levels, warnings);
+        let served: Vec<(&Job, Vec<Vec<u8>>)> = batch
+            .iter()
+            .zip(found)
+            .filter_map(|((job, _), payloads)| Some((job, payloads?)))
+            .collect();
+        reports.extend(parallel_map(&served, threads, |(job, payloads)| {
+            report(context, job, payloads, Outcome::FromRemote)
+        }));
+    }
+    #[cfg(not(feature = "remote"))]
+    let _ = warnings;
+    let served: std::collections::HashSet<(usize, &std::ffi::OsStr)> = reports
+        .iter()
+        .map(|r| (r.interpreter, r.source.as_os_str()))
+        .collect();
+    let unserved: Vec<Job> = missed
+        .into_iter()
+        .map(|(job, _)| job)
+        .filter(|job| !served.contains(&(job.target, job.candidate.path.as_os_str())))
+        .collect();
+    drop(served);
+    rest.extend(unserved);
+    (reports, rest)
+}
+
+/// Remote lookups per batch: large enough to keep many requests in flight, small enough that
+/// the payloads of one batch stay a few megabytes.
+#[cfg(feature = "remote")]
+const REMOTE_BATCH: usize = 512;
+
+fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked {
+    if job.cfiles.is_empty()
+        || context.options.cancel.load(Ordering::SeqCst)
+        || job.cfiles.iter().any(|c| write::check_target(c).is_err())
+    {
+        return Looked::Skipped;
+    }
+    let Ok(source) = context.sources[job.source].bytes() else {
+        return Looked::Skipped;
+    };
+    let digest = KeyParts::source_digest(&source);
+    let target = &context.targets[job.target];
+    match cache.lookup_local(target, job, context.levels, digest) {
+        Some(payloads) => Looked::Done(report(context, job, &payloads, Outcome::FromCache)),
+        None => Looked::Missed(digest),
+    }
+}
+
+/// Writes `payloads` as `job`'s pycs and reports it.
+fn report(context: &Context<'_>, job: &Job, payloads: &[Vec<u8>], served: Outcome) -> FileReport {
+    let cell = &context.sources[job.source];
+    let outcome = match cell.bytes() {
+        Ok(source) => {
+            match write_pycs(
+                &context.targets[job.target],
+                job,
+                cell,
+                &source,
+                payloads,
+                context.options,
+            ) {
+                Ok(()) => served,
+                Err(message) => Outcome::Failed(message),
+            }
+        }
+        Err(message) => Outcome::Failed(message),
+    };
+    FileReport {
+        interpreter: job.target,
+        source: job.candidate.path.clone(),
+        pycs: job.cfiles.clone(),
+        outcome,
+        warnings: String::new(),
+        notices: job.notices.clone(),
+        compile_error: false,
+    }
+}
