@@ -11,7 +11,13 @@ Environment:
   PYTHONPYCACHEPREFIX   sys.pycache_prefix, read by the interpreter (--pycache-prefix overrides)
   SOURCE_DATE_EPOCH     Reproducible build: compile writes checked-hash pycs by default
   PYCACHE_CACHE_DIR     pycache's own cache directory (interpreter probes, remembered
-                        failures); else $XDG_CACHE_HOME/pycache, else ~/.cache/pycache
+                        failures, compiled code); else $XDG_CACHE_HOME/pycache, else
+                        ~/.cache/pycache
+  PYCACHE_NO_CACHE      1: compile neither reads nor writes the cache of compiled code
+  PYCACHE_REMOTE, PYCACHE_REMOTE_READ_ONLY
+                        The remote cache's URL (--remote); 1: only read from it
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL
+                        An s3:// remote's credentials, region and endpoint
   PYTHONPATH, PYTHONHOME, PYTHONOPTIMIZE, PYTHONNOUSERSITE, PYTHONUSERBASE, ...
                         Passed to the interpreters, which read them as Python does
 
