@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The cache of compiled code, measured against a write floor and against compiling, in one run.
+
+    python3 bench/cache_bench.py [--pycache PATH] [--rounds N] [--serc PATH] [--work DIR]
+
+Tree: a copy of the default interpreter's site-packages (.py files, mtimes kept). The cache is
+warmed by compiling another copy at another path. Then, in each round (the order reversed every
+other round, since absolute times drift here), each measure writes into a fresh copy of the tree
+(new directories, no pycs; the copy is made and synced before the clock starts):
+  - floor: bench/write_floor.c writes the same pyc bytes to the same paths, temporary file and
+    rename, on every core (nothing else: no reading, no hashing, no deciding);
+  - warm local: pycache compile with the warm local cache (everything a hit);
+  - warm redis: pycache compile with an empty local cache and a local redis-server holding
+    everything (everything a remote hit);
+  - cold --no-cache and cold with an empty cache (every lookup a miss, every result stored);
+  - compileall -j0, and serc (if it installs) cold.
+Printed: the best of the rounds for each, and the ratios the cache issue asks for. --work puts
+the trees elsewhere (a tmpfs, say) to compare kinds of file system.
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def copy_py(src, dst):
+    count = 0
+    for d, dirs, files in os.walk(src):
+        dirs[:] = [x for x in dirs if x != "__pycache__"]
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(d, f), src)
+                os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+                shutil.copy2(os.path.join(d, f), os.path.join(dst, rel))
+                count += 1
+    return count
+
+
+def pycs(tree):
+    for d, _, files in os.walk(tree):
+        for f in files:
+            if f.endswith(".pyc"):
+                yield os.path.relpath(os.path.join(d, f), tree)
+
+
+def timed(cmd, **kw):
+    start = time.perf_counter()
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    elapsed = time.perf_counter() - start
+    if out.returncode not in (0, 1):
+        sys.exit(f"{cmd[0]} failed ({out.returncode}): {out.stderr.decode(errors='replace')[-2000:]}")
+    return elapsed, out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pycache", default=os.path.join(ROOT, "target", "release", "pycache"))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--serc", default=shutil.which("serc"))
+    parser.add_argument("--work", default=None, help="where the trees are written (default: a temporary directory)")
+    parser.add_argument("--limit", type=int, default=0, help="only this many files (a quick check)")
+    args = parser.parse_args()
+    if not os.path.exists(args.pycache):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "pycache-cli"], cwd=ROOT, check=True)
+    cores = os.cpu_count() or 1
+    python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    env = dict(os.environ)
+    env.pop("PYCACHE_NO_CACHE", None)
+    env.pop("PYCACHE_REMOTE", None)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    with tempfile.TemporaryDirectory(dir=args.work) as work:
+        floor = os.path.join(work, "write_floor")
+        subprocess.run(["gcc", "-O2", "-pthread", "-o", floor, os.path.join(HERE, "write_floor.c")], check=True)
+        source = os.path.join(work, "source")
+        files = copy_py(site, source)
+        if args.limit:
+            kept = 0
+            for d, _, names in sorted(os.walk(source)):
+                for name in sorted(names):
+                    kept += 1
+                    if kept > args.limit:
+                        os.unlink(os.path.join(d, name))
+            files = min(files, args.limit)
+        state = os.path.join(work, "state")
+        env["PYCACHE_CACHE_DIR"] = state
+        warm = os.path.join(work, "cache-warm")
+
+        def fresh(name):
+            tree = os.path.join(work, "trees", name)
+            if os.path.exists(tree):
+                shutil.rmtree(tree)
+            shutil.copytree(source, tree, copy_function=shutil.copy2)
+            os.sync()
+            time.sleep(0.5)
+            return tree
+
+        def pycache(tree, *extra):
+            return timed([args.pycache, "compile", "-q", "--python", python, *extra, tree], env=env)[0]
+
+        # Warm the local cache at another path, and make the floor's bytes.
+        elsewhere = fresh("elsewhere-at-another-path")
+        pycache(elsewhere, "--cache-dir", warm)
+        reference = fresh("reference")
+        pycache(reference, "--cache-dir", warm)
+        manifest_rows = [(rel, os.path.join(reference, rel)) for rel in pycs(reference)]
+
+        redis_port = free_port()
+        redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no", "--dir", work],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{redis_port}/0"
+        try:
+            time.sleep(0.5)
+            filler = fresh("redis-filler")
+            pycache(filler, "--cache-dir", os.path.join(work, "cache-filler"), "--remote", url)
+
+            serc = args.serc
+            if serc is None:
+                venv = os.path.join(work, "serc-venv")
+                subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+                if subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "serc"]).returncode == 0:
+                    serc = os.path.join(venv, "bin", "serc")
+            version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], stdout=subprocess.PIPE, text=True).stdout.strip()
+
+            def measure_floor():
+                tree = fresh("floor")
+                manifest = os.path.join(work, "manifest")
+                with open(manifest, "w") as f:
+                    for rel, content in manifest_rows:
+                        f.write(f"{os.path.join(tree, rel)}\t{content}\n")
+                out = subprocess.run([floor, manifest, str(cores)], stdout=subprocess.PIPE, text=True, check=True)
+                return float(out.stdout)
+
+            empties = iter(range(10**6))
+            measures = {
+                "floor (write_floor.c)": measure_floor,
+                "pycache, warm local cache": lambda: pycache(fresh("warm"), "--cache-dir", warm),
+                "pycache, warm redis, empty local": lambda: pycache(fresh("redis"), "--cache-dir", os.path.join(work, f"cache-empty-{next(empties)}"), "--remote", url),
+                "pycache --no-cache (cold)": lambda: pycache(fresh("nocache"), "--no-cache"),
+                "pycache, empty cache (cold)": lambda: pycache(fresh("cold"), "--cache-dir", os.path.join(work, f"cache-empty-{next(empties)}")),
+                "compileall -j0 (cold)": lambda: timed([python, "-m", "compileall", "-q", "-j0", fresh("compileall")])[0],
+            }
+            if serc:
+                # serc compiles without the interpreter, for 3.12 and later only: it writes 3.12
+                # pycs of the same tree when the interpreter is older.
+                supported = subprocess.run([serc, "compile", "--python-version", version, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode == 0
+                serc_version = version if supported else "3.12"
+                measures[f"serc --python-version {serc_version} (cold)"] = lambda: timed([serc, "compile", "--python-version", serc_version, fresh("serc")])[0]
+            results = {name: [] for name in measures}
+            for r in range(args.rounds):
+                order = list(measures) if r % 2 == 0 else list(reversed(measures))
+                for name in order:
+                    results[name].append(measures[name]())
+                    print(f"  round {r + 1}: {name}: {results[name][-1]:.3f} s", file=sys.stderr, flush=True)
+        finally:
+            redis.kill()
+            redis.wait()
+
+        best = {name: min(times) for name, times in results.items()}
+        print(f"{files} files of {site}, {len(manifest_rows)} pycs, written into fresh directories under {work} "
+              f"({subprocess.run(['stat', '-f', '-c', '%T', work], stdout=subprocess.PIPE, text=True).stdout.strip()}); best of {args.rounds} rounds")
+        for name, value in best.items():
+            print(f"  {name:36s} {value:7.3f} s   (all: {', '.join(f'{t:.3f}' for t in results[name])})")
+        f = best["floor (write_floor.c)"]
+        w = best["pycache, warm local cache"]
+        print(f"  warm local at {w / f:.2f}x of the write floor (goal <= 1.5x); {best['compileall -j0 (cold)'] / w:.1f}x faster than compileall -j0")
+        for name in best:
+            if name.startswith("serc"):
+                print(f"  warm local {best[name] / w:.1f}x faster than {name} (goal >= 5x)")
+        print(f"  warm redis at {best['pycache, warm redis, empty local'] / f:.2f}x of the write floor (goal <= 3x)")
+        print(f"  cold with the cache at {best['pycache, empty cache (cold)'] / best['pycache --no-cache (cold)']:.3f}x of --no-cache (goal <= 1.05x)")
+
+
+if __name__ == "__main__":
+    main()
