@@ -140,6 +140,86 @@ impl Drop for WebDav {
     }
 }
 
+/// An S3-compatible server: `s3s-fs` (from crates.io, installed by `scripts/setup.sh`) on
+/// 127.0.0.1, keeping objects in a temporary directory, with one bucket.
+#[derive(Debug)]
+pub struct S3 {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl S3 {
+    /// The access key and secret the server takes.
+    pub const ACCESS_KEY: &'static str = "pycache-test";
+    /// See [`S3::ACCESS_KEY`].
+    pub const SECRET_KEY: &'static str = "pycache-test-secret";
+
+    /// Starts one, with the bucket `bucket` created.
+    pub fn start(bucket: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join(bucket)).expect("create the bucket");
+        let port = free_port();
+        let mut child = spawn(
+            Command::new(s3s_fs())
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--access-key",
+                    Self::ACCESS_KEY,
+                    "--secret-key",
+                    Self::SECRET_KEY,
+                ])
+                .arg(dir.path()),
+            "s3s-fs",
+        );
+        wait_for(port, &mut child, "s3s-fs");
+        S3 {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables an S3 client of this server needs.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET_KEY.to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ]
+    }
+
+    /// Kills the server now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `s3s-fs` on PATH, else where `cargo install` puts it.
+fn s3s_fs() -> std::path::PathBuf {
+    let installed = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .map(|home| home.join("bin/s3s-fs"));
+    match installed {
+        Some(path) if path.exists() => path,
+        _ => "s3s-fs".into(),
+    }
+}
+
 fn nginx() -> &'static str {
     if Path::new("/usr/sbin/nginx").exists() {
         "/usr/sbin/nginx"

@@ -484,29 +484,53 @@ fn compile_remote(
     extra: &[&str],
     root: &Path,
 ) -> (Value, String) {
-    let mut args: Vec<&OsStr> = vec!["--remote".as_ref(), url.as_ref()];
-    args.extend(extra.iter().map(OsStr::new));
-    compile_cached(python, cache_dir, &args, root)
+    compile_remote_env(python, cache_dir, url, extra, root, &[])
+}
+
+fn compile_remote_env(
+    python: &Path,
+    cache_dir: &Path,
+    url: &str,
+    extra: &[&str],
+    root: &Path,
+    env: &[(&'static str, String)],
+) -> (Value, String) {
+    let output = pycache()
+        .env_remove("PYCACHE_NO_CACHE")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["compile", "--json", "--cache-dir"])
+        .arg(cache_dir)
+        .args(["--remote", url])
+        .args(extra)
+        .arg("--python")
+        .arg(python)
+        .arg(root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_success(&output);
+    (serde_json::from_slice(&output.stdout).unwrap(), stderr)
 }
 
 /// Machine one compiles and fills the remote; machine two (another local cache) compiles the
 /// same code at another path from the remote alone, starting no interpreter, and keeps it
 /// locally; a read-only machine adds nothing to the remote.
-fn machines_share_through(url: &str) {
+fn machines_share_through(url: &str, env: &[(&'static str, String)]) {
     let python = super::compile::default_python();
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::canonicalize(dir.path()).unwrap();
     let (wrapper, counter) = counting(&base, &python);
     let first = base.join("a");
     write_modules(&first);
-    let (json, stderr) = compile_remote(&wrapper, &base.join("one"), url, &[], &first);
+    let (json, stderr) = compile_remote_env(&wrapper, &base.join("one"), url, &[], &first, env);
     assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
     assert!(stderr.is_empty(), "{stderr}");
 
     let second = base.join("second-é-machine");
     super::compile::copy_sources(&first, &second, &|_| false);
     let before = starts(&counter);
-    let (json, _) = compile_remote(&wrapper, &base.join("two"), url, &[], &second);
+    let (json, _) = compile_remote_env(&wrapper, &base.join("two"), url, &[], &second, env);
     assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
     assert_eq!(starts(&counter), before, "an interpreter started");
     let reference = base.join("reference");
@@ -517,24 +541,25 @@ fn machines_share_through(url: &str) {
     // What came from the remote is now in machine two's local cache.
     let third = base.join("third");
     super::compile::copy_sources(&first, &third, &|_| false);
-    let (json, _) = compile_remote(&wrapper, &base.join("two"), url, &[], &third);
+    let (json, _) = compile_remote_env(&wrapper, &base.join("two"), url, &[], &third, env);
     assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
 
     // A read-only machine compiles new code and does not share it.
     let fresh = base.join("new-code");
     std::fs::create_dir_all(&fresh).unwrap();
     std::fs::write(fresh.join("only_here.py"), "ONLY = 'here'\n").unwrap();
-    let (json, _) = compile_remote(
+    let (json, _) = compile_remote_env(
         &python.path,
         &base.join("three"),
         url,
         &["--remote-read-only"],
         &fresh,
+        env,
     );
     assert_eq!(counts(&json), (1, 0, 0, 0), "{json}");
     let again = base.join("new-code-again");
     super::compile::copy_sources(&fresh, &again, &|_| false);
-    let (json, _) = compile_remote(&python.path, &base.join("four"), url, &[], &again);
+    let (json, _) = compile_remote_env(&python.path, &base.join("four"), url, &[], &again, env);
     assert_eq!(
         counts(&json),
         (1, 0, 0, 0),
@@ -545,13 +570,19 @@ fn machines_share_through(url: &str) {
 #[test]
 fn machines_share_compiled_code_through_redis() {
     let redis = test_support::Redis::start();
-    machines_share_through(&redis.url(2));
+    machines_share_through(&redis.url(2), &[]);
 }
 
 #[test]
 fn machines_share_compiled_code_through_webdav() {
     let dav = test_support::WebDav::start();
-    machines_share_through(&dav.url("pycache"));
+    machines_share_through(&dav.url("pycache"), &[]);
+}
+
+#[test]
+fn machines_share_compiled_code_through_s3() {
+    let s3 = test_support::S3::start("builds");
+    machines_share_through("s3://builds/pycache", &s3.env());
 }
 
 /// A remote that is not there: one warning, every file compiled, exit 0.

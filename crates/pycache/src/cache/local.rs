@@ -4,7 +4,8 @@
 //! Layout: `DIR/<first two hex digits>/<64 hex digits>`. An entry is written to a temporary
 //! file in its shard and renamed into place, so a reader sees a whole entry or none; two
 //! processes storing one key write the same bytes, and the last rename wins. A hit sets the
-//! entry's mtime to now: eviction removes the oldest mtimes first (least recently used).
+//! entry's mtime to now (when it is more than an hour old): eviction removes the oldest mtimes
+//! first (least recently used, to the hour).
 
 use super::entry::{Entry, EntryError};
 use super::key::CacheKey;
@@ -15,6 +16,8 @@ use std::time::{Duration, SystemTime};
 /// Temporary files are named so; one older than this is debris of a killed process.
 const TEMP_PREFIX: &str = ".tmp";
 const TEMP_MAX_AGE: Duration = Duration::from_secs(3600);
+/// A hit moves an entry's mtime to now only when it is older than this.
+const REFRESH_AFTER: Duration = Duration::from_secs(3600);
 
 /// A cache directory.
 #[derive(Debug, Clone)]
@@ -81,15 +84,24 @@ impl LocalCache {
     /// "not found" is a miss too (the cache never fails a build).
     pub fn get(&self, key: &CacheKey) -> Lookup {
         let path = self.path_of(key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => return Lookup::Miss,
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return Lookup::Miss;
         };
+        let mut bytes = Vec::new();
+        let Ok(metadata) = file.metadata() else {
+            return Lookup::Miss;
+        };
+        if std::io::Read::read_to_end(&mut file, &mut bytes).is_err() {
+            return Lookup::Miss;
+        }
         match Entry::decode(&bytes, key) {
             Ok(entry) => {
-                // Refresh the LRU clock; failing to is harmless.
-                if let Ok(file) = std::fs::File::options().write(true).open(&path) {
-                    let _ = file.set_modified(SystemTime::now());
+                // Refresh the LRU clock when it is more than an hour behind (one system call
+                // on the descriptor already open; most hits of a busy cache need none).
+                let now = SystemTime::now();
+                let used = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                if now.duration_since(used).unwrap_or_default() > REFRESH_AFTER {
+                    let _ = file.set_modified(now);
                 }
                 Lookup::Hit(entry)
             }

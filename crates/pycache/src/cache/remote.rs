@@ -71,6 +71,19 @@ impl RemoteCache {
     /// [`RemoteError::Url`] for a URL of no known backend; [`RemoteError::Backend`] when the
     /// backend refuses its configuration. Nothing is sent yet.
     pub fn from_url(url: &str, timeout: Duration) -> Result<Self, RemoteError> {
+        Self::from_url_with_env(url, timeout, &|name| std::env::var(name).ok())
+    }
+
+    /// As [`RemoteCache::from_url`], with the variables an `s3://` remote reads (`AWS_*`) taken
+    /// from `env` instead of the process environment.
+    ///
+    /// # Errors
+    /// As [`RemoteCache::from_url`].
+    pub fn from_url_with_env(
+        url: &str,
+        timeout: Duration,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, RemoteError> {
         let bad = |reason: &str| RemoteError::Url {
             url: url.to_owned(),
             reason: reason.to_owned(),
@@ -100,7 +113,7 @@ impl RemoteCache {
                 )
                 .map(|b| b.finish())
             }
-            "s3" => Operator::new(s3(authority, path)).map(|b| b.finish()),
+            "s3" => Operator::new(s3(authority, path, env)).map(|b| b.finish()),
             "webdav+http" | "webdav+https" => {
                 let endpoint = format!("{}://{authority}", &scheme["webdav+".len()..]);
                 Operator::new(
@@ -200,8 +213,8 @@ impl RemoteCache {
 }
 
 /// An S3 bucket, configured from the standard AWS variables.
-fn s3(bucket: &str, prefix: &str) -> services::S3 {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+fn s3(bucket: &str, prefix: &str, env: &dyn Fn(&str) -> Option<String>) -> services::S3 {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let mut builder = services::S3::default()
         .bucket(bucket)
         .root(&format!("/{prefix}"))

@@ -131,7 +131,7 @@ fn prune_evicts_the_least_recently_used_first() {
     }
     let size = cache.usage().unwrap().bytes / 4;
     // Make the order of use explicit: key 0 oldest ... key 3 newest; then use key 0.
-    let base = SystemTime::now() - Duration::from_secs(1000);
+    let base = SystemTime::now() - Duration::from_secs(10_000);
     for (i, key) in keys.iter().enumerate() {
         let hex = key.to_hex();
         let file = std::fs::File::options()

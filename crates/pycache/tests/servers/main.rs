@@ -29,10 +29,17 @@ fn entries(count: u32) -> Vec<(CacheKey, Vec<u8>)> {
 /// One machine stores, another (a second client) finds every entry, byte for byte, and misses
 /// what was never stored.
 fn a_second_machine_gets_what_the_first_stored(url: &str) {
-    let first = RemoteCache::from_url(url, Duration::from_secs(10)).unwrap();
+    a_second_machine_gets_what_the_first_stored_with(url, &|name| std::env::var(name).ok());
+}
+
+fn a_second_machine_gets_what_the_first_stored_with(
+    url: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) {
+    let first = RemoteCache::from_url_with_env(url, Duration::from_secs(10), env).unwrap();
     let stored = entries(300);
     first.put_many(stored.clone()).unwrap();
-    let second = RemoteCache::from_url(url, Duration::from_secs(10)).unwrap();
+    let second = RemoteCache::from_url_with_env(url, Duration::from_secs(10), env).unwrap();
     let mut keys: Vec<CacheKey> = stored.iter().map(|(k, _)| *k).collect();
     keys.push(key(1_000_000));
     let found = second.get_many(&keys).unwrap();
@@ -120,4 +127,26 @@ fn unknown_schemes_are_refused_with_the_reason() {
         assert!(matches!(error, RemoteError::Url { .. }), "{url}: {error}");
         assert!(error.to_string().contains(url), "{error}");
     }
+}
+
+/// S3 against `s3s-fs`, an S3-compatible server, configured from the standard AWS variables
+/// (given here without touching the process environment); wrong credentials are an error.
+#[test]
+fn s3_shares_entries_between_machines() {
+    let s3 = test_support::S3::start("team-cache");
+    let vars = s3.env();
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    a_second_machine_gets_what_the_first_stored_with("s3://team-cache/pycache", &env);
+    let wrong = |name: &str| match name {
+        "AWS_SECRET_ACCESS_KEY" => Some("wrong".to_owned()),
+        _ => env(name),
+    };
+    let remote =
+        RemoteCache::from_url_with_env("s3://team-cache/pycache", Duration::from_secs(5), &wrong)
+            .unwrap();
+    assert!(remote.get_many(&[key(0)]).is_err());
 }
