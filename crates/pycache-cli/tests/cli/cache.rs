@@ -649,3 +649,43 @@ fn a_remote_killed_in_the_middle_of_a_run() {
     let (pairs, _, equal) = compare(&python, &tree, &reference);
     assert_eq!((pairs, equal), (7, 7));
 }
+
+/// `-s` and `-p` (3.9+): the re-pointed name is the dfile compileall would compile under.
+#[test]
+fn strip_and_prepend_name_the_served_code_as_compileall_does() {
+    let python = super::compile::default_python();
+    assert!(python.at_least(3, 9), "-s and -p need compileall 3.9+");
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let cache = base.join("cache");
+    let first = base.join("a");
+    write_modules(&first);
+    compile_cached(&python.path, &cache, &[], &first);
+    let second = base.join("build").join("root");
+    super::compile::copy_sources(&first, &second, &|_| false);
+    let strip = base.join("build");
+    let args: Vec<&OsStr> = vec![
+        "-s".as_ref(),
+        strip.as_os_str(),
+        "-p".as_ref(),
+        "/srv/app".as_ref(),
+    ];
+    let (json, _) = compile_cached(&python.path, &cache, &args, &second);
+    assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
+    let ours = base.join("ours");
+    copy_tree(&second, &ours);
+    let script = "import compileall, sys\n\
+                  assert compileall.compile_dir(sys.argv[1], stripdir=sys.argv[2], prependdir='/srv/app', force=True, quiet=2)";
+    let (status, _, stderr) = python.run(
+        &second,
+        &[
+            "-c".as_ref(),
+            script.as_ref(),
+            second.as_os_str(),
+            strip.as_os_str(),
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    let (pairs, identical, equal) = compare(&python, &ours, &second);
+    assert_eq!((pairs, equal, identical), (6, 6, 6));
+}
