@@ -274,16 +274,16 @@ fn canonical_is_what_add_det_writes_and_loads_the_same() {
             continue;
         };
         let theirs = copy_pycs(&pycs, &theirs_dir);
-        let status = Command::new(add_det)
+        let output = Command::new(add_det)
             .args(["--handler=pyc", "-j2"])
             .arg(&theirs_dir)
-            .stdout(std::process::Stdio::null())
-            .status()
+            .output()
             .unwrap();
         assert!(
-            status.success(),
-            "add-det failed on {}",
-            theirs_dir.display()
+            output.status.success(),
+            "add-det failed on {}: {}",
+            theirs_dir.display(),
+            String::from_utf8_lossy(&output.stderr)
         );
         for ((source, ours), theirs) in pycs.iter().zip(&ours).zip(&theirs) {
             assert!(
