@@ -30,7 +30,7 @@ fn collect_shared(object: &Object, shared: &mut HashSet<u32>) {
     {
         shared.insert(*index);
     }
-    children(object, |child| collect_shared(child, shared));
+    object.for_each_child(|child| collect_shared(child, shared));
 }
 
 /// Replaces, in stream order, the filename fields written in full and the flagged strings that
@@ -76,30 +76,7 @@ pub(crate) fn encode_surrogatepass(path: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Calls `f` on each object directly inside `object`, in stream order.
-pub(super) fn children<'a>(object: &'a Object, mut f: impl FnMut(&'a Object)) {
-    match &object.value {
-        Value::Tuple { items, .. }
-        | Value::List(items)
-        | Value::Set(items)
-        | Value::FrozenSet(items) => {
-            items.iter().for_each(f);
-        }
-        Value::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
-            f(k);
-            f(v);
-        }),
-        Value::Code(code) => code.fields.iter().for_each(|field| {
-            if let Field::Object(o) = field {
-                f(o);
-            }
-        }),
-        Value::Slice(parts) => parts.iter().for_each(f),
-        _ => {}
-    }
-}
-
-/// As [`children`], mutably.
+/// As [`Object::for_each_child`], mutably.
 fn children_mut(object: &mut Object, mut f: impl FnMut(&mut Object)) {
     match &mut object.value {
         Value::Tuple { items, .. }

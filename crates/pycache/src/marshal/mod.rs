@@ -210,7 +210,7 @@ pub fn references(root: &Object) -> Vec<&Object> {
         if object.joins_refs() {
             out.push(object);
         }
-        filename::children(object, |child| walk(child, out));
+        object.for_each_child(|child| walk(child, out));
     }
     let mut out = Vec::new();
     walk(root, &mut out);

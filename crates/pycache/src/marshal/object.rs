@@ -20,6 +20,27 @@ impl Object {
         }
     }
 
+    /// Calls `f` on each object directly inside this one, in stream order.
+    pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Object)) {
+        match &self.value {
+            Value::Tuple { items, .. }
+            | Value::List(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => items.iter().for_each(f),
+            Value::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
+                f(k);
+                f(v);
+            }),
+            Value::Code(code) => code.fields.iter().for_each(|field| {
+                if let Field::Object(o) = field {
+                    f(o);
+                }
+            }),
+            Value::Slice(parts) => parts.iter().for_each(f),
+            _ => {}
+        }
+    }
+
     /// True when reading this object appends it to the reference list: FLAG_REF on anything
     /// but a singleton or a reference (CPython's `r_object` ignores the flag on those).
     pub fn joins_refs(&self) -> bool {
