@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod json_path;
 mod printer;
 
 use clap::Parser;

@@ -30,9 +30,21 @@ impl Printer {
         self.line_bytes(text.as_bytes())
     }
 
-    /// A JSON document on stdout.
+    /// A JSON document on stdout, with `"version": 1` added first when it is an object (see
+    /// docs/json.md); paths made by [`crate::json_path::path`] keep their exact bytes.
     pub(crate) fn json(&mut self, value: &serde_json::Value) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut self.out, value)?;
+        let mut document = serde_json::Map::new();
+        let value = match value {
+            serde_json::Value::Object(fields) => {
+                document.insert("version".to_owned(), serde_json::json!(1));
+                document.extend(fields.clone());
+                serde_json::Value::Object(document)
+            }
+            other => other.clone(),
+        };
+        let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
+        self.out
+            .write_all(crate::json_path::escape_surrogates(&text).as_bytes())?;
         self.out.write_all(b"\n")
     }
 
@@ -51,4 +63,19 @@ impl Printer {
 /// Writes `pycache: error: MESSAGE` to stderr; failures to write it are ignored.
 pub(crate) fn error_line(message: &str) {
     let _ = writeln!(io::stderr().lock(), "pycache: error: {message}");
+}
+
+/// Whether notes (`pycache: note: ...`) are printed; `-qq` turns them off.
+static NOTES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns notes off (for `-qq`, which prints nothing at all).
+pub(crate) fn silence_notes() {
+    NOTES.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Writes `pycache: note: MESSAGE` to stderr (unless silenced); failures to write are ignored.
+pub(crate) fn note_line(message: &str) {
+    if NOTES.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = writeln!(io::stderr().lock(), "pycache: note: {message}");
+    }
 }

@@ -132,20 +132,15 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
     })
 }
 
-/// The interpreters of `--python` (each request once; `all` keeps those with a cache tag
-/// unless `legacy`), or the default one.
-pub(crate) fn interpreters(requests: &[String], legacy: bool) -> anyhow::Result<Vec<Interpreter>> {
+/// The interpreters of `--python` (each request once; see [`resolve_interpreters`] for `all`),
+/// or the default one.
+pub(crate) fn interpreters(requests: &[String]) -> anyhow::Result<Vec<Interpreter>> {
     if requests.is_empty() {
         return resolve_interpreters(None);
     }
     let mut all: Vec<Interpreter> = Vec::new();
     for request in requests {
         for interpreter in resolve_interpreters(Some(request))? {
-            // `all` means every interpreter that has a __pycache__ (not Python 2).
-            let cannot_cache = interpreter.cache_tag().is_none() && !legacy;
-            if request == "all" && cannot_cache {
-                continue;
-            }
             if !all.iter().any(|i| i.path() == interpreter.path()) {
                 all.push(interpreter);
             }
@@ -167,8 +162,11 @@ fn peak_rss_kib() -> i64 {
 }
 
 pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
+    if args.quiet > 0 {
+        crate::printer::silence_notes();
+    }
     let mut options = options(args)?;
-    let interpreters = interpreters(&args.select.python, args.select.legacy)?;
+    let interpreters = interpreters(&args.select.python)?;
     for interpreter in &interpreters {
         if interpreter.cache_tag().is_none() && !options.legacy {
             bail!(

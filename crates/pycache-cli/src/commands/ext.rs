@@ -81,7 +81,7 @@ fn modules_under(roots: &[OsString]) -> Vec<Module> {
 }
 
 pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
-    let interpreters = interpreters(&args.python, true)?;
+    let interpreters = interpreters(&args.python)?;
     let roots: Vec<OsString> = if args.paths.is_empty() {
         let mut roots: Vec<OsString> = Vec::new();
         for interpreter in &interpreters {

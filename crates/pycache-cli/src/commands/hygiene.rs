@@ -18,7 +18,7 @@ fn run_scan(
     check: pycache::CheckHashBasedPycs,
 ) -> anyhow::Result<(Vec<Interpreter>, Scan)> {
     let selection = selection(select)?;
-    let interpreters = interpreters(&select.python, select.legacy)?;
+    let interpreters = interpreters(&select.python)?;
     let options = ScanOptions {
         targets: selection.targets,
         max_levels: selection.max_levels,

@@ -58,17 +58,42 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
-/// The interpreters a `--python` value names; the default interpreter when absent.
+/// The interpreters a `--python` value names; the default interpreter when absent. For `all`,
+/// what was left out (a second interpreter of one cache tag, Python 2) is said on stderr.
 pub(crate) fn resolve_interpreters(request: Option<&str>) -> anyhow::Result<Vec<Interpreter>> {
     let options = DiscoveryOptions::from_env();
+    let hint = |error: pycache::interpreter::InterpreterError| {
+        if error.is_not_found() {
+            anyhow::anyhow!("{}; `pycache interpreters` lists them", error.reason())
+        } else {
+            anyhow::Error::new(error)
+        }
+    };
     match request {
-        None => Ok(vec![default_interpreter(&options).context(
+        None => Ok(vec![default_interpreter(&options).map_err(hint).context(
             "no default interpreter ($VIRTUAL_ENV or python3 on PATH)",
         )?]),
+        Some("all") => {
+            let (found, _) = pycache::interpreter::discover(&options);
+            let (chosen, left_out) = pycache::interpreter::select_all(found, &options);
+            if chosen.is_empty() {
+                anyhow::bail!("--python all: no supported interpreter was found");
+            }
+            for skipped in left_out {
+                crate::printer::note_line(&format!(
+                    "--python all leaves out {} ({}): {}",
+                    skipped.interpreter.display_name(),
+                    skipped.interpreter.path().display(),
+                    skipped.reason
+                ));
+            }
+            Ok(chosen)
+        }
         Some(text) => {
             let request: pycache::InterpreterRequest = text.parse()?;
             request
                 .resolve(&options)
+                .map_err(hint)
                 .with_context(|| format!("--python {text}"))
         }
     }

@@ -3,6 +3,7 @@
 // The compile tests report their byte-identical counts on stderr.
 #![allow(clippy::print_stderr)]
 
+mod choice;
 mod compile;
 mod discovery;
 mod ext;
