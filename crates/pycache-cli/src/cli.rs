@@ -28,7 +28,8 @@ pub(crate) enum Command {
     Compile(CompileArgs),
     /// Report stale, missing and useless pycs without starting Python (a CI gate).
     Check(CheckArgs),
-    /// Remove stale and useless pycs, keep what import would use.
+    /// Remove stale and useless pycs under the given FILE|DIR (at least one), keep what import
+    /// would use.
     Clean(CleanArgs),
     /// List extension modules, their ABI tags, and which file each interpreter would load.
     Ext(ExtArgs),
@@ -151,9 +152,9 @@ pub(crate) struct ExtArgs {
 pub(crate) struct CleanArgs {
     #[command(flatten)]
     pub(crate) select: SelectArgs,
-    /// Also remove pycs of cache tags not in this comma-separated list.
-    #[arg(long, value_delimiter = ',', value_name = "KEEP")]
-    pub(crate) tags: Option<Vec<String>>,
+    /// Keep only the pycs of these cache tags (comma-separated): remove every other tag's.
+    #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+    pub(crate) keep_tags: Option<Vec<String>>,
     /// Also remove pycs of tags no selected interpreter has.
     #[arg(long)]
     pub(crate) other_tags: bool,

@@ -10,7 +10,7 @@ use pycache::compile::{CompileOptions, DfileOptions, Event, Outcome, WalkProblem
 use pycache::python_str::repr;
 use serde_json::json;
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -161,6 +161,101 @@ fn peak_rss_kib() -> i64 {
     }
 }
 
+/// The progress bar of a run: on stderr, with the elapsed time and an estimate of what is left.
+fn progress_bar(stale: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(stale as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} [{elapsed_precise}, {eta} left] {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Prints what one engine event says (errors on stderr, notices and `-v` lines on stdout).
+fn on_event(
+    event: Event<'_>,
+    args: &CompileArgs,
+    interpreters: &[Interpreter],
+    show_progress: bool,
+    printer: &mut Printer,
+    failures: &mut Vec<serde_json::Value>,
+) -> std::io::Result<()> {
+    let label = |index: usize| {
+        if interpreters.len() > 1 {
+            format!(" ({})", interpreters[index].display_name())
+        } else {
+            String::new()
+        }
+    };
+    match event {
+        Event::Planned { stale, .. } => {
+            if show_progress && stale > 0 {
+                printer.start_progress(progress_bar(stale));
+            }
+        }
+        Event::Problem(problem) => {
+            if args.quiet < 2 {
+                let message = match problem {
+                    WalkProblem::Missing(path) => {
+                        format!("{}: No such file or directory", repr(path.as_bytes()))
+                    }
+                    WalkProblem::CantList(dir, why) => {
+                        format!("Can't list {}: {why}", repr(dir.as_bytes()))
+                    }
+                };
+                printer.error(&message)?;
+            }
+        }
+        Event::File(report) => {
+            if args.quiet < 2 {
+                for notice in &report.notices {
+                    printer.line(notice)?;
+                }
+            }
+            if report.outcome != Outcome::Fresh {
+                if let Some(bar) = printer.progress() {
+                    bar.inc(1);
+                    bar.set_message(report.source.to_string_lossy().into_owned());
+                }
+                if args.verbose && args.quiet == 0 {
+                    printer.line(&format!(
+                        "Compiling {}{}...",
+                        repr(report.source.as_bytes()),
+                        label(report.interpreter)
+                    ))?;
+                }
+            }
+            if !report.warnings.is_empty() && args.quiet < 2 {
+                printer.stderr(report.warnings.as_bytes())?;
+            }
+            if let Outcome::Failed(message) = &report.outcome {
+                if args.quiet < 2 {
+                    printer.stderr(
+                        format!(
+                            "*** Error compiling {}{}...\n{}\n",
+                            repr(report.source.as_bytes()),
+                            label(report.interpreter),
+                            message.trim_end_matches('\n')
+                        )
+                        .as_bytes(),
+                    )?;
+                }
+                failures.push(json!({
+                    "interpreter": interpreters[report.interpreter].display_name(),
+                    "source": crate::json_path::path(&report.source),
+                    "message": message,
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
     if args.quiet > 0 {
         crate::printer::silence_notes();
@@ -177,109 +272,26 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
     }
     options.cancel = install_interrupt_handler();
-    let many = interpreters.len() > 1;
-    let label = |index: usize| {
-        if many {
-            format!(" ({})", interpreters[index].display_name())
-        } else {
-            String::new()
-        }
-    };
     let mut printer = Printer::new();
     let show_progress =
-        args.quiet == 0 && !args.json && !args.verbose && std::io::stdout().is_terminal();
-    let mut progress: Option<indicatif::ProgressBar> = None;
+        args.quiet == 0 && !args.json && !args.verbose && std::io::stderr().is_terminal();
     let mut failures = Vec::new();
     let mut io_error: Option<std::io::Error> = None;
     let summary = compile(&interpreters, &options, |event| {
-        let result: std::io::Result<()> = (|| {
-            match event {
-                Event::Planned { stale, .. } => {
-                    if show_progress && stale > 0 {
-                        let bar = indicatif::ProgressBar::with_draw_target(
-                            Some(stale as u64),
-                            indicatif::ProgressDrawTarget::stdout(),
-                        );
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template(
-                                "{bar:40} {pos}/{len} {wide_msg}",
-                            )
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                        );
-                        progress = Some(bar);
-                    }
-                }
-                Event::Problem(problem) => {
-                    if args.quiet < 2 {
-                        let message = match problem {
-                            WalkProblem::Missing(path) => {
-                                format!("{}: No such file or directory", repr(path.as_bytes()))
-                            }
-                            WalkProblem::CantList(dir, why) => {
-                                format!("Can't list {}: {why}", repr(dir.as_bytes()))
-                            }
-                        };
-                        printer.error(&message)?;
-                    }
-                }
-                Event::File(report) => {
-                    if args.quiet < 2 {
-                        for notice in &report.notices {
-                            printer.line(notice)?;
-                        }
-                    }
-                    if report.outcome != Outcome::Fresh {
-                        if let Some(bar) = &progress {
-                            bar.inc(1);
-                            bar.set_message(report.source.to_string_lossy().into_owned());
-                        }
-                        if args.verbose && args.quiet == 0 {
-                            printer.line(&format!(
-                                "Compiling {}{}...",
-                                repr(report.source.as_bytes()),
-                                label(report.interpreter)
-                            ))?;
-                        }
-                    }
-                    if !report.warnings.is_empty() && args.quiet < 2 {
-                        printer.flush()?;
-                        std::io::stderr().write_all(report.warnings.as_bytes())?;
-                    }
-                    if let Outcome::Failed(message) = &report.outcome {
-                        if args.quiet < 2 {
-                            printer.flush()?;
-                            let mut stderr = std::io::stderr().lock();
-                            if let Some(bar) = &progress {
-                                bar.suspend(|| ())
-                            }
-                            writeln!(
-                                stderr,
-                                "*** Error compiling {}{}...\n{}",
-                                repr(report.source.as_bytes()),
-                                label(report.interpreter),
-                                message.trim_end_matches('\n')
-                            )?;
-                        }
-                        failures.push(json!({
-                            "interpreter": interpreters[report.interpreter].display_name(),
-                            "source": report.source.to_string_lossy(),
-                            "message": message,
-                        }));
-                    }
-                }
-            }
-            Ok(())
-        })();
+        let result = on_event(
+            event,
+            args,
+            &interpreters,
+            show_progress,
+            &mut printer,
+            &mut failures,
+        );
         if let Err(error) = result {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                options.cancel.store(true, Ordering::SeqCst);
-            }
+            options.cancel.store(true, Ordering::SeqCst);
             io_error.get_or_insert(error);
         }
     });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    printer.finish_progress();
     if let Some(error) = io_error {
         return Err(error.into());
     }
@@ -338,7 +350,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
     printer.flush()?;
     if summary.interrupted {
         if args.quiet < 2 {
-            crate::printer::error_line("[interrupted]");
+            crate::printer::error_line("interrupted");
         }
         return Ok(Status::Interrupted);
     }

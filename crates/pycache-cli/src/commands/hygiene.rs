@@ -218,11 +218,17 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
+    if args.select.targets.is_empty() && args.select.input_list.is_none() {
+        return Err(crate::UsageError(
+            "clean needs at least one FILE|DIR (it never cleans sys.path on its own)".to_owned(),
+        )
+        .into());
+    }
     let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default)?;
     let mut printer = Printer::new();
     let missing_path = problem_lines(&mut printer, &scan.problems)?;
     let options = CleanOptions {
-        keep_tags: args.tags.clone(),
+        keep_tags: args.keep_tags.clone(),
         other_tags: args.other_tags,
         legacy: args.remove_legacy,
         sourceless: args.sourceless,

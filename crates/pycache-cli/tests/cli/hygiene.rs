@@ -290,7 +290,7 @@ fn keep_tags_removes_the_other_tags() {
     let root = dir.path().join("t");
     debris_tree(&root, &python);
     pycache()
-        .args(["clean", "--tags", "cpython-27", "--python"])
+        .args(["clean", "--keep-tags", "cpython-27", "--python"])
         .arg(&python.path)
         .arg(&root)
         .assert()

@@ -10,6 +10,7 @@ mod ext;
 mod hygiene;
 mod inspect;
 mod scheme;
+mod usability;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,123 @@
+//! What a new user meets: commands that refuse what would surprise them, output that stops
+//! quietly when its reader goes away, numbers and patterns read as compileall reads them.
+
+use crate::pycache;
+
+/// The binary as a plain `std::process::Command` (whose stdout can be any file).
+fn pycache_std() -> std::process::Command {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+}
+use std::path::Path;
+use std::process::Stdio;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A tree of `n` sources and no pycs.
+fn sources(dir: &Path, n: usize) -> std::path::PathBuf {
+    let root = dir.join("src");
+    for i in 0..n {
+        write(&root.join(format!("m{i}.py")), &format!("x = {i}\n"));
+    }
+    root
+}
+
+#[test]
+fn clean_without_a_path_is_a_usage_error_and_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let tag = pycache().arg("tag").output().unwrap().stdout;
+    let tag = String::from_utf8(tag).unwrap();
+    let orphan = site.join(format!("__pycache__/gone.{}.pyc", tag.trim()));
+    write(&orphan, "orphan");
+    let output = pycache()
+        .arg("clean")
+        .env("PYTHONPATH", &site)
+        .env("PYCACHE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("at least one FILE|DIR"), "{stderr}");
+    assert!(
+        orphan.exists(),
+        "clean without a path removed {}",
+        orphan.display()
+    );
+}
+
+#[test]
+fn clean_keeps_tags_only_under_a_name_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pycache()
+        .args(["clean", "--tags", "cpython-312"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    pycache()
+        .args(["clean", "--keep-tags", "cpython-312"])
+        .arg(dir.path())
+        .assert()
+        .success();
+}
+
+/// Runs `pycache args` with a stdout whose reader is already gone.
+fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    pycache_std()
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_gate_piped_into_head_still_fails_and_says_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sources(dir.path(), 30);
+    let output = with_closed_stdout(&["check".as_ref(), "-v".as_ref(), root.as_os_str()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "pycs are missing: the gate fails"
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = with_closed_stdout(&["interpreters".as_ref()]);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn a_full_stdout_is_an_error_of_the_run_not_of_its_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sources(dir.path(), 3);
+    for args in [&["check", "-v"][..], &["path", "--tag", "cpython-312"]] {
+        let output = pycache_std()
+            .args(args)
+            .arg(root.join("m0.py"))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to stdout: No space left on device")
+                && !stderr.contains("os error"),
+            "{stderr}"
+        );
+    }
+    let output = pycache_std()
+        .arg("interpreters")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
