@@ -21,6 +21,7 @@
 
 mod cache_path;
 pub mod compile;
+pub mod exclude;
 pub mod extension;
 mod freshness;
 mod header;

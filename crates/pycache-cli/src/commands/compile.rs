@@ -61,7 +61,7 @@ fn read_input_list(list: &OsString) -> anyhow::Result<Vec<OsString>> {
 pub(crate) struct Selection {
     pub(crate) targets: Vec<OsString>,
     pub(crate) max_levels: Option<usize>,
-    pub(crate) exclude: Option<fancy_regex::Regex>,
+    pub(crate) exclude: Option<pycache::exclude::Exclude>,
     pub(crate) levels: Vec<i8>,
     pub(crate) pycache_prefix: Option<Option<OsString>>,
 }
@@ -70,9 +70,9 @@ pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
     let exclude = args
         .exclude
         .as_deref()
-        .map(fancy_regex::Regex::new)
+        .map(pycache::exclude::Exclude::new)
         .transpose()
-        .context("-x: not a valid regular expression")?;
+        .map_err(|e| crate::UsageError(format!("-x: not a valid regular expression: {e}")))?;
     let mut targets = args.targets.clone();
     if let Some(list) = &args.input_list {
         targets.extend(read_input_list(list)?);
@@ -348,6 +348,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
     }
     printer.flush()?;
+    super::report_exclude_failure(options.exclude.as_ref());
     if summary.interrupted {
         if args.quiet < 2 {
             crate::printer::error_line("interrupted");

@@ -30,6 +30,7 @@ fn run_scan(
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };
     let result = scan(&interpreters, &options);
+    super::report_exclude_failure(options.exclude.as_ref());
     Ok((interpreters, result))
 }
 

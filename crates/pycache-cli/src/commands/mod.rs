@@ -44,7 +44,26 @@ impl From<Status> for std::process::ExitCode {
     }
 }
 
+/// Set when a `-x` pattern failed while matching (see [`report_exclude_failure`]).
+static EXCLUDE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says on stderr that `-x` failed while matching, if it did; the run then exits 1.
+pub(crate) fn report_exclude_failure(exclude: Option<&pycache::exclude::Exclude>) {
+    if let Some(failure) = exclude.and_then(pycache::exclude::Exclude::failure) {
+        crate::printer::error_line(&format!("-x: {failure}"));
+        EXCLUDE_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
+    let status = run_command(cli)?;
+    if status == Status::Success && EXCLUDE_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(Status::Failure);
+    }
+    Ok(status)
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Interpreters(args) => interpreters::run(&args),
         Command::Tag(args) => scheme::tag(&args),

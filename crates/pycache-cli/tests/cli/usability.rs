@@ -121,3 +121,49 @@ fn a_full_stdout_is_an_error_of_the_run_not_of_its_usage() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[test]
+fn exclude_reads_python_syntax_and_refuses_bad_patterns_as_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("t");
+    write(&root.join("skip.py"), "x = 1\n");
+    write(&root.join("keep.py"), "x = 2\n");
+    let output = pycache()
+        .args(["compile", "-v", "-x", r"skip\.py\Z"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    crate::assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("keep.py") && !stdout.contains("skip.py"),
+        "{stdout}"
+    );
+    for command in ["compile", "check", "clean"] {
+        let output = pycache()
+            .args([command, "-x", r"tests\q"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(r"bad escape \q at position 5"), "{stderr}");
+    }
+}
+
+#[test]
+fn an_exclude_pattern_that_fails_while_matching_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a".repeat(40)).join("m.py"), "x = 1\n");
+    let output = pycache()
+        .args(["check", "--missing-ok", "-x", "(a*)*(?=b)"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("-x: ") && stderr.contains("backtracking"),
+        "{stderr}"
+    );
+}
