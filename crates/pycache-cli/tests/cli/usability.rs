@@ -167,3 +167,48 @@ fn an_exclude_pattern_that_fails_while_matching_fails_the_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn numbers_read_as_argparse_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("t");
+    write(&root.join("top.py"), "x = 1\n");
+    write(&root.join("sub/deep.py"), "x = 2\n");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = pycache()
+            .args(["compile", "--json", "-f"])
+            .args(args)
+            .arg(&root)
+            .output()
+            .unwrap();
+        crate::assert_success(&output);
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    assert_eq!(json(&["-o", "-1"])["interpreters"][0]["compiled"], 2);
+    // CPython's test_compileall passes an option and its value as one argument.
+    assert_eq!(json(&["-o 0"])["interpreters"][0]["compiled"], 2);
+    assert_eq!(json(&["-r 0"])["interpreters"][0]["compiled"], 1);
+    assert_eq!(json(&["-r", "-1"])["interpreters"][0]["compiled"], 1);
+    let output = pycache()
+        .args(["compile", "-o", "3"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("-1, 0, 1 or 2") && !stderr.contains("Sorry"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+    let output = pycache()
+        .args(["path", "--tag", "cpython-313", "-o", "-1", "a.py"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("ValueError: '-1' is not alphanumeric"),
+        "{stderr}"
+    );
+}
