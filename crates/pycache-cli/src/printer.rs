@@ -146,6 +146,11 @@ impl Printer {
     }
 }
 
+/// `1 file`, `2 files`: a count with its noun in the right number.
+pub(crate) fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 /// `message` without Rust's ` (os error 13)` after the system's own words.
 pub(crate) fn plain(message: &str) -> String {
     let mut out = String::with_capacity(message.len());

@@ -334,7 +334,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
     } else if args.quiet == 0 {
         for (s, i) in summary.interpreters.iter().zip(&interpreters) {
             let mut line = format!(
-                "{}: {} compiled, {} fresh, {} failed",
+                "{}: source files: {} compiled, {} fresh, {} failed",
                 i.display_name(),
                 s.compiled,
                 s.fresh,

@@ -4,7 +4,7 @@
 use super::Status;
 use super::compile::{interpreters, selection};
 use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
-use crate::printer::Printer;
+use crate::printer::{Printer, count};
 use pycache::Interpreter;
 use pycache::compile::WalkProblem;
 use pycache::hygiene::{CleanOptions, Finding, Scan, ScanOptions, plan_clean, remove, scan};
@@ -86,6 +86,9 @@ fn problem_lines(printer: &mut Printer, problems: &[WalkProblem]) -> std::io::Re
     Ok(missing)
 }
 
+/// How many failing entries `check` lists without `-v`.
+const SHOWN_WITHOUT_VERBOSE: usize = 20;
+
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     let (interpreters, scan) = run_scan(&args.select, args.check_hash_based_pycs.into())?;
     let mut printer = Printer::new();
@@ -131,7 +134,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             }
             let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
             let mut line = format!(
-                "{} ({}): {} fresh, {} stale, {} missing",
+                "{} ({}): pycs: {} fresh, {} stale, {} missing",
                 interpreter.display_name(),
                 interpreter.cache_tag().unwrap_or("-"),
                 counts.get("fresh").copied().unwrap_or(0),
@@ -150,19 +153,36 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             }
         }
         let labels = [
-            ("orphan", "orphans (pycs whose source is gone)"),
-            ("legacy", "legacy pycs beside their source"),
+            (
+                "orphan",
+                "orphan (a pyc whose source is gone)",
+                "orphans (pycs whose source is gone)",
+            ),
+            (
+                "legacy",
+                "legacy pyc beside its source",
+                "legacy pycs beside their source",
+            ),
             (
                 "sourceless",
+                "sourceless legacy pyc (importable on its own)",
                 "sourceless legacy pycs (importable on their own)",
             ),
-            ("other-tag", "pycs of tags no selected interpreter has"),
-            ("temp", "leftover temporary files"),
-            ("unreadable", "unreadable pycs"),
+            (
+                "other-tag",
+                "pyc of a tag no selected interpreter has",
+                "pycs of tags no selected interpreter has",
+            ),
+            (
+                "temp",
+                "leftover temporary file",
+                "leftover temporary files",
+            ),
+            ("unreadable", "unreadable pyc", "unreadable pycs"),
         ];
-        for (kind, label) in labels {
-            if let Some(n) = debris.get(kind) {
-                printer.line(&format!("{n} {label}"))?;
+        for (kind, singular, plural) in labels {
+            if let Some(&n) = debris.get(kind) {
+                printer.line(&count(n, singular, plural))?;
             }
         }
         if args.verbose {
@@ -186,7 +206,8 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
                 printer.line(&format!("{:<10} {detail}", finding.kind()))?;
             }
         } else {
-            for finding in scan.findings.iter().filter(|f| failing(f)) {
+            let failures: Vec<&Finding> = scan.findings.iter().filter(|f| failing(f)).collect();
+            for finding in failures.iter().take(SHOWN_WITHOUT_VERBOSE) {
                 if let Finding::Stale {
                     source,
                     reason,
@@ -201,6 +222,12 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
                         interpreters[*interpreter].display_name()
                     ))?;
                 }
+            }
+            if failures.len() > SHOWN_WITHOUT_VERBOSE {
+                printer.line(&format!(
+                    "... and {} more (-v for all)",
+                    failures.len() - SHOWN_WITHOUT_VERBOSE
+                ))?;
             }
         }
     }
@@ -282,15 +309,19 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         }
         let kinds: Vec<String> = by_kind.iter().map(|(k, v)| format!("{v} {k}")).collect();
         printer.line(&format!(
-            "{verb} {} files ({}){}; {} empty __pycache__ directories",
-            report.removed.len(),
+            "{verb} {} ({}){}; {}",
+            count(report.removed.len(), "file", "files"),
             human_bytes(bytes),
             if kinds.is_empty() {
                 String::new()
             } else {
                 format!(": {}", kinds.join(", "))
             },
-            report.removed_dirs.len()
+            count(
+                report.removed_dirs.len(),
+                "empty __pycache__ directory",
+                "empty __pycache__ directories"
+            )
         ))?;
     }
     printer.flush()?;

@@ -212,3 +212,62 @@ fn numbers_read_as_argparse_reads_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_lists_twenty_problems_then_says_how_many_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sources(dir.path(), 25);
+    let output = pycache().arg("check").arg(&root).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let listed = stdout.lines().filter(|l| l.starts_with("missing ")).count();
+    assert_eq!(listed, 20, "{stdout}");
+    assert!(
+        stdout.ends_with("... and 5 more (-v for all)\n"),
+        "{stdout}"
+    );
+    let output = pycache().args(["check", "-v"]).arg(&root).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("missing ")).count(),
+        25
+    );
+    assert!(!stdout.contains("more (-v for all)"));
+}
+
+#[test]
+fn counts_agree_with_their_nouns_and_say_what_they_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sources(dir.path(), 1);
+    let tag = String::from_utf8(pycache().arg("tag").output().unwrap().stdout).unwrap();
+    write(
+        &root.join(format!("__pycache__/gone.{}.pyc", tag.trim())),
+        "x",
+    );
+    let output = pycache().arg("check").arg(&root).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("): pycs: 0 fresh, 0 stale, 1 missing"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n1 orphan (a pyc whose source is gone)\n"),
+        "{stdout}"
+    );
+    let output = pycache()
+        .args(["compile", "-o", "0", "-o", "1"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(": source files: 1 compiled, 0 fresh, 0 failed in "),
+        "{stdout}"
+    );
+    let output = pycache().arg("clean").arg(&root).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with("removed 1 file (1 B): 1 orphan; 0 empty __pycache__ directories"),
+        "{stdout}"
+    );
+}
