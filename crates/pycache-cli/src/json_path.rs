@@ -22,6 +22,21 @@ pub(crate) fn fsdecode(bytes: &[u8]) -> String {
     out
 }
 
+/// A string made by [`fsdecode`] for reading: each marked byte as U+FFFD.
+pub(crate) fn lossy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\0' {
+            chars.nth(1);
+            out.push('\u{fffd}');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A path as a JSON string (see the module docs).
 pub(crate) fn path(path: impl AsRef<std::ffi::OsStr>) -> Value {
     Value::String(fsdecode(path.as_ref().as_bytes()))

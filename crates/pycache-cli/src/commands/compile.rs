@@ -176,6 +176,51 @@ fn progress_bar(stale: usize) -> indicatif::ProgressBar {
     bar
 }
 
+/// A failure in JSON: where, for which pyc and level, and (for a `SyntaxError`) the line and
+/// column. The first level is the one that failed: the worker stops at the first error.
+fn failure_json(
+    report: &pycache::compile::FileReport,
+    message: &str,
+    interpreters: &[Interpreter],
+    levels: &[i8],
+) -> serde_json::Value {
+    let interpreter = &interpreters[report.interpreter];
+    let optimization = levels.first().map(|&level| {
+        if level < 0 {
+            i64::from(interpreter.optimize_flag())
+        } else {
+            i64::from(level)
+        }
+    });
+    let location = super::syntax_error::locate(message, std::path::Path::new(&report.source));
+    json!({
+        "interpreter": interpreter.display_name(),
+        "source": crate::json_path::path(&report.source),
+        "pyc": report.pycs.first().map(crate::json_path::path),
+        "optimization": optimization,
+        "exception": location.exception,
+        "line": location.line,
+        "column": location.column,
+        "message": message,
+    })
+}
+
+/// A walk problem in JSON, as every command gives it.
+pub(crate) fn problem_json(problem: &WalkProblem) -> serde_json::Value {
+    match problem {
+        WalkProblem::Missing(path) => json!({
+            "kind": "missing",
+            "path": crate::json_path::path(path),
+            "reason": "No such file or directory",
+        }),
+        WalkProblem::CantList(dir, why) => json!({
+            "kind": "cannot-list",
+            "path": crate::json_path::path(dir),
+            "reason": crate::printer::plain(why),
+        }),
+    }
+}
+
 /// Prints what one engine event says (errors on stderr, notices and `-v` lines on stdout).
 fn on_event(
     event: Event<'_>,
@@ -184,6 +229,7 @@ fn on_event(
     show_progress: bool,
     printer: &mut Printer,
     failures: &mut Vec<serde_json::Value>,
+    levels: &[i8],
 ) -> std::io::Result<()> {
     let label = |index: usize| {
         if interpreters.len() > 1 {
@@ -245,11 +291,7 @@ fn on_event(
                         .as_bytes(),
                     )?;
                 }
-                failures.push(json!({
-                    "interpreter": interpreters[report.interpreter].display_name(),
-                    "source": crate::json_path::path(&report.source),
-                    "message": message,
-                }));
+                failures.push(failure_json(report, message, interpreters, levels));
             }
         }
     }
@@ -272,6 +314,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
     }
     options.cancel = install_interrupt_handler();
+    let levels = options.levels.clone();
     let mut printer = Printer::new();
     let show_progress =
         args.quiet == 0 && !args.json && !args.verbose && std::io::stderr().is_terminal();
@@ -285,6 +328,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             show_progress,
             &mut printer,
             &mut failures,
+            &levels,
         );
         if let Err(error) = result {
             options.cancel.store(true, Ordering::SeqCst);
@@ -303,7 +347,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             .map(|(s, i)| {
                 json!({
                     "interpreter": i.display_name(),
-                    "path": i.path().to_string_lossy(),
+                    "path": crate::json_path::path(i.path()),
                     "cache_tag": i.cache_tag(),
                     "compiled": s.compiled,
                     "fresh": s.fresh,
@@ -313,18 +357,9 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 })
             })
             .collect();
-        let problems: Vec<_> = summary
-            .problems
-            .iter()
-            .map(|p| match p {
-                WalkProblem::Missing(path) => json!({"missing": path.to_string_lossy()}),
-                WalkProblem::CantList(dir, why) => {
-                    json!({"cannot_list": dir.to_string_lossy(), "reason": why})
-                }
-            })
-            .collect();
+        let problems: Vec<_> = summary.problems.iter().map(problem_json).collect();
         printer.json(&json!({
-            "success": summary.success(),
+            "ok": summary.success(),
             "peak_rss_kib": peak_rss_kib(),
             "interrupted": summary.interrupted,
             "interpreters": per,

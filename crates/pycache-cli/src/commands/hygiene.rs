@@ -4,6 +4,7 @@
 use super::Status;
 use super::compile::{interpreters, selection};
 use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
+use crate::json_path;
 use crate::printer::{Printer, count};
 use pycache::Interpreter;
 use pycache::compile::WalkProblem;
@@ -39,14 +40,14 @@ fn shown(path: &std::path::Path) -> String {
 }
 
 fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
-    let mut value = json!({"kind": finding.kind(), "path": finding.path().to_string_lossy()});
+    let mut value = json!({"kind": finding.kind(), "path": json_path::path(finding.path())});
     match finding {
         Finding::Fresh {
             source,
             interpreter,
             ..
         } => {
-            value["source"] = json!(source.to_string_lossy());
+            value["source"] = json_path::path(source);
             value["interpreter"] = json!(interpreters[*interpreter].display_name());
         }
         Finding::Stale {
@@ -55,13 +56,15 @@ fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
             reason,
             ..
         } => {
-            value["source"] = json!(source.to_string_lossy());
+            value["source"] = json_path::path(source);
             value["interpreter"] = json!(interpreters[*interpreter].display_name());
             value["reason"] = json!(reason.keyword());
             value["detail"] = json!(reason.to_string());
         }
         Finding::OtherTag { tag, .. } => value["tag"] = json!(tag),
-        Finding::Unreadable { reason, .. } => value["reason"] = json!(reason),
+        Finding::Unreadable { reason, .. } => {
+            value["reason"] = json!(crate::printer::plain(reason))
+        }
         _ => {}
     }
     value
@@ -86,6 +89,35 @@ fn problem_lines(printer: &mut Printer, problems: &[WalkProblem]) -> std::io::Re
     Ok(missing)
 }
 
+/// Interpreter `index`'s pycs by verdict (`fresh`, `stale`, `missing`), and its stale ones by
+/// reason.
+fn tally(
+    scan: &Scan,
+    index: usize,
+) -> (BTreeMap<&'static str, usize>, BTreeMap<&'static str, usize>) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for finding in &scan.findings {
+        match finding {
+            Finding::Fresh { interpreter: i, .. } if *i == index => {
+                *counts.entry("fresh").or_default() += 1
+            }
+            Finding::Stale {
+                interpreter: i,
+                reason,
+                ..
+            } if *i == index => {
+                *counts.entry(finding.kind()).or_default() += 1;
+                if finding.kind() == "stale" {
+                    *reasons.entry(reason.keyword()).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    (counts, reasons)
+}
+
 /// How many failing entries `check` lists without `-v`.
 const SHOWN_WITHOUT_VERBOSE: usize = 20;
 
@@ -103,35 +135,52 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     };
     let failed = scan.findings.iter().any(failing) || missing_path;
     if args.json {
+        // Fresh entries only with -v: a gate's report lists what is wrong.
         let findings: Vec<Value> = scan
             .findings
             .iter()
+            .filter(|f| args.verbose || f.kind() != "fresh")
             .map(|f| finding_json(f, &interpreters))
             .collect();
-        printer.json(&json!({"ok": !failed, "findings": findings}))?;
+        let per: Vec<Value> = interpreters
+            .iter()
+            .enumerate()
+            .map(|(index, interpreter)| {
+                let (counts, reasons) = tally(&scan, index);
+                let count = |kind: &str| counts.get(kind).copied().unwrap_or(0);
+                json!({
+                    "interpreter": interpreter.display_name(),
+                    "path": crate::json_path::path(interpreter.path()),
+                    "cache_tag": interpreter.cache_tag(),
+                    "fresh": count("fresh"),
+                    "stale": count("stale"),
+                    "missing": count("missing"),
+                    "stale_reasons": reasons,
+                })
+            })
+            .collect();
+        let mut debris: BTreeMap<&str, usize> = BTreeMap::new();
+        for finding in &scan.findings {
+            if !matches!(finding, Finding::Fresh { .. } | Finding::Stale { .. }) {
+                *debris.entry(finding.kind()).or_default() += 1;
+            }
+        }
+        let problems: Vec<Value> = scan
+            .problems
+            .iter()
+            .map(super::compile::problem_json)
+            .collect();
+        printer.json(&json!({
+            "ok": !failed,
+            "interpreters": per,
+            "debris": debris,
+            "findings": findings,
+            "problems": problems,
+        }))?;
     } else {
         // Per interpreter: sources and their verdicts; then the debris, grouped.
         for (index, interpreter) in interpreters.iter().enumerate() {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-            for finding in &scan.findings {
-                match finding {
-                    Finding::Fresh { interpreter: i, .. } if *i == index => {
-                        *counts.entry("fresh").or_default() += 1
-                    }
-                    Finding::Stale {
-                        interpreter: i,
-                        reason,
-                        ..
-                    } if *i == index => {
-                        *counts.entry(finding.kind()).or_default() += 1;
-                        if finding.kind() == "stale" {
-                            *reasons.entry(reason.keyword()).or_default() += 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let (counts, reasons) = tally(&scan, index);
             let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
             let mut line = format!(
                 "{} ({}): pycs: {} fresh, {} stale, {} missing",
@@ -272,19 +321,28 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         let removed: Vec<Value> = report
             .removed
             .iter()
-            .map(|r| json!({"path": r.path.to_string_lossy(), "why": r.why, "bytes": r.bytes}))
+            .map(|r| json!({"path": json_path::path(&r.path), "why": r.why, "bytes": r.bytes}))
             .collect();
-        let dirs: Vec<String> = report
-            .removed_dirs
-            .iter()
-            .map(|d| d.to_string_lossy().into_owned())
-            .collect();
+        let dirs: Vec<Value> = report.removed_dirs.iter().map(json_path::path).collect();
         let failed: Vec<Value> = report
             .failed
             .iter()
-            .map(|(p, w)| json!({"path": p.to_string_lossy(), "error": w}))
+            .map(|(p, w)| json!({"path": json_path::path(p), "reason": crate::printer::plain(w)}))
             .collect();
-        printer.json(&json!({"dry_run": args.dry_run, "removed": removed, "removed_dirs": dirs, "failed": failed, "bytes": bytes}))?;
+        let problems: Vec<Value> = scan
+            .problems
+            .iter()
+            .map(super::compile::problem_json)
+            .collect();
+        printer.json(&json!({
+            "ok": report.failed.is_empty() && !missing_path,
+            "dry_run": args.dry_run,
+            "removed": removed,
+            "removed_dirs": dirs,
+            "failed": failed,
+            "bytes": bytes,
+            "problems": problems,
+        }))?;
     } else {
         let verb = if args.dry_run {
             "would remove"

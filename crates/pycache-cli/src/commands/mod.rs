@@ -6,6 +6,7 @@ mod hygiene;
 mod inspect;
 mod interpreters;
 mod scheme;
+mod syntax_error;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;

@@ -155,7 +155,7 @@ fn debris_tree(root: &Path, python: &Python) {
 
 fn kinds(python: &Python, root: &Path) -> Vec<(String, String)> {
     let output = pycache()
-        .args(["check", "--json", "--python"])
+        .args(["check", "-v", "--json", "--python"])
         .arg(&python.path)
         .arg(root)
         .output()

@@ -9,6 +9,7 @@ mod discovery;
 mod ext;
 mod hygiene;
 mod inspect;
+mod json;
 mod scheme;
 mod usability;
 
