@@ -11,6 +11,7 @@ mod hygiene;
 mod inspect;
 mod json;
 mod scheme;
+mod snapshots;
 mod usability;
 
 use assert_cmd::Command;
