@@ -10,6 +10,7 @@ mod ext;
 mod hygiene;
 mod inspect;
 mod json;
+mod readme;
 mod scheme;
 mod snapshots;
 mod usability;
