@@ -271,3 +271,46 @@ fn counts_agree_with_their_nouns_and_say_what_they_count() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_progress_bar_draws_on_stderr_with_eta_and_messages_print_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sources(dir.path(), 80);
+    write(&root.join("bad.py"), "x = (\n");
+    let out = dir.path().join("stdout.txt");
+    let transcript = dir.path().join("tty.txt");
+    let bin = assert_cmd::cargo::cargo_bin("pycache");
+    // `script` gives the run a terminal; stdout goes to a file, stderr stays on the terminal.
+    let command = format!(
+        "'{}' compile -j 1 '{}' > '{}'",
+        bin.display(),
+        root.display(),
+        out.display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &command])
+        .arg(&transcript)
+        .stdout(Stdio::null())
+        .status()
+        .expect("util-linux's script runs the bar test in a terminal");
+    assert_eq!(status.code(), Some(1));
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the summary on stdout: {stdout}"
+    );
+    let tty = String::from_utf8_lossy(&std::fs::read(&transcript).unwrap()).into_owned();
+    assert!(
+        tty.contains("/81 [00:00:0") && tty.contains(" left]"),
+        "{tty}"
+    );
+    // The bar is cleared (ESC [2K) just before the error, so no frozen copy stays above it.
+    let error = tty.find("*** Error compiling").expect("the error is shown");
+    let before = &tty[..error];
+    assert!(
+        before.ends_with("\r\x1b[2K") || !before.contains("/81 ["),
+        "{:?}",
+        &before[before.len().saturating_sub(80)..]
+    );
+}
