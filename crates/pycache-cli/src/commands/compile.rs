@@ -201,7 +201,7 @@ fn failure_json(
         "exception": location.exception,
         "line": location.line,
         "column": location.column,
-        "message": message,
+        "message": crate::printer::plain(message),
     })
 }
 
@@ -286,7 +286,7 @@ fn on_event(
                             "*** Error compiling {}{}...\n{}\n",
                             repr(report.source.as_bytes()),
                             label(report.interpreter),
-                            message.trim_end_matches('\n')
+                            crate::printer::plain(message.trim_end_matches('\n'))
                         )
                         .as_bytes(),
                     )?;

@@ -314,3 +314,22 @@ fn the_progress_bar_draws_on_stderr_with_eta_and_messages_print_around_it() {
         &before[before.len().saturating_sub(80)..]
     );
 }
+
+#[test]
+fn system_errors_are_said_in_the_systems_words_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("f.py"), "x = 1\n");
+    let through_a_file = dir.path().join("f.py/sub");
+    for command in ["compile", "check", "clean"] {
+        let output = pycache()
+            .arg(command)
+            .arg(&through_a_file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("Not a directory") && !stderr.contains("os error"),
+            "{command}: {stderr}"
+        );
+    }
+}
