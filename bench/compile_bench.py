@@ -139,7 +139,7 @@ def main():
     if not os.path.exists(args.pycache):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "pycache-cli"], cwd=ROOT, check=True)
     cores = os.cpu_count() or 1
-    found = json.loads(subprocess.run([args.pycache, "interpreters", "--json"], stdout=subprocess.PIPE, check=True).stdout)
+    found = json.loads(subprocess.run([args.pycache, "interpreters", "--json"], stdout=subprocess.PIPE, check=True).stdout)["interpreters"]
     cpython = {tuple(map(int, i["version"].split(".")[:2])): i["path"] for i in reversed(found)
                if i["implementation"] == "cpython" and i["cache_tag"]}
     default = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"], stdout=subprocess.PIPE, text=True).stdout.strip()

@@ -42,7 +42,8 @@ pub(crate) enum Command {
     /// Report stale, missing and useless pycs without starting Python (a CI gate).
     #[command(after_help = help::CHECK)]
     Check(CheckArgs),
-    /// Remove stale and useless pycs, keep what import would use.
+    /// Remove stale and useless pycs under the given FILE|DIR (at least one), keep what import
+    /// would use.
     #[command(after_help = help::CLEAN)]
     Clean(CleanArgs),
     /// List extension modules, their ABI tags, and which file each interpreter would load.
@@ -70,7 +71,13 @@ pub(crate) struct SelectArgs {
     #[arg(short = 'l', long)]
     pub(crate) no_recursion: bool,
     /// Recurse at most this many levels (overrides -l).
-    #[arg(short = 'r', long, value_name = "LEVELS")]
+    #[arg(
+        short = 'r',
+        long,
+        value_name = "LEVELS",
+        allow_negative_numbers = true,
+        value_parser = recursion_depth
+    )]
     pub(crate) recursion: Option<usize>,
     /// Skip files whose full path this regular expression (Python re syntax) finds.
     #[arg(short = 'x', long, value_name = "REGEXP")]
@@ -86,7 +93,8 @@ pub(crate) struct SelectArgs {
         short = 'o',
         long = "optimize",
         value_name = "LEVEL",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = optimization_level
     )]
     pub(crate) levels: Vec<i8>,
     /// sys.pycache_prefix. Default: PYTHONPYCACHEPREFIX, as the interpreter reads it.
@@ -120,7 +128,7 @@ pub(crate) struct CompileArgs {
     #[arg(short = 'p', long, value_name = "PREPENDDIR")]
     pub(crate) prependdir: Option<OsString>,
     /// Worker processes across all interpreters (0 = all cores; default all cores).
-    #[arg(short = 'j', long = "workers", value_name = "WORKERS")]
+    #[arg(short = 'j', long = "workers", value_name = "WORKERS", allow_negative_numbers = true, value_parser = worker_count)]
     pub(crate) workers: Option<usize>,
     /// How pycs are invalidated; default timestamp, or checked-hash when SOURCE_DATE_EPOCH is set.
     #[arg(long, value_enum)]
@@ -190,9 +198,9 @@ pub(crate) struct ExtArgs {
 pub(crate) struct CleanArgs {
     #[command(flatten)]
     pub(crate) select: SelectArgs,
-    /// Also remove pycs of cache tags not in this comma-separated list.
-    #[arg(long, value_delimiter = ',', value_name = "KEEP")]
-    pub(crate) tags: Option<Vec<String>>,
+    /// Keep only the pycs of these cache tags (comma-separated): remove every other tag's.
+    #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+    pub(crate) keep_tags: Option<Vec<String>>,
     /// Also remove pycs of tags no selected interpreter has.
     #[arg(long)]
     pub(crate) other_tags: bool,
@@ -291,6 +299,48 @@ pub(crate) struct CompletionsArgs {
     pub(crate) shell: clap_complete::Shell,
 }
 
+/// An integer as Python's `int()` reads it (what argparse's `type=int` accepts): whitespace
+/// around it, a sign, `_` between digits. `' 0'` is 0, as when `'-o 0'` is one argument.
+pub(crate) fn python_int(text: &str) -> Result<i64, String> {
+    let invalid = || format!("invalid int value: {text:?}");
+    let trimmed = text.trim();
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return Err(invalid());
+    }
+    let value: i64 = digits.replace('_', "").parse().map_err(|_| invalid())?;
+    Ok(if negative { -value } else { value })
+}
+
+/// `-o`: -1 (the interpreter's own), 0, 1 or 2, as `compile(optimize=...)` accepts.
+fn optimization_level(text: &str) -> Result<i8, String> {
+    match python_int(text)? {
+        level @ -1..=2 => Ok(level as i8),
+        other => Err(format!(
+            "optimization level must be -1, 0, 1 or 2, not {other}"
+        )),
+    }
+}
+
+/// `-r`: compileall recurses only while the depth left is positive, so a negative depth is 0.
+fn recursion_depth(text: &str) -> Result<usize, String> {
+    Ok(usize::try_from(python_int(text)?.max(0)).unwrap_or(usize::MAX))
+}
+
+/// `-j`: 0 or more (compileall refuses a negative count).
+fn worker_count(text: &str) -> Result<usize, String> {
+    usize::try_from(python_int(text)?).map_err(|_| "the number of workers must be >= 0".to_owned())
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum ModeArg {
     Timestamp,
@@ -342,7 +392,7 @@ pub(crate) struct PathArgs {
     #[command(flatten)]
     pub(crate) scheme: SchemeArgs,
     /// Optimization level for the name (opt-LEVEL); absent: the interpreter's own (none).
-    #[arg(short = 'o', value_name = "LEVEL")]
+    #[arg(short = 'o', value_name = "LEVEL", allow_hyphen_values = true)]
     pub(crate) optimization: Option<String>,
     /// The legacy location (compileall -b): SOURCE + "c", beside the source.
     #[arg(short = 'b', long)]
@@ -396,6 +446,16 @@ impl From<CheckHashArg> for pycache::CheckHashBasedPycs {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn integers_read_as_python_reads_them() {
+        for (text, value) in [(" 0", 0), ("-1", -1), ("+2", 2), ("1_0", 10), ("\t3\n", 3)] {
+            assert_eq!(super::python_int(text), Ok(value), "{text:?}");
+        }
+        for bad in ["", "1__0", "_1", "1_", "0x1", "1.0", "- 1"] {
+            assert!(super::python_int(bad).is_err(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;

@@ -24,6 +24,7 @@
 pub mod cache;
 mod cache_path;
 pub mod compile;
+pub mod exclude;
 pub mod extension;
 mod freshness;
 mod header;

@@ -52,7 +52,8 @@ fn info(cache: &LocalCache, as_json: bool) -> anyhow::Result<Status> {
     if as_json {
         printer.json(&json!({
             "version": 1,
-            "dir": dir.to_string_lossy(),
+            "ok": true,
+            "dir": crate::json_path::path(dir),
             "entries": usage.entries,
             "bytes": usage.bytes,
             "max_bytes": pycache::cache::DEFAULT_MAX_SIZE,

@@ -12,7 +12,7 @@ use pycache::compile::{
 use pycache::python_str::repr;
 use serde_json::json;
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -63,7 +63,7 @@ fn read_input_list(list: &OsString) -> anyhow::Result<Vec<OsString>> {
 pub(crate) struct Selection {
     pub(crate) targets: Vec<OsString>,
     pub(crate) max_levels: Option<usize>,
-    pub(crate) exclude: Option<fancy_regex::Regex>,
+    pub(crate) exclude: Option<pycache::exclude::Exclude>,
     pub(crate) levels: Vec<i8>,
     pub(crate) pycache_prefix: Option<Option<OsString>>,
 }
@@ -72,9 +72,9 @@ pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
     let exclude = args
         .exclude
         .as_deref()
-        .map(fancy_regex::Regex::new)
+        .map(pycache::exclude::Exclude::new)
         .transpose()
-        .context("-x: not a valid regular expression")?;
+        .map_err(|e| crate::UsageError(format!("-x: not a valid regular expression: {e}")))?;
     let mut targets = args.targets.clone();
     if let Some(list) = &args.input_list {
         targets.extend(read_input_list(list)?);
@@ -151,20 +151,15 @@ fn cache_options(args: &CacheArgs) -> CodeCacheOptions {
     options
 }
 
-/// The interpreters of `--python` (each request once; `all` keeps those with a cache tag
-/// unless `legacy`), or the default one.
-pub(crate) fn interpreters(requests: &[String], legacy: bool) -> anyhow::Result<Vec<Interpreter>> {
+/// The interpreters of `--python` (each request once; see [`resolve_interpreters`] for `all`),
+/// or the default one.
+pub(crate) fn interpreters(requests: &[String]) -> anyhow::Result<Vec<Interpreter>> {
     if requests.is_empty() {
         return resolve_interpreters(None);
     }
     let mut all: Vec<Interpreter> = Vec::new();
     for request in requests {
         for interpreter in resolve_interpreters(Some(request))? {
-            // `all` means every interpreter that has a __pycache__ (not Python 2).
-            let cannot_cache = interpreter.cache_tag().is_none() && !legacy;
-            if request == "all" && cannot_cache {
-                continue;
-            }
             if !all.iter().any(|i| i.path() == interpreter.path()) {
                 all.push(interpreter);
             }
@@ -185,9 +180,154 @@ fn peak_rss_kib() -> i64 {
     }
 }
 
+/// The progress bar of a run: on stderr, with the elapsed time and an estimate of what is left.
+fn progress_bar(stale: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(stale as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} [{elapsed_precise}, {eta} left] {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// A failure in JSON: where, for which pyc and level, and (for a `SyntaxError`) the line and
+/// column. The first level is the one that failed: the worker stops at the first error.
+fn failure_json(
+    report: &pycache::compile::FileReport,
+    message: &str,
+    interpreters: &[Interpreter],
+    levels: &[i8],
+) -> serde_json::Value {
+    let interpreter = &interpreters[report.interpreter];
+    let optimization = levels.first().map(|&level| {
+        if level < 0 {
+            i64::from(interpreter.optimize_flag())
+        } else {
+            i64::from(level)
+        }
+    });
+    let location = super::syntax_error::locate(message, std::path::Path::new(&report.source));
+    json!({
+        "interpreter": interpreter.display_name(),
+        "source": crate::json_path::path(&report.source),
+        "pyc": report.pycs.first().map(crate::json_path::path),
+        "optimization": optimization,
+        "exception": location.exception,
+        "line": location.line,
+        "column": location.column,
+        "message": crate::printer::plain(message),
+    })
+}
+
+/// A walk problem in JSON, as every command gives it.
+pub(crate) fn problem_json(problem: &WalkProblem) -> serde_json::Value {
+    match problem {
+        WalkProblem::Missing(path) => json!({
+            "kind": "missing",
+            "path": crate::json_path::path(path),
+            "reason": "No such file or directory",
+        }),
+        WalkProblem::CantList(dir, why) => json!({
+            "kind": "cannot-list",
+            "path": crate::json_path::path(dir),
+            "reason": crate::printer::plain(why),
+        }),
+    }
+}
+
+/// Prints what one engine event says (errors on stderr, notices and `-v` lines on stdout).
+fn on_event(
+    event: Event<'_>,
+    args: &CompileArgs,
+    interpreters: &[Interpreter],
+    show_progress: bool,
+    printer: &mut Printer,
+    failures: &mut Vec<serde_json::Value>,
+    levels: &[i8],
+) -> std::io::Result<()> {
+    let label = |index: usize| {
+        if interpreters.len() > 1 {
+            format!(" ({})", interpreters[index].display_name())
+        } else {
+            String::new()
+        }
+    };
+    match event {
+        Event::Planned { stale, .. } => {
+            if show_progress && stale > 0 {
+                printer.start_progress(progress_bar(stale));
+            }
+        }
+        Event::Warning(warning) => {
+            if args.quiet < 2 {
+                printer.stderr(format!("pycache: warning: {warning}\n").as_bytes())?;
+            }
+        }
+        Event::Problem(problem) => {
+            if args.quiet < 2 {
+                let message = match problem {
+                    WalkProblem::Missing(path) => {
+                        format!("{}: No such file or directory", repr(path.as_bytes()))
+                    }
+                    WalkProblem::CantList(dir, why) => {
+                        format!("Can't list {}: {why}", repr(dir.as_bytes()))
+                    }
+                };
+                printer.error(&message)?;
+            }
+        }
+        Event::File(report) => {
+            if args.quiet < 2 {
+                for notice in &report.notices {
+                    printer.line(notice)?;
+                }
+            }
+            if !matches!(report.outcome, Outcome::Fresh | Outcome::Canonicalized) {
+                if let Some(bar) = printer.progress() {
+                    bar.inc(1);
+                    bar.set_message(report.source.to_string_lossy().into_owned());
+                }
+                if args.verbose && args.quiet == 0 {
+                    printer.line(&format!(
+                        "Compiling {}{}...",
+                        repr(report.source.as_bytes()),
+                        label(report.interpreter)
+                    ))?;
+                }
+            }
+            if !report.warnings.is_empty() && args.quiet < 2 {
+                printer.stderr(report.warnings.as_bytes())?;
+            }
+            if let Outcome::Failed(message) = &report.outcome {
+                if args.quiet < 2 {
+                    printer.stderr(
+                        format!(
+                            "*** Error compiling {}{}...\n{}\n",
+                            repr(report.source.as_bytes()),
+                            label(report.interpreter),
+                            crate::printer::plain(message.trim_end_matches('\n'))
+                        )
+                        .as_bytes(),
+                    )?;
+                }
+                failures.push(failure_json(report, message, interpreters, levels));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
+    if args.quiet > 0 {
+        crate::printer::silence_notes();
+    }
     let mut options = options(args)?;
-    let interpreters = interpreters(&args.select.python, args.select.legacy)?;
+    let interpreters = interpreters(&args.select.python)?;
     for interpreter in &interpreters {
         if interpreter.cache_tag().is_none() && !options.legacy {
             bail!(
@@ -198,115 +338,28 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
     }
     options.cancel = install_interrupt_handler();
-    let many = interpreters.len() > 1;
-    let label = |index: usize| {
-        if many {
-            format!(" ({})", interpreters[index].display_name())
-        } else {
-            String::new()
-        }
-    };
+    let levels = options.levels.clone();
     let mut printer = Printer::new();
     let show_progress =
-        args.quiet == 0 && !args.json && !args.verbose && std::io::stdout().is_terminal();
-    let mut progress: Option<indicatif::ProgressBar> = None;
+        args.quiet == 0 && !args.json && !args.verbose && std::io::stderr().is_terminal();
     let mut failures = Vec::new();
     let mut io_error: Option<std::io::Error> = None;
     let summary = compile(&interpreters, &options, |event| {
-        let result: std::io::Result<()> = (|| {
-            match event {
-                Event::Planned { stale, .. } => {
-                    if show_progress && stale > 0 {
-                        let bar = indicatif::ProgressBar::with_draw_target(
-                            Some(stale as u64),
-                            indicatif::ProgressDrawTarget::stdout(),
-                        );
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template(
-                                "{bar:40} {pos}/{len} {wide_msg}",
-                            )
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                        );
-                        progress = Some(bar);
-                    }
-                }
-                Event::Warning(warning) => {
-                    if args.quiet < 2 {
-                        printer.flush()?;
-                        crate::printer::warning_line(warning);
-                    }
-                }
-                Event::Problem(problem) => {
-                    if args.quiet < 2 {
-                        let message = match problem {
-                            WalkProblem::Missing(path) => {
-                                format!("{}: No such file or directory", repr(path.as_bytes()))
-                            }
-                            WalkProblem::CantList(dir, why) => {
-                                format!("Can't list {}: {why}", repr(dir.as_bytes()))
-                            }
-                        };
-                        printer.error(&message)?;
-                    }
-                }
-                Event::File(report) => {
-                    if args.quiet < 2 {
-                        for notice in &report.notices {
-                            printer.line(notice)?;
-                        }
-                    }
-                    if !matches!(report.outcome, Outcome::Fresh | Outcome::Canonicalized) {
-                        if let Some(bar) = &progress {
-                            bar.inc(1);
-                            bar.set_message(report.source.to_string_lossy().into_owned());
-                        }
-                        if args.verbose && args.quiet == 0 {
-                            printer.line(&format!(
-                                "Compiling {}{}...",
-                                repr(report.source.as_bytes()),
-                                label(report.interpreter)
-                            ))?;
-                        }
-                    }
-                    if !report.warnings.is_empty() && args.quiet < 2 {
-                        printer.flush()?;
-                        std::io::stderr().write_all(report.warnings.as_bytes())?;
-                    }
-                    if let Outcome::Failed(message) = &report.outcome {
-                        if args.quiet < 2 {
-                            printer.flush()?;
-                            let mut stderr = std::io::stderr().lock();
-                            if let Some(bar) = &progress {
-                                bar.suspend(|| ())
-                            }
-                            writeln!(
-                                stderr,
-                                "*** Error compiling {}{}...\n{}",
-                                repr(report.source.as_bytes()),
-                                label(report.interpreter),
-                                message.trim_end_matches('\n')
-                            )?;
-                        }
-                        failures.push(json!({
-                            "interpreter": interpreters[report.interpreter].display_name(),
-                            "source": report.source.to_string_lossy(),
-                            "message": message,
-                        }));
-                    }
-                }
-            }
-            Ok(())
-        })();
+        let result = on_event(
+            event,
+            args,
+            &interpreters,
+            show_progress,
+            &mut printer,
+            &mut failures,
+            &levels,
+        );
         if let Err(error) = result {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                options.cancel.store(true, Ordering::SeqCst);
-            }
+            options.cancel.store(true, Ordering::SeqCst);
             io_error.get_or_insert(error);
         }
     });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    printer.finish_progress();
     if let Some(error) = io_error {
         return Err(error.into());
     }
@@ -318,7 +371,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             .map(|(s, i)| {
                 json!({
                     "interpreter": i.display_name(),
-                    "path": i.path().to_string_lossy(),
+                    "path": crate::json_path::path(i.path()),
                     "cache_tag": i.cache_tag(),
                     "compiled": s.compiled,
                     "cached": s.cached,
@@ -331,18 +384,9 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 })
             })
             .collect();
-        let problems: Vec<_> = summary
-            .problems
-            .iter()
-            .map(|p| match p {
-                WalkProblem::Missing(path) => json!({"missing": path.to_string_lossy()}),
-                WalkProblem::CantList(dir, why) => {
-                    json!({"cannot_list": dir.to_string_lossy(), "reason": why})
-                }
-            })
-            .collect();
+        let problems: Vec<_> = summary.problems.iter().map(problem_json).collect();
         printer.json(&json!({
-            "success": summary.success(),
+            "ok": summary.success(),
             "peak_rss_kib": peak_rss_kib(),
             "interrupted": summary.interrupted,
             "interpreters": per,
@@ -351,7 +395,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }))?;
     } else if args.quiet == 0 {
         for (s, i) in summary.interpreters.iter().zip(&interpreters) {
-            let mut line = format!("{}: {} compiled, ", i.display_name(), s.compiled);
+            let mut line = format!("{}: source files: {} compiled, ", i.display_name(), s.compiled);
             if options.cache.enabled {
                 line.push_str(&format!("{} from cache, ", s.cached));
             }
@@ -370,9 +414,10 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }
     }
     printer.flush()?;
+    super::report_exclude_failure(options.exclude.as_ref());
     if summary.interrupted {
         if args.quiet < 2 {
-            crate::printer::error_line("[interrupted]");
+            crate::printer::error_line("interrupted");
         }
         return Ok(Status::Interrupted);
     }

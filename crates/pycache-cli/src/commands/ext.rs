@@ -81,7 +81,7 @@ fn modules_under(roots: &[OsString]) -> Vec<Module> {
 }
 
 pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
-    let interpreters = interpreters(&args.python, true)?;
+    let interpreters = interpreters(&args.python)?;
     let roots: Vec<OsString> = if args.paths.is_empty() {
         let mut roots: Vec<OsString> = Vec::new();
         for interpreter in &interpreters {
@@ -119,14 +119,14 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
                 .map(|(i, v)| {
                     json!({
                         "interpreter": i.display_name(),
-                        "loads": v.loads.as_ref().map(|f| f.path().to_string_lossy().into_owned()),
+                        "loads": v.loads.as_ref().map(|f| crate::json_path::path(f.path())),
                         "loads_extension": v.loads_extension,
                         "shadowed": v.shadowed,
                     })
                 })
                 .collect();
             described.push(json!({
-                "directory": module.dir.to_string_lossy(),
+                "directory": crate::json_path::path(&module.dir),
                 "module": module.name,
                 "files": files,
                 "interpreters": per,
@@ -180,9 +180,15 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
         let summary: Vec<Value> = interpreters
             .iter()
             .zip(&unloadable)
-            .map(|(i, n)| json!({"interpreter": i.display_name(), "unloadable": n}))
+            .map(|(i, n)| {
+                json!({
+                    "interpreter": i.display_name(),
+                    "loadable": modules.len() - n,
+                    "unloadable": n,
+                })
+            })
             .collect();
-        printer.json(&json!({"modules": described, "summary": summary, "ok": !failed}))?;
+        printer.json(&json!({"modules": described, "interpreters": summary, "ok": !failed}))?;
     } else {
         for (interpreter, n) in interpreters.iter().zip(&unloadable) {
             printer.line(&format!(

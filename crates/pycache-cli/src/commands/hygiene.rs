@@ -4,7 +4,8 @@
 use super::Status;
 use super::compile::{interpreters, selection};
 use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
-use crate::printer::Printer;
+use crate::json_path;
+use crate::printer::{Printer, count};
 use pycache::Interpreter;
 use pycache::compile::WalkProblem;
 use pycache::hygiene::{CleanOptions, Finding, Scan, ScanOptions, plan_clean, remove, scan};
@@ -18,7 +19,7 @@ fn run_scan(
     check: pycache::CheckHashBasedPycs,
 ) -> anyhow::Result<(Vec<Interpreter>, Scan)> {
     let selection = selection(select)?;
-    let interpreters = interpreters(&select.python, select.legacy)?;
+    let interpreters = interpreters(&select.python)?;
     let options = ScanOptions {
         targets: selection.targets,
         max_levels: selection.max_levels,
@@ -30,6 +31,7 @@ fn run_scan(
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };
     let result = scan(&interpreters, &options);
+    super::report_exclude_failure(options.exclude.as_ref());
     Ok((interpreters, result))
 }
 
@@ -38,14 +40,14 @@ fn shown(path: &std::path::Path) -> String {
 }
 
 fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
-    let mut value = json!({"kind": finding.kind(), "path": finding.path().to_string_lossy()});
+    let mut value = json!({"kind": finding.kind(), "path": json_path::path(finding.path())});
     match finding {
         Finding::Fresh {
             source,
             interpreter,
             ..
         } => {
-            value["source"] = json!(source.to_string_lossy());
+            value["source"] = json_path::path(source);
             value["interpreter"] = json!(interpreters[*interpreter].display_name());
         }
         Finding::Stale {
@@ -54,13 +56,15 @@ fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
             reason,
             ..
         } => {
-            value["source"] = json!(source.to_string_lossy());
+            value["source"] = json_path::path(source);
             value["interpreter"] = json!(interpreters[*interpreter].display_name());
             value["reason"] = json!(reason.keyword());
             value["detail"] = json!(reason.to_string());
         }
         Finding::OtherTag { tag, .. } => value["tag"] = json!(tag),
-        Finding::Unreadable { reason, .. } => value["reason"] = json!(reason),
+        Finding::Unreadable { reason, .. } => {
+            value["reason"] = json!(crate::printer::plain(reason))
+        }
         _ => {}
     }
     value
@@ -84,6 +88,38 @@ fn problem_lines(printer: &mut Printer, problems: &[WalkProblem]) -> std::io::Re
     }
     Ok(missing)
 }
+
+/// Interpreter `index`'s pycs by verdict (`fresh`, `stale`, `missing`), and its stale ones by
+/// reason.
+fn tally(
+    scan: &Scan,
+    index: usize,
+) -> (BTreeMap<&'static str, usize>, BTreeMap<&'static str, usize>) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for finding in &scan.findings {
+        match finding {
+            Finding::Fresh { interpreter: i, .. } if *i == index => {
+                *counts.entry("fresh").or_default() += 1
+            }
+            Finding::Stale {
+                interpreter: i,
+                reason,
+                ..
+            } if *i == index => {
+                *counts.entry(finding.kind()).or_default() += 1;
+                if finding.kind() == "stale" {
+                    *reasons.entry(reason.keyword()).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    (counts, reasons)
+}
+
+/// How many failing entries `check` lists without `-v`.
+const SHOWN_WITHOUT_VERBOSE: usize = 20;
 
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     let (interpreters, scan) = run_scan(&args.select, args.check_hash_based_pycs.into())?;
@@ -110,42 +146,59 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     };
     let failed = scan.findings.iter().any(failing) || missing_path || !not_canonical.is_empty();
     if args.json {
+        // Fresh entries only with -v: a gate's report lists what is wrong.
         let mut findings: Vec<Value> = scan
             .findings
             .iter()
+            .filter(|f| args.verbose || f.kind() != "fresh")
             .map(|f| finding_json(f, &interpreters))
             .collect();
+        let per: Vec<Value> = interpreters
+            .iter()
+            .enumerate()
+            .map(|(index, interpreter)| {
+                let (counts, reasons) = tally(&scan, index);
+                let count = |kind: &str| counts.get(kind).copied().unwrap_or(0);
+                json!({
+                    "interpreter": interpreter.display_name(),
+                    "path": crate::json_path::path(interpreter.path()),
+                    "cache_tag": interpreter.cache_tag(),
+                    "fresh": count("fresh"),
+                    "stale": count("stale"),
+                    "missing": count("missing"),
+                    "stale_reasons": reasons,
+                })
+            })
+            .collect();
+        let mut debris: BTreeMap<&str, usize> = BTreeMap::new();
+        for finding in &scan.findings {
+            if !matches!(finding, Finding::Fresh { .. } | Finding::Stale { .. }) {
+                *debris.entry(finding.kind()).or_default() += 1;
+            }
+        }
+        let problems: Vec<Value> = scan
+            .problems
+            .iter()
+            .map(super::compile::problem_json)
+            .collect();
         findings.extend(not_canonical.iter().map(|n| match &n.error {
-            None => json!({"kind": "not-canonical", "path": n.pyc.to_string_lossy()}),
-            Some(e) => json!({"kind": "bad-code", "path": n.pyc.to_string_lossy(), "reason": e}),
+            None => json!({"kind": "not-canonical", "path": crate::json_path::path(&n.pyc)}),
+            Some(e) => json!({"kind": "bad-code", "path": crate::json_path::path(&n.pyc), "reason": e}),
         }));
-        printer.json(&json!({"ok": !failed, "findings": findings}))?;
+        printer.json(&json!({
+            "ok": !failed,
+            "interpreters": per,
+            "debris": debris,
+            "findings": findings,
+            "problems": problems,
+        }))?;
     } else {
         // Per interpreter: sources and their verdicts; then the debris, grouped.
         for (index, interpreter) in interpreters.iter().enumerate() {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-            for finding in &scan.findings {
-                match finding {
-                    Finding::Fresh { interpreter: i, .. } if *i == index => {
-                        *counts.entry("fresh").or_default() += 1
-                    }
-                    Finding::Stale {
-                        interpreter: i,
-                        reason,
-                        ..
-                    } if *i == index => {
-                        *counts.entry(finding.kind()).or_default() += 1;
-                        if finding.kind() == "stale" {
-                            *reasons.entry(reason.keyword()).or_default() += 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let (counts, reasons) = tally(&scan, index);
             let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
             let mut line = format!(
-                "{} ({}): {} fresh, {} stale, {} missing",
+                "{} ({}): pycs: {} fresh, {} stale, {} missing",
                 interpreter.display_name(),
                 interpreter.cache_tag().unwrap_or("-"),
                 counts.get("fresh").copied().unwrap_or(0),
@@ -164,19 +217,36 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             }
         }
         let labels = [
-            ("orphan", "orphans (pycs whose source is gone)"),
-            ("legacy", "legacy pycs beside their source"),
+            (
+                "orphan",
+                "orphan (a pyc whose source is gone)",
+                "orphans (pycs whose source is gone)",
+            ),
+            (
+                "legacy",
+                "legacy pyc beside its source",
+                "legacy pycs beside their source",
+            ),
             (
                 "sourceless",
+                "sourceless legacy pyc (importable on its own)",
                 "sourceless legacy pycs (importable on their own)",
             ),
-            ("other-tag", "pycs of tags no selected interpreter has"),
-            ("temp", "leftover temporary files"),
-            ("unreadable", "unreadable pycs"),
+            (
+                "other-tag",
+                "pyc of a tag no selected interpreter has",
+                "pycs of tags no selected interpreter has",
+            ),
+            (
+                "temp",
+                "leftover temporary file",
+                "leftover temporary files",
+            ),
+            ("unreadable", "unreadable pyc", "unreadable pycs"),
         ];
-        for (kind, label) in labels {
-            if let Some(n) = debris.get(kind) {
-                printer.line(&format!("{n} {label}"))?;
+        for (kind, singular, plural) in labels {
+            if let Some(&n) = debris.get(kind) {
+                printer.line(&count(n, singular, plural))?;
             }
         }
         if args.reproducible {
@@ -214,7 +284,8 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
                 printer.line(&format!("{:<10} {detail}", finding.kind()))?;
             }
         } else {
-            for finding in scan.findings.iter().filter(|f| failing(f)) {
+            let failures: Vec<&Finding> = scan.findings.iter().filter(|f| failing(f)).collect();
+            for finding in failures.iter().take(SHOWN_WITHOUT_VERBOSE) {
                 if let Finding::Stale {
                     source,
                     reason,
@@ -229,6 +300,12 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
                         interpreters[*interpreter].display_name()
                     ))?;
                 }
+            }
+            if failures.len() > SHOWN_WITHOUT_VERBOSE {
+                printer.line(&format!(
+                    "... and {} more (-v for all)",
+                    failures.len() - SHOWN_WITHOUT_VERBOSE
+                ))?;
             }
         }
     }
@@ -247,11 +324,17 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
+    if args.select.targets.is_empty() && args.select.input_list.is_none() {
+        return Err(crate::UsageError(
+            "clean needs at least one FILE|DIR (it never cleans sys.path on its own)".to_owned(),
+        )
+        .into());
+    }
     let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default)?;
     let mut printer = Printer::new();
     let missing_path = problem_lines(&mut printer, &scan.problems)?;
     let options = CleanOptions {
-        keep_tags: args.tags.clone(),
+        keep_tags: args.keep_tags.clone(),
         other_tags: args.other_tags,
         legacy: args.remove_legacy,
         sourceless: args.sourceless,
@@ -267,19 +350,28 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         let removed: Vec<Value> = report
             .removed
             .iter()
-            .map(|r| json!({"path": r.path.to_string_lossy(), "why": r.why, "bytes": r.bytes}))
+            .map(|r| json!({"path": json_path::path(&r.path), "why": r.why, "bytes": r.bytes}))
             .collect();
-        let dirs: Vec<String> = report
-            .removed_dirs
-            .iter()
-            .map(|d| d.to_string_lossy().into_owned())
-            .collect();
+        let dirs: Vec<Value> = report.removed_dirs.iter().map(json_path::path).collect();
         let failed: Vec<Value> = report
             .failed
             .iter()
-            .map(|(p, w)| json!({"path": p.to_string_lossy(), "error": w}))
+            .map(|(p, w)| json!({"path": json_path::path(p), "reason": crate::printer::plain(w)}))
             .collect();
-        printer.json(&json!({"dry_run": args.dry_run, "removed": removed, "removed_dirs": dirs, "failed": failed, "bytes": bytes}))?;
+        let problems: Vec<Value> = scan
+            .problems
+            .iter()
+            .map(super::compile::problem_json)
+            .collect();
+        printer.json(&json!({
+            "ok": report.failed.is_empty() && !missing_path,
+            "dry_run": args.dry_run,
+            "removed": removed,
+            "removed_dirs": dirs,
+            "failed": failed,
+            "bytes": bytes,
+            "problems": problems,
+        }))?;
     } else {
         let verb = if args.dry_run {
             "would remove"
@@ -304,15 +396,19 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         }
         let kinds: Vec<String> = by_kind.iter().map(|(k, v)| format!("{v} {k}")).collect();
         printer.line(&format!(
-            "{verb} {} files ({}){}; {} empty __pycache__ directories",
-            report.removed.len(),
+            "{verb} {} ({}){}; {}",
+            count(report.removed.len(), "file", "files"),
             human_bytes(bytes),
             if kinds.is_empty() {
                 String::new()
             } else {
                 format!(": {}", kinds.join(", "))
             },
-            report.removed_dirs.len()
+            count(
+                report.removed_dirs.len(),
+                "empty __pycache__ directory",
+                "empty __pycache__ directories"
+            )
         ))?;
     }
     printer.flush()?;

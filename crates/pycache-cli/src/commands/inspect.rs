@@ -86,7 +86,7 @@ fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
         },
     };
     json!({
-        "path": pyc.path.to_string_lossy(),
+        "path": crate::json_path::path(&pyc.path),
         "magic": header.magic.to_string(),
         "magic_number": header.magic.number(),
         "python": writer,
@@ -96,7 +96,7 @@ fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
         "header": details,
         "payload_bytes": pyc.payload_len,
         "payload_is_code": pyc.payload_type.map(|t| t & 0x7f == b'c'),
-        "source": source.as_deref().map(|s| s.to_string_lossy()),
+        "source": source.as_deref().map(crate::json_path::path),
         "freshness": freshness,
     })
 }
@@ -106,7 +106,7 @@ fn stale_json(reason: &StaleReason) -> Value {
 }
 
 fn text(value: &Value) -> Vec<String> {
-    let field = |name: &str| value[name].as_str().unwrap_or("-").to_owned();
+    let field = |name: &str| crate::json_path::lossy(value[name].as_str().unwrap_or("-"));
     let mut lines = vec![format!("{}:", field("path"))];
     let python = value["python"].as_str().unwrap_or("unknown Python");
     lines.push(format!(
@@ -155,6 +155,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
     let mut printer = Printer::new();
     let mut status = Status::Success;
     let mut described = Vec::new();
+    let mut errors = Vec::new();
     for path in &args.pycs {
         let path = Path::new(path);
         let result = std::fs::read(path)
@@ -190,13 +191,23 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
                 }
             }
             Err(error) => {
+                if args.json {
+                    errors.push(serde_json::json!({
+                        "path": crate::json_path::path(path),
+                        "reason": crate::printer::plain(&error.to_string()),
+                    }));
+                }
                 printer.error(&error.to_string())?;
                 status = Status::Failure;
             }
         }
     }
     if args.json {
-        printer.json(&Value::Array(described))?;
+        printer.json(&serde_json::json!({
+            "ok": status == Status::Success,
+            "pycs": described,
+            "errors": errors,
+        }))?;
     }
     printer.flush()?;
     Ok(status)

@@ -10,6 +10,7 @@ mod inspect;
 mod interpreters;
 mod reproducible;
 mod scheme;
+mod syntax_error;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -48,7 +49,26 @@ impl From<Status> for std::process::ExitCode {
     }
 }
 
+/// Set when a `-x` pattern failed while matching (see [`report_exclude_failure`]).
+static EXCLUDE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says on stderr that `-x` failed while matching, if it did; the run then exits 1.
+pub(crate) fn report_exclude_failure(exclude: Option<&pycache::exclude::Exclude>) {
+    if let Some(failure) = exclude.and_then(pycache::exclude::Exclude::failure) {
+        crate::printer::error_line(&format!("-x: {failure}"));
+        EXCLUDE_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
+    let status = run_command(cli)?;
+    if status == Status::Success && EXCLUDE_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(Status::Failure);
+    }
+    Ok(status)
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Interpreters(args) => interpreters::run(&args),
         Command::Tag(args) => scheme::tag(&args),
@@ -65,17 +85,42 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
-/// The interpreters a `--python` value names; the default interpreter when absent.
+/// The interpreters a `--python` value names; the default interpreter when absent. For `all`,
+/// what was left out (a second interpreter of one cache tag, Python 2) is said on stderr.
 pub(crate) fn resolve_interpreters(request: Option<&str>) -> anyhow::Result<Vec<Interpreter>> {
     let options = DiscoveryOptions::from_env();
+    let hint = |error: pycache::interpreter::InterpreterError| {
+        if error.is_not_found() {
+            anyhow::anyhow!("{}; `pycache interpreters` lists them", error.reason())
+        } else {
+            anyhow::Error::new(error)
+        }
+    };
     match request {
-        None => Ok(vec![default_interpreter(&options).context(
+        None => Ok(vec![default_interpreter(&options).map_err(hint).context(
             "no default interpreter ($VIRTUAL_ENV or python3 on PATH)",
         )?]),
+        Some("all") => {
+            let (found, _) = pycache::interpreter::discover(&options);
+            let (chosen, left_out) = pycache::interpreter::select_all(found, &options);
+            if chosen.is_empty() {
+                anyhow::bail!("--python all: no supported interpreter was found");
+            }
+            for skipped in left_out {
+                crate::printer::note_line(&format!(
+                    "--python all leaves out {} ({}): {}",
+                    skipped.interpreter.display_name(),
+                    skipped.interpreter.path().display(),
+                    skipped.reason
+                ));
+            }
+            Ok(chosen)
+        }
         Some(text) => {
             let request: pycache::InterpreterRequest = text.parse()?;
             request
                 .resolve(&options)
+                .map_err(hint)
                 .with_context(|| format!("--python {text}"))
         }
     }

@@ -26,41 +26,52 @@ pub(crate) fn tag(args: &TagArgs) -> anyhow::Result<Status> {
     Ok(status)
 }
 
-/// The schemes to answer with: one per interpreter, or the one of `--tag`.
-fn schemes(args: &SchemeArgs) -> anyhow::Result<Vec<CacheScheme>> {
-    let mut schemes = match &args.tag {
+/// The schemes to answer with, each with a label when there are several: one per interpreter,
+/// or the one of `--tag`.
+fn schemes(args: &SchemeArgs) -> anyhow::Result<Vec<(String, CacheScheme)>> {
+    let mut schemes: Vec<(String, CacheScheme)> = match &args.tag {
         Some(tag) => {
             let env_prefix = std::env::var_os("PYTHONPYCACHEPREFIX");
-            vec![CacheScheme::from_tag(tag).with_pycache_prefix(env_prefix)]
+            vec![(
+                tag.clone(),
+                CacheScheme::from_tag(tag).with_pycache_prefix(env_prefix),
+            )]
         }
         None => resolve_interpreters(args.python.as_deref())?
             .iter()
-            .map(pycache::Interpreter::cache_scheme)
+            .map(|i| (i.display_name(), i.cache_scheme()))
             .collect(),
     };
     if let Some(prefix) = &args.pycache_prefix {
-        schemes = schemes
-            .into_iter()
-            .map(|s| s.with_pycache_prefix(Some(prefix.clone())))
-            .collect();
+        for (_, scheme) in &mut schemes {
+            *scheme = scheme.clone().with_pycache_prefix(Some(prefix.clone()));
+        }
+    }
+    if schemes.len() == 1 {
+        schemes[0].0.clear();
     }
     Ok(schemes)
 }
 
 fn answer(
     inputs: &[OsString],
-    schemes: &[CacheScheme],
+    schemes: &[(String, CacheScheme)],
     compute: impl Fn(&CacheScheme, &OsString) -> Result<OsString, CachePathError>,
 ) -> anyhow::Result<Status> {
     let mut printer = Printer::new();
     let mut status = Status::Success;
-    for scheme in schemes {
+    for (label, scheme) in schemes {
+        let prefix = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}: ")
+        };
         for input in inputs {
             match compute(scheme, input) {
-                Ok(path) => printer.line_bytes(path.as_bytes())?,
+                Ok(path) => printer.line_bytes(&[prefix.as_bytes(), path.as_bytes()].concat())?,
                 Err(error) => {
                     printer.error(&format!(
-                        "{}: {}: {error}",
+                        "{prefix}{}: {}: {error}",
                         python_str::repr(input.as_bytes()),
                         error.python_exception()
                     ))?;

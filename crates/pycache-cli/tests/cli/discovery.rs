@@ -99,7 +99,12 @@ fn the_active_virtualenv_is_the_default_and_is_listed() {
         .output()
         .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let first = &list[0];
+    let first = list["interpreters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["default"] == true)
+        .unwrap();
     assert_eq!(first["virtualenv"], true, "{first}");
     assert!(
         first["path"]

@@ -94,8 +94,8 @@ fn installed_extensions_for_their_interpreter_and_for_another() {
             );
         }
     }
-    let unloadable = report["summary"][1]["unloadable"].as_u64().unwrap();
-    assert_eq!(report["summary"][0]["unloadable"], 0);
+    let unloadable = report["interpreters"][1]["unloadable"].as_u64().unwrap();
+    assert_eq!(report["interpreters"][0]["unloadable"], 0);
     assert_eq!(
         output.status.code(),
         Some(if unloadable > 0 { 1 } else { 0 })

@@ -155,7 +155,7 @@ fn debris_tree(root: &Path, python: &Python) {
 
 fn kinds(python: &Python, root: &Path) -> Vec<(String, String)> {
     let output = pycache()
-        .args(["check", "--json", "--python"])
+        .args(["check", "-v", "--json", "--python"])
         .arg(&python.path)
         .arg(root)
         .output()
@@ -290,7 +290,7 @@ fn keep_tags_removes_the_other_tags() {
     let root = dir.path().join("t");
     debris_tree(&root, &python);
     pycache()
-        .args(["clean", "--tags", "cpython-27", "--python"])
+        .args(["clean", "--keep-tags", "cpython-27", "--python"])
         .arg(&python.path)
         .arg(&root)
         .assert()

@@ -16,7 +16,7 @@ fn inspect_json(pyc: &Path) -> Value {
         .unwrap();
     assert_success(&output);
     let list: Value = serde_json::from_slice(&output.stdout).unwrap();
-    list[0].clone()
+    list["pycs"][0].clone()
 }
 
 const COMPILE: &str = "import sys, py_compile, importlib.util as u\n\

@@ -4,13 +4,18 @@
 #![allow(clippy::print_stderr)]
 
 mod cache;
+mod choice;
 mod compile;
 mod discovery;
 mod ext;
 mod hygiene;
 mod inspect;
+mod json;
 mod packaging;
+mod readme;
 mod scheme;
+mod snapshots;
+mod usability;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -64,7 +64,7 @@ pub struct CompileOptions {
     /// `-d`, `-s`, `-p`.
     pub dfile: DfileOptions,
     /// `-x`: skip files whose full path this (Python-syntax) regex finds a match in.
-    pub exclude: Option<fancy_regex::Regex>,
+    pub exclude: Option<crate::exclude::Exclude>,
     /// `-e`: skip symlinked files whose target is outside this directory.
     pub limit_symlinks: Option<PathBuf>,
     /// `-j`: the most worker processes across all interpreters.

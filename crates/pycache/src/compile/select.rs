@@ -735,14 +735,10 @@ pub fn symlink_allowed(path: &Path, limit: &Path) -> bool {
 /// `compile_file`'s early returns: `-x` finds the path, or `-e` rejects the symlink.
 pub fn excluded(
     path: &OsStr,
-    exclude: Option<&fancy_regex::Regex>,
+    exclude: Option<&crate::exclude::Exclude>,
     limit_symlinks: Option<&Path>,
 ) -> bool {
-    if let Some(rx) = exclude
-        && rx
-            .is_match(&String::from_utf8_lossy(path.as_bytes()))
-            .unwrap_or(false)
-    {
+    if exclude.is_some_and(|rx| rx.is_match(path)) {
         return true;
     }
     limit_symlinks.is_some_and(|limit| !symlink_allowed(Path::new(path), limit))

@@ -38,7 +38,7 @@ pub struct ScanOptions {
     /// `-l` (0) or `-r N`; `None` is compileall's default per interpreter.
     pub max_levels: Option<usize>,
     /// `-x`.
-    pub exclude: Option<fancy_regex::Regex>,
+    pub exclude: Option<crate::exclude::Exclude>,
     /// `-b`: the expected pycs are legacy `X.pyc` beside `X.py`.
     pub legacy: bool,
     /// `-o` levels; empty means the interpreter's own (-1).

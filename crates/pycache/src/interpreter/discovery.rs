@@ -210,9 +210,41 @@ fn versions_under(root: &Path, bin: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// One interpreter executable found, with the other names that run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The executable: its real path, or a virtualenv's own `bin/python...` path.
+    pub path: PathBuf,
+    /// Other paths found that run the same executable (`python3` beside `python3.12`, a
+    /// virtualenv's `python3` beside its `python`), in the order met.
+    pub aliases: Vec<PathBuf>,
+}
+
+/// The key executables are grouped by: the real path, and for a virtualenv also the
+/// environment (its `python` runs its base's binary with another `sys.path`).
+fn group_key(path: &Path) -> Option<(Option<PathBuf>, PathBuf)> {
+    let id = identity(path)?;
+    let real = std::fs::canonicalize(&id).ok()?;
+    let env = (id != real).then(|| id.parent().and_then(Path::parent).map(Path::to_owned));
+    Some((env.flatten(), real))
+}
+
+/// True when `a` and `b` run the same executable in the same environment.
+pub fn same_executable(a: &Path, b: &Path) -> bool {
+    group_key(a).is_some_and(|key| Some(key) == group_key(b))
+}
+
 /// Every interpreter executable found, de-duplicated, in the order: `$VIRTUAL_ENV`, `PATH`,
 /// pyenv versions, uv-managed installs, system directories. Nothing is run.
 pub fn candidates(options: &DiscoveryOptions) -> Vec<PathBuf> {
+    candidates_with_aliases(options)
+        .into_iter()
+        .map(|c| c.path)
+        .collect()
+}
+
+/// [`candidates`], each with the other names found for it.
+pub fn candidates_with_aliases(options: &DiscoveryOptions) -> Vec<Candidate> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(env) = &options.virtual_env {
         dirs.push(env.join("bin"));
@@ -231,22 +263,46 @@ pub fn candidates(options: &DiscoveryOptions) -> Vec<PathBuf> {
     }
     dirs.extend(options.system_dirs.iter().cloned());
 
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    let mut index: std::collections::HashMap<(Option<PathBuf>, PathBuf), usize> =
+        std::collections::HashMap::new();
+    let mut out: Vec<Candidate> = Vec::new();
     for dir in dirs {
         for executable in python_executables_in(&dir) {
-            if let Some(id) = identity(&executable)
-                && seen.insert(id.clone())
-            {
-                out.push(id);
+            let (Some(id), Some(key)) = (identity(&executable), group_key(&executable)) else {
+                continue;
+            };
+            match index.get(&key) {
+                Some(&at) => {
+                    let shown = std::path::absolute(&executable).unwrap_or(executable);
+                    let known = &mut out[at];
+                    if shown != known.path && !known.aliases.contains(&shown) {
+                        known.aliases.push(shown);
+                    }
+                }
+                None => {
+                    index.insert(key, out.len());
+                    let shown = std::path::absolute(&executable).unwrap_or(executable);
+                    let aliases = if shown == id { Vec::new() } else { vec![shown] };
+                    out.push(Candidate { path: id, aliases });
+                }
             }
         }
     }
     out
 }
 
-/// Finds and probes every interpreter (in parallel; cached probes start nothing). Executables
-/// that fail to probe are returned as errors beside the interpreters.
+/// The order interpreters are listed in: by implementation, then version (numerically: 3.6
+/// before 3.10), then path.
+pub(crate) fn listing_order(a: &Interpreter, b: &Interpreter) -> std::cmp::Ordering {
+    a.implementation()
+        .cmp(b.implementation())
+        .then_with(|| a.version_numbers().cmp(&b.version_numbers()))
+        .then_with(|| a.path().cmp(b.path()))
+}
+
+/// Finds and probes every interpreter (in parallel; cached probes start nothing), sorted by
+/// implementation then version. Executables that fail to probe are returned as errors beside
+/// the interpreters.
 pub fn discover(options: &DiscoveryOptions) -> (Vec<Interpreter>, Vec<InterpreterError>) {
     let paths = candidates(options);
     let results: Vec<Result<Interpreter, InterpreterError>> = std::thread::scope(|scope| {
@@ -277,6 +333,7 @@ pub fn discover(options: &DiscoveryOptions) -> (Vec<Interpreter>, Vec<Interprete
             Err(error) => errors.push(error),
         }
     }
+    interpreters.sort_by(listing_order);
     (interpreters, errors)
 }
 
@@ -292,8 +349,8 @@ pub fn default_interpreter(options: &DiscoveryOptions) -> Result<Interpreter, In
             return Interpreter::probe(&python);
         }
     }
-    let python3 =
-        find_command("python3", options).ok_or_else(|| InterpreterError::not_found("python3"))?;
+    let python3 = find_command("python3", options)
+        .ok_or_else(|| InterpreterError::not_found("python3", Vec::new()))?;
     Interpreter::probe(&python3)
 }
 

@@ -11,9 +11,12 @@ mod discovery;
 mod probe_cache;
 mod request;
 
-pub use discovery::{DiscoveryOptions, candidates, default_interpreter, discover, find_command};
+pub use discovery::{
+    Candidate, DiscoveryOptions, candidates, candidates_with_aliases, default_interpreter,
+    discover, find_command, same_executable,
+};
 pub use probe_cache::cache_dir;
-pub use request::{InterpreterRequest, ParseRequestError};
+pub use request::{InterpreterRequest, LeftOut, ParseRequestError, select_all};
 
 use crate::cache_path::CacheScheme;
 use crate::freshness::{CheckHashBasedPycs, ImportRules};
@@ -64,12 +67,29 @@ pub struct InterpreterError {
 enum InterpreterErrorKind {
     #[error("cannot run it: {0}")]
     Spawn(std::io::Error),
-    #[error("the probe failed ({status}): {stderr}")]
-    Failed { status: String, stderr: String },
+    #[error("the probe failed ({status}): {last_line}")]
+    Failed { status: String, last_line: String },
+    #[error("not a Python interpreter (running it with -c gave {status} and no answer)")]
+    NotPython { status: String },
     #[error("the probe's answer is not understood: {0}")]
     BadAnswer(String),
-    #[error("no interpreter matches this request")]
-    NotFound,
+    #[error(
+        "{implementation} {version} is not supported (pycache supports CPython 3.6+ and PyPy 3)"
+    )]
+    Unsupported {
+        implementation: String,
+        version: String,
+    },
+    #[error("no interpreter matches this request{}", found_list(.found))]
+    NotFound { found: Vec<String> },
+}
+
+fn found_list(found: &[String]) -> String {
+    if found.is_empty() {
+        " (no interpreter was found)".to_owned()
+    } else {
+        format!(" (found: {})", found.join(", "))
+    }
 }
 
 impl InterpreterError {
@@ -78,10 +98,31 @@ impl InterpreterError {
         &self.path
     }
 
-    pub(crate) fn not_found(request: &str) -> Self {
+    /// Why, without the path: `not a Python interpreter (...)`.
+    pub fn reason(&self) -> String {
+        self.kind.to_string()
+    }
+
+    /// True when no interpreter matched the request (as opposed to one that failed).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.kind, InterpreterErrorKind::NotFound { .. })
+    }
+
+    /// `found`: what was found instead, as `cpython 3.12.1` names, for the message.
+    pub(crate) fn not_found(request: &str, found: Vec<String>) -> Self {
         InterpreterError {
             path: PathBuf::from(request),
-            kind: InterpreterErrorKind::NotFound,
+            kind: InterpreterErrorKind::NotFound { found },
+        }
+    }
+
+    pub(crate) fn unsupported(interpreter: &Interpreter) -> Self {
+        InterpreterError {
+            path: interpreter.path().to_owned(),
+            kind: InterpreterErrorKind::Unsupported {
+                implementation: interpreter.implementation_name().to_owned(),
+                version: interpreter.full_version().to_owned(),
+            },
         }
     }
 }
@@ -161,18 +202,25 @@ impl Interpreter {
             }
         }
         let output = output.map_err(|e| error(InterpreterErrorKind::Spawn(e)))?;
-        if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // Only a Python prints a traceback; anything else is not an interpreter at all.
+        if !output.status.success() && stderr.contains("Traceback (most recent call last)") {
             return Err(error(InterpreterErrorKind::Failed {
                 status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                last_line: stderr.trim().lines().last().unwrap_or_default().to_owned(),
             }));
         }
         let line = output
             .stdout
             .split(|&b| b == b'\n')
             .rfind(|l| l.starts_with(b"{"));
-        serde_json::from_slice(line.unwrap_or_default())
-            .map_err(|e| error(InterpreterErrorKind::BadAnswer(e.to_string())))
+        match line {
+            Some(line) if output.status.success() => serde_json::from_slice(line)
+                .map_err(|e| error(InterpreterErrorKind::BadAnswer(e.to_string()))),
+            _ => Err(error(InterpreterErrorKind::NotPython {
+                status: output.status.to_string(),
+            })),
+        }
     }
 
     pub(crate) fn from_probe(executable: &Path, data: ProbeData) -> Result<Self, InterpreterError> {
@@ -217,6 +265,28 @@ impl Interpreter {
     /// `sys.implementation.name`: `cpython`, `pypy`, ...
     pub fn implementation(&self) -> &str {
         &self.data.implementation
+    }
+
+    /// `CPython` or `PyPy`, for messages.
+    pub fn implementation_name(&self) -> &str {
+        match self.implementation() {
+            "cpython" => "CPython",
+            "pypy" => "PyPy",
+            other => other,
+        }
+    }
+
+    /// True for the interpreters pycache supports: CPython 3.6 and later, PyPy 3.
+    pub fn is_supported(&self) -> bool {
+        self.language.major == 3 && (self.language.minor >= 6 || self.implementation() != "cpython")
+    }
+
+    /// The full version's numbers, for numeric ordering: `[3, 12, 1]`.
+    pub fn version_numbers(&self) -> Vec<u32> {
+        self.full_version()
+            .split('.')
+            .filter_map(|part| part.parse().ok())
+            .collect()
     }
 
     /// The full version, `3.12.1`.

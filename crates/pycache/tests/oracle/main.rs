@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod discovery;
+mod exclude;
 mod extension;
 mod freshness;
 mod headers;

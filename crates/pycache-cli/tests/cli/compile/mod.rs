@@ -25,7 +25,7 @@ pub(crate) struct Python {
 pub(crate) fn pythons() -> Vec<Python> {
     let output = pycache().args(["interpreters", "--json"]).output().unwrap();
     let list: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let found: Vec<Python> = list
+    let found: Vec<Python> = list["interpreters"]
         .as_array()
         .unwrap()
         .iter()
