@@ -395,7 +395,11 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
         }))?;
     } else if args.quiet == 0 {
         for (s, i) in summary.interpreters.iter().zip(&interpreters) {
-            let mut line = format!("{}: source files: {} compiled, ", i.display_name(), s.compiled);
+            let mut line = format!(
+                "{}: source files: {} compiled, ",
+                i.display_name(),
+                s.compiled
+            );
             if options.cache.enabled {
                 line.push_str(&format!("{} from cache, ", s.cached));
             }

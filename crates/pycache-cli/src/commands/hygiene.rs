@@ -183,7 +183,9 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             .collect();
         findings.extend(not_canonical.iter().map(|n| match &n.error {
             None => json!({"kind": "not-canonical", "path": crate::json_path::path(&n.pyc)}),
-            Some(e) => json!({"kind": "bad-code", "path": crate::json_path::path(&n.pyc), "reason": e}),
+            Some(e) => {
+                json!({"kind": "bad-code", "path": crate::json_path::path(&n.pyc), "reason": e})
+            }
         }));
         printer.json(&json!({
             "ok": !failed,

@@ -178,8 +178,8 @@ fn inspect_code_shows_the_tree_the_interpreter_loads() {
             .unwrap();
         assert_success(&output);
         let ours: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(our_tree(&ours[0]), theirs, "{version}");
-        let function = &ours[0]["children"][0];
+        assert_eq!(our_tree(&ours["pycs"][0]), theirs, "{version}");
+        let function = &ours["pycs"][0]["children"][0];
         assert_eq!(function["filename"], source.to_str().unwrap(), "{version}");
         assert_eq!(function["kwonlyargcount"], 1, "{version}");
         assert!(

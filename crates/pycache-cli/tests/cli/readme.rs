@@ -165,7 +165,7 @@ fn find(tag: &str) -> std::path::PathBuf {
 
 /// The tree the examples are run in: `src/`, `vendor/`, `app/`, `site-packages/` (a stale
 /// 3.11 pyc, two orphans, a temp file), `.venv/`, and `pkg/mod.py` whose 3.12 pyc is stale by
-/// size.
+/// size, and `lib/mod.py` compiled for 3.12 under that relative name.
 fn fixture(root: &Path) {
     write(&root.join("src/app/__init__.py"), "");
     write(&root.join("src/app/core.py"), "def f():\n    return 1\n");
@@ -209,6 +209,19 @@ fn fixture(root: &Path) {
     compile(&py312, &source);
     write(&source, "x = 12\n");
     set_mtime(&source, then);
+    // lib/mod.py: what `inspect --code` shows, compiled under its relative name.
+    write(
+        &root.join("lib/mod.py"),
+        "'''doc'''\n\ndef f(a, /, *args, b, **kw):\n    return None if a else ('\u{e9}', b'\\x00')\n",
+    );
+    let output = pycache()
+        .current_dir(root)
+        .args(["compile", "-q", "--python"])
+        .arg(&py312)
+        .arg("lib/mod.py")
+        .output()
+        .unwrap();
+    assert_success(&output);
 }
 
 #[test]
