@@ -689,3 +689,42 @@ fn strip_and_prepend_name_the_served_code_as_compileall_does() {
     let (pairs, identical, equal) = compare(&python, &ours, &second);
     assert_eq!((pairs, equal, identical), (6, 6, 6));
 }
+
+/// `--reproducible` with the cache: what is served at another path is byte for byte what a
+/// reproducible compile without the cache writes there, on every interpreter.
+#[test]
+fn reproducible_pycs_served_from_the_cache_are_the_ones_compiling_gives() {
+    for python in pythons() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        let cache = base.join("cache");
+        let first = base.join("a");
+        write_modules(&first);
+        let reproducible: Vec<&OsStr> = vec!["--reproducible".as_ref()];
+        compile_cached(&python.path, &cache, &reproducible, &first);
+        let second = base.join("a-longer-é-path");
+        super::compile::copy_sources(&first, &second, &|_| false);
+        let (json, _) = compile_cached(&python.path, &cache, &reproducible, &second);
+        assert_eq!(counts(&json), (0, 6, 0, 0), "{}: {json}", python.name);
+        let served: Vec<(PathBuf, Vec<u8>)> = files_ending(&second, ".pyc")
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+            .collect();
+        let output = pycache()
+            .args(["compile", "-q", "-f", "--reproducible", "--python"])
+            .arg(&python.path)
+            .arg(&second)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        assert_success(&output);
+        for (path, data) in served {
+            assert!(
+                std::fs::read(&path).unwrap() == data,
+                "{}: {} differs from a compile without the cache",
+                python.name,
+                path.display()
+            );
+        }
+    }
+}
