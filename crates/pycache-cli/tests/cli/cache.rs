@@ -104,28 +104,6 @@ fn write_modules(root: &Path) {
     }
 }
 
-/// A shell script that runs `python` and counts its starts; its path and the count file's.
-fn counting(dir: &Path, python: &Python) -> (PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let counter = dir.join(format!("starts-{}", python.name));
-    let wrapper = dir.join(format!("python-{}", python.name));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
-            counter.display(),
-            python.path.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (wrapper, counter)
-}
-
-fn starts(counter: &Path) -> usize {
-    std::fs::read_to_string(counter).map_or(0, |s| s.lines().count())
-}
-
 /// `pycache compile --json` with the cache on, in `cache_dir`; the JSON and the stderr.
 fn compile_cached(
     python: &Path,
@@ -133,10 +111,22 @@ fn compile_cached(
     args: &[&OsStr],
     root: &Path,
 ) -> (Value, String) {
+    compile_cached_env(python, cache_dir, args, root, &[])
+}
+
+/// [`compile_cached`] with more variables set (a remote's credentials).
+fn compile_cached_env(
+    python: &Path,
+    cache_dir: &Path,
+    args: &[&OsStr],
+    root: &Path,
+    env: &[(&'static str, String)],
+) -> (Value, String) {
     let output = pycache()
         .env_remove("PYCACHE_NO_CACHE")
         .env_remove("PYCACHE_REMOTE")
         .env_remove("SOURCE_DATE_EPOCH")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["compile", "--json", "--cache-dir"])
         .arg(cache_dir)
         .arg("--python")
@@ -231,28 +221,6 @@ fn compare(python: &Python, ours: &Path, reference: &Path) -> (u64, u64, u64) {
     (n("pairs"), n("identical"), n("equal"))
 }
 
-/// `python -v` imports every module from its pyc (`matches`), writing none.
-fn assert_imports_match(python: &Python, root: &Path) {
-    let output = std::process::Command::new(&python.path)
-        .args(["-v", "-c", "import m0, m1, m2, pkg, pkg.m3, pkg.m4"])
-        .current_dir(root)
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("PYTHONPYCACHEPREFIX")
-        .output()
-        .unwrap();
-    let verbose = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{}: {verbose}", python.name);
-    for module in ["m0", "m2", "__init__", "m4"] {
-        let needle = format!("{module}.{}.pyc matches", python.tag);
-        assert!(verbose.contains(&needle), "{}: no '{needle}'", python.name);
-    }
-    assert!(
-        !verbose.contains("wrote"),
-        "{}: import wrote a pyc",
-        python.name
-    );
-}
-
 /// The same sources at two paths of different lengths (the second non-ASCII): compiled at the
 /// first, then at the second with the cache warm, every interpreter, every optimization level,
 /// with and without `-d`: no interpreter starts, and every pyc is what compileall writes at the
@@ -263,7 +231,7 @@ fn a_warm_cache_compiles_the_same_code_at_another_path_without_python() {
     for python in pythons() {
         let dir = tempfile::tempdir().unwrap();
         let base = std::fs::canonicalize(dir.path()).unwrap();
-        let (wrapper, counter) = counting(&base, &python);
+        let (wrapper, counter) = super::compile::counting_python(&base, &python);
         let cache = base.join("cache");
         let first = base.join("a");
         write_modules(&first);
@@ -283,11 +251,11 @@ fn a_warm_cache_compiles_the_same_code_at_another_path_without_python() {
             if let Some(d) = dfile {
                 args.extend([OsStr::new("-d"), OsStr::new(d)]);
             }
-            let before = starts(&counter);
+            let before = super::compile::starts_of(&counter);
             let (json, _) = compile_cached(&wrapper, &cache, &args, &second);
             assert_eq!(counts(&json), (0, 6, 0, 0), "{}: {json}", python.name);
             assert_eq!(
-                starts(&counter),
+                super::compile::starts_of(&counter),
                 before,
                 "{}: an interpreter started",
                 python.name
@@ -302,7 +270,12 @@ fn a_warm_cache_compiles_the_same_code_at_another_path_without_python() {
                 assert_eq!(identical, pairs, "{}: bytes differ", python.name);
             }
             if dfile.is_none() && !python.is_pypy() {
-                assert_imports_match(&python, &second);
+                super::compile::assert_imports_with_matches(
+                    &python,
+                    &second,
+                    "import m0, m1, m2, pkg, pkg.m3, pkg.m4",
+                    &["m0", "m2", "__init__", "m4"],
+                );
             }
         }
     }
@@ -495,22 +468,9 @@ fn compile_remote_env(
     root: &Path,
     env: &[(&'static str, String)],
 ) -> (Value, String) {
-    let output = pycache()
-        .env_remove("PYCACHE_NO_CACHE")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["compile", "--json", "--cache-dir"])
-        .arg(cache_dir)
-        .args(["--remote", url])
-        .args(extra)
-        .arg("--python")
-        .arg(python)
-        .arg(root)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_success(&output);
-    (serde_json::from_slice(&output.stdout).unwrap(), stderr)
+    let mut args: Vec<&OsStr> = vec!["--remote".as_ref(), url.as_ref()];
+    args.extend(extra.iter().map(OsStr::new));
+    compile_cached_env(python, cache_dir, &args, root, env)
 }
 
 /// Machine one compiles and fills the remote; machine two (another local cache) compiles the
@@ -520,7 +480,7 @@ fn machines_share_through(url: &str, env: &[(&'static str, String)]) {
     let python = super::compile::default_python();
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::canonicalize(dir.path()).unwrap();
-    let (wrapper, counter) = counting(&base, &python);
+    let (wrapper, counter) = super::compile::counting_python(&base, &python);
     let first = base.join("a");
     write_modules(&first);
     let (json, stderr) = compile_remote_env(&wrapper, &base.join("one"), url, &[], &first, env);
@@ -529,10 +489,14 @@ fn machines_share_through(url: &str, env: &[(&'static str, String)]) {
 
     let second = base.join("second-é-machine");
     super::compile::copy_sources(&first, &second, &|_| false);
-    let before = starts(&counter);
+    let before = super::compile::starts_of(&counter);
     let (json, _) = compile_remote_env(&wrapper, &base.join("two"), url, &[], &second, env);
     assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
-    assert_eq!(starts(&counter), before, "an interpreter started");
+    assert_eq!(
+        super::compile::starts_of(&counter),
+        before,
+        "an interpreter started"
+    );
     let reference = base.join("reference");
     compileall_reference(&python, &second, &reference, None, &[-1]);
     let (pairs, identical, equal) = compare(&python, &second, &reference);

@@ -201,3 +201,55 @@ fn files_named(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
 
 pub(crate) const COMPARE: &str = include_str!("compare_pycs.py");
 pub(crate) const SNAPSHOT: &str = include_str!("snapshot.py");
+
+/// A shell script in `dir` that runs `python` and counts its starts; its path and the count
+/// file's.
+pub(crate) fn counting_python(dir: &Path, python: &Python) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let counter = dir.join(format!("starts-{}", python.name));
+    let wrapper = dir.join(format!("counting-{}", python.name));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
+            counter.display(),
+            python.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (wrapper, counter)
+}
+
+/// How many times a [`counting_python`] started.
+pub(crate) fn starts_of(counter: &Path) -> usize {
+    std::fs::read_to_string(counter).map_or(0, |s| s.lines().count())
+}
+
+/// `python -v` runs `script` in `root` and imports each of `modules` from its pyc
+/// (`matches`), writing none.
+pub(crate) fn assert_imports_with_matches(
+    python: &Python,
+    root: &Path,
+    script: &str,
+    modules: &[&str],
+) {
+    let output = std::process::Command::new(&python.path)
+        .args(["-v", "-c", script])
+        .current_dir(root)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTHONPYCACHEPREFIX")
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {verbose}", python.name);
+    for module in modules {
+        let needle = format!("{module}.{}.pyc matches", python.tag);
+        assert!(verbose.contains(&needle), "{}: no '{needle}'", python.name);
+    }
+    assert!(
+        !verbose.contains("wrote"),
+        "{}: import wrote a pyc",
+        python.name
+    );
+}

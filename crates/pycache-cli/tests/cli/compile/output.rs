@@ -157,35 +157,10 @@ fn no_path_means_sys_path_top_level_only() {
     );
 }
 
-/// A script in `dir` that runs the default python and counts its starts; its path and the
-/// count file's.
-fn counting_python(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let python = default_python();
-    let counter = dir.join("starts");
-    let wrapper = dir.join("counting-python");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho start >> '{}'\nexec '{}' \"$@\"\n",
-            counter.display(),
-            python.path.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (wrapper, counter)
-}
-
-/// How many times the counting python started.
-fn starts_of(counter: &Path) -> usize {
-    std::fs::read_to_string(counter).map_or(0, |s| s.lines().count())
-}
-
 #[test]
 fn a_file_that_never_compiles_fails_again_without_starting_python() {
     let dir = tempfile::tempdir().unwrap();
-    let (wrapper, counter) = counting_python(dir.path());
+    let (wrapper, counter) = super::counting_python(dir.path(), &default_python());
     let tree = dir.path().join("t");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("bad.py"), "def (:\n").unwrap();
@@ -205,7 +180,7 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
         assert_eq!(output.status.code(), Some(1));
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
-    let starts = || starts_of(&counter);
+    let starts = || super::starts_of(&counter);
     let first = run(&[]);
     assert!(
         first.contains("bad.py") && first.contains("SyntaxError"),
@@ -231,7 +206,7 @@ fn a_file_that_never_compiles_fails_again_without_starting_python() {
 #[test]
 fn a_symlinked_pycache_is_read_through_as_import_does() {
     let dir = tempfile::tempdir().unwrap();
-    let (wrapper, counter) = counting_python(dir.path());
+    let (wrapper, counter) = super::counting_python(dir.path(), &default_python());
     let tree = dir.path().join("t");
     std::fs::create_dir_all(dir.path().join("store")).unwrap();
     std::fs::create_dir_all(&tree).unwrap();
@@ -247,7 +222,7 @@ fn a_symlinked_pycache_is_read_through_as_import_does() {
             .output()
             .unwrap()
     };
-    let starts = || starts_of(&counter);
+    let starts = || super::starts_of(&counter);
     assert_eq!(run("compile").status.code(), Some(0));
     let written = files_ending(&dir.path().join("store"), ".pyc");
     assert_eq!(written.len(), 1, "the pyc went through the link");
