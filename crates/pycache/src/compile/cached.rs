@@ -354,9 +354,14 @@ pub(super) fn serve(
             .zip(found)
             .filter_map(|((job, _), payloads)| Some((job, payloads?)))
             .collect();
-        reports.extend(parallel_map(&served, threads, |(job, payloads)| {
-            report(context, job, payloads, Outcome::FromRemote)
-        }));
+        reports.extend(parallel_map(
+            &served,
+            threads,
+            |(job, payloads)| match context.sources[job.source].bytes() {
+                Ok(source) => report(context, job, &source, payloads, Outcome::FromRemote),
+                Err(message) => report_outcome(job, Outcome::Failed(message)),
+            },
+        ));
     }
     #[cfg(not(feature = "remote"))]
     let _ = warnings;
@@ -392,30 +397,32 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
     let digest = KeyParts::source_digest(&source);
     let target = &context.targets[job.target];
     match cache.lookup_local(target, job, context.levels, digest) {
-        Some(payloads) => Looked::Done(report(context, job, &payloads, Outcome::FromCache)),
+        Some(payloads) => {
+            Looked::Done(report(context, job, &source, &payloads, Outcome::FromCache))
+        }
         None => Looked::Missed(digest),
     }
 }
 
-/// Writes `payloads` as `job`'s pycs and reports it.
-fn report(context: &Context<'_>, job: &Job, payloads: &[Vec<u8>], served: Outcome) -> FileReport {
+/// Writes `payloads` as `job`'s pycs (`source`: the bytes the key was made from) and reports
+/// it.
+fn report(
+    context: &Context<'_>,
+    job: &Job,
+    source: &[u8],
+    payloads: &[Vec<u8>],
+    served: Outcome,
+) -> FileReport {
     let cell = &context.sources[job.source];
-    let outcome = match cell.bytes() {
-        Ok(source) => {
-            match write_pycs(
-                &context.targets[job.target],
-                job,
-                cell,
-                &source,
-                payloads,
-                context.options,
-            ) {
-                Ok(()) => served,
-                Err(message) => Outcome::Failed(message),
-            }
-        }
+    let target = &context.targets[job.target];
+    let outcome = match write_pycs(target, job, cell, source, payloads, context.options) {
+        Ok(()) => served,
         Err(message) => Outcome::Failed(message),
     };
+    report_outcome(job, outcome)
+}
+
+fn report_outcome(job: &Job, outcome: Outcome) -> FileReport {
     FileReport {
         interpreter: job.target,
         source: job.candidate.path.clone(),
