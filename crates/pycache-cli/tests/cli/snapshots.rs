@@ -2,8 +2,8 @@
 //! interpreter. The interpreter's name, tag, magic and version, times, and mtimes are filtered,
 //! so that a snapshot says what a user reads, not which Python this machine has.
 //!
-//! `interpreters` is left out: its rows are the machine's interpreters (its shape is tested in
-//! `choice.rs`).
+//! `interpreters` is shown with the rows of a virtualenv made for the test only (the machine's
+//! other rows differ from machine to machine; the listing's rules are tested in `choice.rs`).
 
 use crate::compile::{Python, default_python};
 use crate::pycache;
@@ -213,4 +213,46 @@ fn ext_output() {
     text.push_str("$ pycache ext --strict pkg\n");
     text.push_str(&run(dir.path(), &python, &["ext", "--strict", "pkg"]));
     snapshot!(&python, "ext", text);
+}
+
+/// `interpreters`: the rows of a virtualenv made for the test (the default, with its aliases)
+/// and the legend. The machine's other rows are dropped, and versions, tags and magic numbers
+/// are filtered, so the snapshot shows the table's form on any machine.
+#[test]
+fn interpreters_output() {
+    let python = default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let venv = std::fs::canonicalize(dir.path()).unwrap().join("venv");
+    let made = std::process::Command::new(&python.path)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let output = pycache()
+        .arg("interpreters")
+        .env("VIRTUAL_ENV", &venv)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).unwrap();
+    let venv_text = venv.to_str().unwrap();
+    let kept: String = table
+        .lines()
+        .filter(|l| l.contains(venv_text) || l.starts_with("* the default"))
+        .map(|l| format!("{}\n", l.replace(venv_text, "[VENV]")))
+        .collect();
+    let filters = [
+        (r"\b\d+\.\d+\.\d+\b", "[VERSION]"),
+        (r"\b(cpython|pypy)-?\d+\b", "[TAG]"),
+        (r"\b[0-9a-f]{8}\b", "[MAGIC]"),
+        (r"python3\.\d+", "python3.[MINOR]"),
+    ];
+    insta::with_settings!({filters => filters.to_vec(), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("interpreters", kept);
+    });
 }
