@@ -43,6 +43,13 @@ impl Printer {
         Ok(())
     }
 
+    /// A notice about one input that is not an error, on stderr (stdout flushed first).
+    pub(crate) fn warning(&mut self, message: &str) -> io::Result<()> {
+        self.out.flush()?;
+        let _ = writeln!(io::stderr().lock(), "pycache: warning: {message}");
+        Ok(())
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -233,6 +233,9 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
     for (path, why) in &report.failed {
         printer.error(&format!("cannot remove {}: {why}", shown(path)))?;
     }
+    for (path, why) in &report.skipped {
+        printer.warning(&format!("skipped {}: {why}", shown(path)))?;
+    }
     let bytes: u64 = report.removed.iter().map(|r| r.bytes).sum();
     if args.json {
         let removed: Vec<Value> = report
@@ -250,7 +253,12 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
             .iter()
             .map(|(p, w)| json!({"path": p.to_string_lossy(), "error": w}))
             .collect();
-        printer.json(&json!({"dry_run": args.dry_run, "removed": removed, "removed_dirs": dirs, "failed": failed, "bytes": bytes}))?;
+        let skipped: Vec<Value> = report
+            .skipped
+            .iter()
+            .map(|(p, w)| json!({"path": p.to_string_lossy(), "reason": w}))
+            .collect();
+        printer.json(&json!({"dry_run": args.dry_run, "removed": removed, "removed_dirs": dirs, "failed": failed, "skipped": skipped, "bytes": bytes}))?;
     } else {
         let verb = if args.dry_run {
             "would remove"

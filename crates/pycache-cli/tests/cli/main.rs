@@ -6,6 +6,7 @@
 mod compile;
 mod discovery;
 mod ext;
+mod faults;
 mod hygiene;
 mod inspect;
 mod scheme;

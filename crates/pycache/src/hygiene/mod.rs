@@ -11,7 +11,7 @@
 
 mod clean;
 
-pub use clean::{CleanOptions, Removal, RemovalReport, plan_clean, remove};
+pub use clean::{CleanOptions, Removal, RemovalReport, TEMP_FILE_GRACE, plan_clean, remove};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::compile::{
@@ -153,6 +153,9 @@ pub struct Scan {
     pub problems: Vec<WalkProblem>,
     /// The `__pycache__` directories in the tree.
     pub pycache_dirs: Vec<PathBuf>,
+    /// The trees scanned, resolved (a file's directory for a file): `clean` removes nothing
+    /// outside them.
+    pub roots: Vec<PathBuf>,
 }
 
 /// `<name>.pyc.<digits>`: what `_write_atomic` (and pycache) leave when interrupted mid-write.
@@ -228,6 +231,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     for target in &targets {
         for root in &target.roots {
             if seen_roots.insert(root.clone()) {
+                result.roots.extend(resolved_tree(Path::new(root)));
                 let walked = &walks[root];
                 result.problems.extend(walked.problems.iter().cloned());
                 result
@@ -375,6 +379,16 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         }
     }
     result
+}
+
+/// The real path of the tree `root` names: the directory itself, or a file's directory.
+fn resolved_tree(root: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(root).ok()?;
+    if real.is_dir() {
+        Some(real)
+    } else {
+        real.parent().map(Path::to_path_buf)
+    }
 }
 
 /// Import's verdict on `pyc` for a source with `facts`, from the header the walk read when it
