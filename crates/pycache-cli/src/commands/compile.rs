@@ -6,34 +6,29 @@ use crate::cli::{CompileArgs, SelectArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
-use pycache::compile::{CompileOptions, DfileOptions, Event, Outcome, WalkProblem, compile};
+use pycache::compile::{CompileOptions, DfileOptions, Event, Outcome, compile};
 use pycache::python_str::repr;
 use serde_json::json;
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-static CANCEL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    if let Some(flag) = CANCEL.get() {
-        flag.store(true, Ordering::SeqCst);
+/// The first SIGINT or SIGTERM asks the engine to stop cleanly (nothing new starts, busy
+/// workers are killed, every pyc is whole or untouched); a second one ends the process at once
+/// with the signal's default action, whatever the engine is doing.
+fn install_interrupt_handler() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as it was before this signal set it.
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&flag))
+            .context("cannot handle signals")?;
+        signal_hook::flag::register(signal, Arc::clone(&flag)).context("cannot handle signals")?;
     }
-}
-
-/// Ctrl-C (and SIGTERM) ask the engine to stop cleanly instead of killing the process mid-write.
-fn install_interrupt_handler() -> Arc<AtomicBool> {
-    let flag = Arc::clone(CANCEL.get_or_init(|| Arc::new(AtomicBool::new(false))));
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only performs an atomic store, which is async-signal-safe.
-        unsafe {
-            libc::signal(signal, on_interrupt as *const () as libc::sighandler_t);
-        }
-    }
-    flag
+    Ok(flag)
 }
 
 /// compileall's `-i`: names one per line, stripped, appended after the positional arguments.
@@ -178,7 +173,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             );
         }
     }
-    options.cancel = install_interrupt_handler();
+    options.cancel = install_interrupt_handler()?;
     let many = interpreters.len() > 1;
     let label = |index: usize| {
         if many {
@@ -213,15 +208,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 }
                 Event::Problem(problem) => {
                     if args.quiet < 2 {
-                        let message = match problem {
-                            WalkProblem::Missing(path) => {
-                                format!("{}: No such file or directory", repr(path.as_bytes()))
-                            }
-                            WalkProblem::CantList(dir, why) => {
-                                format!("Can't list {}: {why}", repr(dir.as_bytes()))
-                            }
-                        };
-                        printer.error(&message)?;
+                        printer.error(&super::problem_text(problem))?;
                     }
                 }
                 Event::File(report) => {
@@ -303,16 +290,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 })
             })
             .collect();
-        let problems: Vec<_> = summary
-            .problems
-            .iter()
-            .map(|p| match p {
-                WalkProblem::Missing(path) => json!({"missing": path.to_string_lossy()}),
-                WalkProblem::CantList(dir, why) => {
-                    json!({"cannot_list": dir.to_string_lossy(), "reason": why})
-                }
-            })
-            .collect();
+        let problems = super::problems_json(&summary.problems);
         printer.json(&json!({
             "success": summary.success(),
             "peak_rss_kib": peak_rss_kib(),
@@ -332,6 +310,12 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             );
             if s.interrupted > 0 {
                 line.push_str(&format!(", {} interrupted", s.interrupted));
+            }
+            // Paths that could not be read fail the run: the summary says so.
+            match summary.problems.len() {
+                0 => {}
+                1 => line.push_str(", 1 path unreadable"),
+                n => line.push_str(&format!(", {n} paths unreadable")),
             }
             line.push_str(&format!(" in {:.2}s", s.elapsed.as_secs_f64()));
             printer.line(&line)?;

@@ -6,7 +6,6 @@ use super::compile::{interpreters, selection};
 use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
 use crate::printer::Printer;
 use pycache::Interpreter;
-use pycache::compile::WalkProblem;
 use pycache::hygiene::{CleanOptions, Finding, Scan, ScanOptions, plan_clean, remove, scan};
 use pycache::python_str::repr;
 use serde_json::{Value, json};
@@ -66,29 +65,10 @@ fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
     value
 }
 
-fn problem_lines(printer: &mut Printer, problems: &[WalkProblem]) -> std::io::Result<bool> {
-    let mut missing = false;
-    for problem in problems {
-        match problem {
-            WalkProblem::Missing(path) => {
-                missing = true;
-                printer.error(&format!(
-                    "{}: No such file or directory",
-                    repr(path.as_bytes())
-                ))?;
-            }
-            WalkProblem::CantList(dir, why) => {
-                printer.error(&format!("Can't list {}: {why}", repr(dir.as_bytes())))?
-            }
-        }
-    }
-    Ok(missing)
-}
-
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     let (interpreters, scan) = run_scan(&args.select, args.check_hash_based_pycs.into())?;
     let mut printer = Printer::new();
-    let missing_path = problem_lines(&mut printer, &scan.problems)?;
+    let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let failing = |f: &Finding| match f {
         Finding::Stale {
             reason: pycache::StaleReason::Missing,
@@ -97,14 +77,18 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         Finding::Stale { .. } => true,
         _ => false,
     };
-    let failed = scan.findings.iter().any(failing) || missing_path;
+    let failed = scan.findings.iter().any(failing) || walk_failed;
     if args.json {
         let findings: Vec<Value> = scan
             .findings
             .iter()
             .map(|f| finding_json(f, &interpreters))
             .collect();
-        printer.json(&json!({"ok": !failed, "findings": findings}))?;
+        printer.json(&json!({
+            "ok": !failed,
+            "findings": findings,
+            "problems": super::problems_json(&scan.problems),
+        }))?;
     } else {
         // Per interpreter: sources and their verdicts; then the debris, grouped.
         for (index, interpreter) in interpreters.iter().enumerate() {
@@ -220,7 +204,7 @@ fn human_bytes(bytes: u64) -> String {
 pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
     let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default)?;
     let mut printer = Printer::new();
-    let missing_path = problem_lines(&mut printer, &scan.problems)?;
+    let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let options = CleanOptions {
         keep_tags: args.tags.clone(),
         other_tags: args.other_tags,
@@ -295,5 +279,5 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         ))?;
     }
     printer.flush()?;
-    Ok(Status::of(report.failed.is_empty() && !missing_path))
+    Ok(Status::of(report.failed.is_empty() && !walk_failed))
 }

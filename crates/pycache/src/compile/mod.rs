@@ -19,6 +19,7 @@
 mod dfile;
 mod directory;
 mod failures;
+mod pool;
 mod select;
 mod worker;
 mod write;
@@ -39,14 +40,15 @@ use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use pool::{Pools, open_files_cap};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use worker::{Reply, Worker, WorkerError};
+use worker::{Reply, WorkerError};
 
 /// What to compile and how: compileall's options, plus pycache's own.
 #[derive(Debug, Clone)]
@@ -178,17 +180,15 @@ pub struct CompileSummary {
 }
 
 impl CompileSummary {
-    /// True when every file compiled or was fresh and every path existed.
+    /// True when every file compiled or was fresh and every path could be read (a missing
+    /// path or a directory that cannot be listed is a failure).
     pub fn success(&self) -> bool {
         !self.interrupted
             && self
                 .interpreters
                 .iter()
                 .all(|s| s.failed == 0 && s.interrupted == 0)
-            && !self
-                .problems
-                .iter()
-                .any(|p| matches!(p, WalkProblem::Missing(_)))
+            && self.problems.is_empty()
     }
 }
 
@@ -305,82 +305,6 @@ impl SourceCell {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.path).map_err(|e| write::python_os_error(&e, &self.path))
     }
-}
-
-/// Live worker processes of every interpreter, at most `cap` of them.
-struct Pools {
-    state: Mutex<PoolsState>,
-    /// Signalled when a worker is released or discarded.
-    freed: std::sync::Condvar,
-    cap: usize,
-    timeout: Option<Duration>,
-}
-
-struct PoolsState {
-    idle: Vec<(usize, Worker)>,
-    live: usize,
-}
-
-impl Pools {
-    /// A worker of `target`'s interpreter: an idle one, a new one while fewer than `cap` live,
-    /// else one that replaces an idle worker of another interpreter; otherwise wait for one.
-    fn acquire(&self, target: usize, interpreter: &Interpreter) -> Result<Worker, WorkerError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let evicted = loop {
-            if let Some(at) = state.idle.iter().position(|(t, _)| *t == target) {
-                return Ok(state.idle.swap_remove(at).1);
-            }
-            if state.live < self.cap {
-                state.live += 1;
-                break None;
-            }
-            if let Some((_, worker)) = state.idle.pop() {
-                break Some(worker);
-            }
-            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
-        };
-        drop(state);
-        if let Some(worker) = evicted {
-            worker.close();
-        }
-        Worker::start(interpreter, self.timeout).inspect_err(|_| self.discard())
-    }
-
-    fn release(&self, target: usize, worker: Worker) {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .idle
-            .push((target, worker));
-        self.freed.notify_one();
-    }
-
-    fn discard(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).live -= 1;
-        self.freed.notify_one();
-    }
-
-    fn close_all(&self) {
-        let idle = std::mem::take(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()).idle);
-        for (_, worker) in idle {
-            worker.close();
-        }
-    }
-}
-
-/// The highest number of worker processes the open-files limit allows (each needs a few
-/// descriptors), keeping a margin for the walk and the writes.
-fn open_files_cap() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return usize::MAX;
-    }
-    let available = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
-    (available.saturating_sub(64) / 4).max(1)
 }
 
 /// The optimization argument `cache_from_source` gets for a `-o` level.
@@ -716,16 +640,15 @@ pub fn compile(
         targets,
         sources,
         levels,
-        pools: Pools {
-            state: Mutex::new(PoolsState {
-                idle: Vec::new(),
-                live: 0,
-            }),
-            freed: std::sync::Condvar::new(),
-            cap: workers,
-            // Start-up (importing what compileall imports) gets its own, longer allowance.
-            timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
-        },
+        // Start-up (importing what compileall imports) gets its own allowance, bounded even
+        // when files may take for ever.
+        pools: Pools::new(
+            workers,
+            options
+                .timeout
+                .map_or(STARTUP_TIMEOUT, |t| t.max(STARTUP_TIMEOUT)),
+            Arc::clone(&options.cancel),
+        ),
         options: options.clone(),
     });
     // Twice as many threads as worker processes: while one thread writes a file's pycs, another
@@ -901,7 +824,8 @@ impl Shared {
         };
         let reply = match self.compile_in_worker(job, &source) {
             Ok(reply) => reply,
-            Err(message) => return Outcome::Failed(message),
+            Err(Some(message)) => return Outcome::Failed(message),
+            Err(None) => return Outcome::Interrupted,
         };
         let code = match reply {
             Reply::Compiled {
@@ -947,28 +871,38 @@ impl Shared {
     }
 
     /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
-    /// retried once, a hung one is killed.
-    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, String> {
+    /// retried once, a hung one is killed. `Err(None)`: the run was interrupted.
+    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Option<String>> {
         let target = &self.targets[job.target];
         let name = target.interpreter.display_name();
         for attempt in 0..2 {
-            let mut worker = self
-                .pools
-                .acquire(job.target, &target.interpreter)
-                .map_err(|e| format!("Sorry: {name}: {e}"))?;
-            match worker.compile(&self.levels, &job.name, source, self.options.timeout) {
+            let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
+                Ok(lease) => lease,
+                Err(WorkerError::Interrupted) => return Err(None),
+                Err(error @ WorkerError::WrongMagic { .. }) => {
+                    target.interpreter.forget_cached_probe();
+                    return Err(Some(format!(
+                        "{name}: {error}: the cached probe was out of date and is dropped; run again"
+                    )));
+                }
+                Err(error) => return Err(Some(format!("{name}: {error}"))),
+            };
+            match lease
+                .worker()
+                .compile(&self.levels, &job.name, source, self.options.timeout)
+            {
                 Ok(reply) => {
-                    self.pools.release(job.target, worker);
+                    lease.release();
                     return Ok(reply);
                 }
-                Err(WorkerError::Died(_)) if attempt == 0 => {
-                    worker.kill();
-                    self.pools.discard();
+                Err(WorkerError::Died(_)) if attempt == 0 => lease.discard(),
+                Err(WorkerError::Interrupted) => {
+                    lease.discard();
+                    return Err(None);
                 }
                 Err(error) => {
-                    worker.kill();
-                    self.pools.discard();
-                    return Err(format!("Sorry: {name} worker: {error}"));
+                    lease.discard();
+                    return Err(Some(format!("{name} worker: {error}")));
                 }
             }
         }

@@ -2,6 +2,8 @@
 //! never hangs, and never passes silently. Each test reproduces one report.
 
 mod clean;
+mod errors;
+mod workers;
 
 use crate::compile::{Python, default_python};
 use std::path::Path;
