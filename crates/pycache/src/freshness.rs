@@ -299,18 +299,9 @@ pub fn classify_pyc_file(
     stat: SourceStat,
     read_source: impl FnOnce() -> io::Result<Vec<u8>>,
 ) -> Freshness {
-    use std::io::Read;
     let mut header = [0u8; 16];
-    let read = std::fs::File::open(pyc_path).and_then(|mut file| {
-        let mut filled = 0;
-        while filled < rules.layout.len() {
-            let n = file.read(&mut header[filled..rules.layout.len()])?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        Ok(filled)
+    let read = crate::regular_file::open(pyc_path).and_then(|mut file| {
+        crate::regular_file::read_head(&mut file, &mut header[..rules.layout.len()])
     });
     match read {
         Ok(filled) => classify_pyc(rules, &header[..filled], stat, read_source),

@@ -30,6 +30,7 @@ mod magic;
 mod parallel;
 pub mod pyc;
 pub mod python_str;
+mod regular_file;
 mod source_hash;
 mod version;
 

@@ -192,6 +192,10 @@ impl CompileSummary {
     }
 }
 
+/// The largest source sent to a worker: a frame's length is a u32, and holds the source with
+/// its name (up to `PATH_MAX`) and levels.
+const MAX_SOURCE_BYTES: u64 = u32::MAX as u64 - 65_536;
+
 /// The least time a worker gets to start and greet, whatever the per-file timeout.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -301,9 +305,28 @@ impl SourceCell {
     }
 
     /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
-    /// flat however many files and interpreters there are).
+    /// flat however many files and interpreters there are). A source larger than the worker
+    /// protocol carries is refused from its size, before anything is read.
     fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.path).map_err(|e| write::python_os_error(&e, &self.path))
+        use std::io::Read;
+        let error = |e: std::io::Error| write::python_os_error(&e, &self.path);
+        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
+        let size = file.metadata().map_err(error)?.len();
+        if size > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{}: the source is {size} bytes; pycache compiles sources of at most {MAX_SOURCE_BYTES} bytes",
+                self.path.display()
+            ));
+        }
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut data).map_err(error)?;
+        if data.len() as u64 > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{}: the source grew while read",
+                self.path.display()
+            ));
+        }
+        Ok(data)
     }
 }
 
@@ -338,20 +361,10 @@ fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
 }
 
 /// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
-/// read. One open and one read: no stat, no buffer growth.
+/// read or is not a regular file (a FIFO is never waited on).
 fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(cfile).ok()?;
-    let mut filled = 0;
-    while filled < out.len() {
-        match file.read(&mut out[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Some(filled)
+    let mut file = crate::regular_file::open(cfile).ok()?;
+    crate::regular_file::read_head(&mut file, out).ok()
 }
 
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.

@@ -175,8 +175,14 @@ fn remove_inside(removal: &Removal, roots: &[PathBuf], dry_run: bool) -> Result<
         Err(rustix::io::Errno::NOENT) => return Ok(false),
         Err(error) => return Err(Refusal::Failed(std::io::Error::from(error).to_string())),
     };
-    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
-        return Err(Refusal::Skipped("a directory, not a pyc".into()));
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile | FileType::Symlink => {}
+        FileType::Directory => return Err(Refusal::Skipped("a directory, not a pyc".into())),
+        _ => {
+            return Err(Refusal::Skipped(
+                "not a regular file (a FIFO, a device...)".into(),
+            ));
+        }
     }
     // Held until the unlink: a writer that locks it later finds it gone, not half-removed.
     let _lock = if removal.why == "temp" {

@@ -3,6 +3,7 @@
 
 mod clean;
 mod errors;
+mod files;
 mod workers;
 
 use crate::compile::{Python, default_python};
