@@ -305,7 +305,14 @@ pub fn classify_pyc_file(
     });
     match read {
         Ok(filled) => classify_pyc(rules, &header[..filled], stat, read_source),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+        // Its `__pycache__` is a file, or the path is too long: no such pyc can exist.
+        Err(error)
+            if error.kind() == io::ErrorKind::NotFound
+                || matches!(
+                    error.raw_os_error(),
+                    Some(libc::ENOTDIR | libc::ENAMETOOLONG)
+                ) =>
+        {
             Freshness::Stale(StaleReason::Missing)
         }
         Err(error) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),

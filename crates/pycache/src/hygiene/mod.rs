@@ -423,12 +423,27 @@ fn classify_head(
     let read_source = || std::fs::read(source);
     match head.map(|head| head.header(rules.layout.len())) {
         Some(Ok(bytes)) => classify_pyc(rules, bytes, stat, read_source),
-        Some(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-            Freshness::Stale(StaleReason::Missing)
-        }
+        Some(Err(error)) if cannot_exist(&error) => Freshness::Stale(StaleReason::Missing),
         Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
         None => classify_pyc_file(rules, pyc, stat, read_source),
     }
+}
+
+/// True when `source_from_cache` accepts `pyc` (any tag will do: it never checks it).
+fn is_pyc_of_a_source(pyc: &Path) -> bool {
+    CacheScheme::new(Some("any"), crate::version::PythonVersion::new(3, 99))
+        .source_from_cache(pyc.as_os_str())
+        .is_ok()
+}
+
+/// A pyc that cannot exist where it is expected: its `__pycache__` is a file, or its path is
+/// longer than the system allows. It is missing, not stale (there is nothing to remove).
+fn cannot_exist(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::NotFound
+        || matches!(
+            error.raw_os_error(),
+            Some(libc::ENOTDIR | libc::ENAMETOOLONG)
+        )
 }
 
 fn judge_pycache_file(
@@ -447,6 +462,13 @@ fn judge_pycache_file(
     }
     if !name.ends_with(b".pyc") || !is_file {
         return None;
+    }
+    // A name import's source_from_cache refuses (`a.tag.opt-.pyc`, `a.tag.opt-1.opt-2.pyc`)
+    // is the pyc of no source: import never reads it.
+    if !is_pyc_of_a_source(path) {
+        return Some(Finding::Orphan {
+            pyc: path.to_owned(),
+        });
     }
     // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
     let base = name.split(|&b| b == b'.').next().unwrap_or_default();

@@ -4,6 +4,7 @@
 mod clean;
 mod errors;
 mod files;
+mod names;
 mod workers;
 
 use crate::compile::{Python, default_python};
