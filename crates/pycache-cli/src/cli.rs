@@ -99,6 +99,9 @@ pub(crate) struct CompileArgs {
     /// Hard-link identical pycs of consecutive optimization levels.
     #[arg(long)]
     pub(crate) hardlink_dupes: bool,
+    /// Read fresh pycs whole and compile again those whose payload does not parse.
+    #[arg(long)]
+    pub(crate) verify: bool,
     /// Per-file timeout in seconds (0 = none).
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = timeout_seconds)]
     pub(crate) timeout: f64,

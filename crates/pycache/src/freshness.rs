@@ -129,6 +129,9 @@ pub enum StaleReason {
     SourceUnreadable(String),
     /// A hash-based pyc for an interpreter that has no hash-based pycs.
     HashUnsupported,
+    /// The header says fresh, but the payload is not a whole marshalled code object (cut
+    /// short, garbled): import would fail on it.
+    Corrupt,
 }
 
 impl StaleReason {
@@ -145,6 +148,7 @@ impl StaleReason {
             StaleReason::Hash { .. } => "hash",
             StaleReason::SourceUnreadable(_) => "source-unreadable",
             StaleReason::HashUnsupported => "hash-unsupported",
+            StaleReason::Corrupt => "corrupt",
         }
     }
 }
@@ -157,6 +161,9 @@ impl fmt::Display for StaleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StaleReason::Missing => f.write_str("no pyc"),
+            StaleReason::Corrupt => {
+                f.write_str("the payload is not a whole marshalled code object (import would fail)")
+            }
             StaleReason::Unreadable(why) => write!(f, "pyc cannot be read: {why}"),
             StaleReason::ShortHeader { len } => {
                 write!(f, "pyc too short for a header ({len} bytes)")

@@ -28,6 +28,7 @@ pub mod hygiene;
 pub mod interpreter;
 mod magic;
 mod parallel;
+pub mod payload;
 pub mod pyc;
 pub mod python_str;
 mod regular_file;

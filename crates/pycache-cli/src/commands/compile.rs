@@ -102,6 +102,7 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
         targets: selection.targets,
         max_levels: selection.max_levels,
         force: args.force,
+        verify: args.verify,
         legacy: args.select.legacy,
         dfile: DfileOptions {
             ddir: args.ddir.clone(),

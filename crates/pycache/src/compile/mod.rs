@@ -59,6 +59,9 @@ pub struct CompileOptions {
     pub max_levels: Option<usize>,
     /// `-f`: compile even fresh files.
     pub force: bool,
+    /// `--verify`: a pyc whose header says fresh is read whole, and compiled again when its
+    /// payload does not parse (see [`crate::payload`]).
+    pub verify: bool,
     /// `-b`: legacy `X.pyc` beside `X.py`.
     pub legacy: bool,
     /// `-d`, `-s`, `-p`.
@@ -89,6 +92,7 @@ impl Default for CompileOptions {
             targets: Vec::new(),
             max_levels: None,
             force: false,
+            verify: false,
             legacy: false,
             dfile: DfileOptions::default(),
             exclude: None,
@@ -375,6 +379,7 @@ fn is_fresh(
     stat: SourceStat,
     source: &Path,
     listings: &PycacheListings,
+    verify: bool,
 ) -> bool {
     let layout = target.rules.layout;
     let hashes = target.interpreter.source_hash_algorithm().is_some();
@@ -415,6 +420,11 @@ fn is_fresh(
             }
             Ok(source_bytes.clone().unwrap_or_default())
         });
+        let verdict = if verify {
+            crate::payload::verified(verdict, &target.rules, cfile)
+        } else {
+            verdict
+        };
         if !matches!(verdict, Freshness::Fresh(_)) {
             return false;
         }
@@ -559,6 +569,7 @@ pub fn compile(
                 facts.source_stat(),
                 &cell.path,
                 &listings,
+                options.verify,
             );
         Some((job, fresh, facts.size))
     });

@@ -412,7 +412,7 @@ fn classify_listed(
 }
 
 /// Import's verdict on `pyc` from `head` (what the walk read of it), or from disk when the
-/// walk did not read it.
+/// walk did not read it; a fresh one has its payload checked too.
 fn classify_head(
     rules: &ImportRules,
     head: Option<&Head>,
@@ -421,12 +421,14 @@ fn classify_head(
     source: &Path,
 ) -> Freshness {
     let read_source = || std::fs::read(source);
-    match head.map(|head| head.header(rules.layout.len())) {
+    // check is a gate: a pyc import would fail to load is not fresh, whatever its header says.
+    let verdict = match head.map(|head| head.header(rules.layout.len())) {
         Some(Ok(bytes)) => classify_pyc(rules, bytes, stat, read_source),
         Some(Err(error)) if cannot_exist(&error) => Freshness::Stale(StaleReason::Missing),
         Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
         None => classify_pyc_file(rules, pyc, stat, read_source),
-    }
+    };
+    crate::payload::verified(verdict, rules, pyc)
 }
 
 /// True when `source_from_cache` accepts `pyc` (any tag will do: it never checks it).

@@ -9,4 +9,5 @@ mod extension;
 mod freshness;
 mod headers;
 mod paths;
+mod payload;
 mod support;

@@ -5,6 +5,7 @@ mod clean;
 mod errors;
 mod files;
 mod names;
+mod payloads;
 mod workers;
 
 use crate::compile::{Python, default_python};
