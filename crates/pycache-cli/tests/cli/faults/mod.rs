@@ -6,6 +6,7 @@ mod errors;
 mod files;
 mod names;
 mod payloads;
+mod probes;
 mod workers;
 
 use crate::compile::{Python, default_python};
