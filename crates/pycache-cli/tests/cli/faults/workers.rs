@@ -285,3 +285,19 @@ fn workers_die_with_a_killed_pycache() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_timeout_is_not_worded_as_a_compileall_error() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    slow_tree(&tree, 1);
+    let child = pycache_command(&["compile", "--timeout", "0.2"], &python, &tree)
+        .spawn()
+        .unwrap();
+    let output = wait_at_most(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    assert!(!stderr.contains("Sorry"), "{stderr}");
+}
