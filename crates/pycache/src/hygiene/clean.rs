@@ -150,12 +150,21 @@ fn remove_inside(removal: &Removal, roots: &[PathBuf], dry_run: bool) -> Result<
     let Some(name) = removal.path.file_name() else {
         return Err(Refusal::Skipped("not a file name".into()));
     };
-    if std::fs::symlink_metadata(parent).is_ok_and(|m| m.file_type().is_symlink()) {
+    // A symlinked root is the tree itself; a symlinked __pycache__ is someone else's cache.
+    let in_pycache = parent
+        .file_name()
+        .is_some_and(|name| name == crate::PYCACHE);
+    if in_pycache && std::fs::symlink_metadata(parent).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(Refusal::Skipped(
-            "its directory is a symlink (not entered by clean)".into(),
+            "its __pycache__ is a symlink (not entered by clean)".into(),
         ));
     }
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    // The resolved path of the directory opened is what decides (below); a __pycache__ turned
+    // into a symlink since the check above is not opened at all.
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if in_pycache {
+        flags |= OFlags::NOFOLLOW;
+    }
     let dir = match rustix::fs::open(parent, flags, Mode::empty()) {
         Ok(dir) => dir,
         Err(rustix::io::Errno::NOENT) => return Ok(false),

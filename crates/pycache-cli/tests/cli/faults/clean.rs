@@ -111,3 +111,30 @@ fn clean_never_unlinks_a_directory() {
         assert!(!stderr.contains("cannot remove"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_tree_given_through_a_symlink_is_cleaned() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    write(&tree.join("a.py"), "a = 1\n");
+    let output = pycache()
+        .args(["compile", "-q", "-b", "--python"])
+        .arg(&python.path)
+        .arg(&tree)
+        .output()
+        .unwrap();
+    crate::assert_success(&output);
+    compile(&python, &tree);
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&tree, &link).unwrap();
+    let output = pycache()
+        .args(["clean", "--all", "--python"])
+        .arg(&python.path)
+        .arg(&link)
+        .output()
+        .unwrap();
+    crate::assert_success(&output);
+    assert!(!tree.join("a.pyc").exists(), "{output:?}");
+    assert!(!tree.join("__pycache__").exists(), "{output:?}");
+}
