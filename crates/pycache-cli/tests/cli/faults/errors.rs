@@ -91,8 +91,8 @@ fn running_out_of_descriptors_fails_every_command() {
 
 #[test]
 fn a_process_limit_leaves_the_workers_that_started_to_do_the_work() {
-    // RLIMIT_NPROC does not bind root: the run drops to nobody, with an interpreter nobody can
-    // run (not one under /root).
+    // RLIMIT_NPROC does not bind root: the run drops to another user, with an interpreter that
+    // user can run (not one under /root).
     let python = pythons()
         .into_iter()
         .find(|p| p.path.starts_with("/usr/"))
@@ -109,16 +109,13 @@ fn a_process_limit_leaves_the_workers_that_started_to_do_the_work() {
     open(dir.path());
     open(&tree);
     let binary = assert_cmd::cargo::cargo_bin("pycache");
+    // prlimit, not `sh -c 'ulimit -u'`: dash has no -u and would go on without the limit. A
+    // user of its own: every process of the user counts against the limit.
     let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "sh",
-            "-c",
-        ])
-        .arg("ulimit -u 6; exec \"$0\" compile -j 2 --python \"$1\" \"$2\"")
+        .args(["--reuid=61515", "--regid=61515", "--clear-groups"])
+        .args(["prlimit", "--nproc=6", "--"])
         .arg(&binary)
+        .args(["compile", "-j", "2", "--python"])
         .arg(&python.path)
         .arg(&tree)
         .env("PYCACHE_CACHE_DIR", dir.path().join("cache"))
