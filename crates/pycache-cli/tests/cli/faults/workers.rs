@@ -301,3 +301,45 @@ fn a_timeout_is_not_worded_as_a_compileall_error() {
     assert!(stderr.contains("timed out"), "{stderr}");
     assert!(!stderr.contains("Sorry"), "{stderr}");
 }
+
+#[test]
+fn what_a_worker_prints_while_compiling_comes_with_its_file() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    // An interpreter whose compile() chatters on its stderr, as a C extension might.
+    write(
+        &site.join("sitecustomize.py"),
+        "import builtins, os\n_compile = builtins.compile\n\
+         def compile(source, filename, *args, **kwargs):\n    \
+         os.write(2, ('noise from %s\\n' % filename).encode())\n    \
+         return _compile(source, filename, *args, **kwargs)\n\
+         builtins.compile = compile\n",
+    );
+    let tree = dir.path().join("t");
+    for i in 0..3 {
+        write(&tree.join(format!("m{i}.py")), &format!("x = {i}\n"));
+    }
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" compile -v -j 1 --python \"$1\" \"$2\" 2>&1")
+        .arg(assert_cmd::cargo::cargo_bin("pycache"))
+        .arg(&python.path)
+        .arg(&tree)
+        .env("PYTHONPATH", &site)
+        .env("PYCACHE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    for i in 0..3 {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("Compiling") && l.contains(&format!("m{i}.py")))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            lines[at + 1].starts_with("noise from") && lines[at + 1].ends_with(&format!("m{i}.py")),
+            "the noise follows its file: {text}"
+        );
+    }
+}
