@@ -297,15 +297,16 @@ struct SourceCell {
     path: PathBuf,
     /// What the walk's stat said, which decides freshness.
     facts: Option<FileFacts>,
-    /// The full stat of this source, made by whichever job needs it first.
-    stat: std::sync::OnceLock<Option<std::fs::Metadata>>,
+    /// The full stat of this source, made by whichever job needs it first. Boxed: a
+    /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
+    stat: std::sync::OnceLock<Option<Box<std::fs::Metadata>>>,
 }
 
 impl SourceCell {
     fn metadata(&self) -> Option<&std::fs::Metadata> {
         self.stat
-            .get_or_init(|| std::fs::metadata(&self.path).ok())
-            .as_ref()
+            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
+            .as_deref()
     }
 
     /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays

@@ -92,6 +92,24 @@ fn signal(pid: u32, signal: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
 }
 
+/// Waits until `signal` is no longer pending for process `pid` (`ShdPnd` in its status).
+fn wait_until_delivered(pid: u32, signal: i32) {
+    let bit = 1u64 << (signal - 1);
+    for _ in 0..10_000 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let pending = status
+            .lines()
+            .find_map(|l| l.strip_prefix("ShdPnd:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        if pending & bit == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    panic!("signal {signal} never delivered to {pid}");
+}
+
 #[test]
 fn an_interpreter_printing_at_start_up_does_not_break_the_protocol() {
     let python = python();
@@ -246,8 +264,9 @@ fn a_second_signal_ends_the_process_at_once() {
     wait_for_workers(child.id(), 2);
     std::thread::sleep(Duration::from_millis(300));
     signal(child.id(), libc::SIGTERM);
-    // Apart, so the kernel does not merge them; the clean stop takes longer than this.
-    std::thread::sleep(Duration::from_millis(5));
+    // Only once the first is delivered (a pending one would absorb the second); the clean stop
+    // it starts takes longer than this takes.
+    wait_until_delivered(child.id(), libc::SIGTERM);
     signal(child.id(), libc::SIGTERM);
     let output = wait_at_most(child, Duration::from_secs(20));
     use std::os::unix::process::ExitStatusExt;
