@@ -139,8 +139,11 @@ pub(crate) struct CompileArgs {
     /// Hard-link identical pycs of consecutive optimization levels.
     #[arg(long)]
     pub(crate) hardlink_dupes: bool,
+    /// Read fresh pycs whole and compile again those whose payload does not parse.
+    #[arg(long)]
+    pub(crate) verify: bool,
     /// Per-file timeout in seconds (0 = none).
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = timeout_seconds)]
     pub(crate) timeout: f64,
     /// Print a JSON summary and the list of failures.
     #[arg(long)]
@@ -442,6 +445,24 @@ impl From<CheckHashArg> for pycache::CheckHashBasedPycs {
             CheckHashArg::Never => pycache::CheckHashBasedPycs::Never,
         }
     }
+}
+
+/// The longest `--timeout` accepted: a year, far past any compile and far from overflowing a
+/// clock.
+const MAX_TIMEOUT_SECONDS: f64 = 365.0 * 86_400.0;
+
+/// `--timeout`: finite seconds from 0 (no timeout) to [`MAX_TIMEOUT_SECONDS`].
+fn timeout_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !seconds.is_finite() || !(0.0..=MAX_TIMEOUT_SECONDS).contains(&seconds) {
+        return Err(format!(
+            "{text:?}: the timeout must be between 0 (none) and {MAX_TIMEOUT_SECONDS} seconds"
+        ));
+    }
+    Ok(seconds)
 }
 
 #[cfg(test)]

@@ -131,6 +131,11 @@ impl Printer {
         self.progress = Some(bar);
     }
 
+    /// A notice about one input that is not an error, on stderr (around the progress bar).
+    pub(crate) fn warning(&mut self, message: &str) -> io::Result<()> {
+        self.stderr(format!("pycache: warning: {message}\n").as_bytes())
+    }
+
     /// The progress bar being drawn, if any.
     pub(crate) fn progress(&self) -> Option<&indicatif::ProgressBar> {
         self.progress.as_ref()

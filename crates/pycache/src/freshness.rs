@@ -129,6 +129,9 @@ pub enum StaleReason {
     SourceUnreadable(String),
     /// A hash-based pyc for an interpreter that has no hash-based pycs.
     HashUnsupported,
+    /// The header says fresh, but the payload is not a whole marshalled code object (cut
+    /// short, garbled): import would fail on it.
+    Corrupt,
 }
 
 impl StaleReason {
@@ -145,6 +148,7 @@ impl StaleReason {
             StaleReason::Hash { .. } => "hash",
             StaleReason::SourceUnreadable(_) => "source-unreadable",
             StaleReason::HashUnsupported => "hash-unsupported",
+            StaleReason::Corrupt => "corrupt",
         }
     }
 }
@@ -157,6 +161,9 @@ impl fmt::Display for StaleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StaleReason::Missing => f.write_str("no pyc"),
+            StaleReason::Corrupt => {
+                f.write_str("the payload is not a whole marshalled code object (import would fail)")
+            }
             StaleReason::Unreadable(why) => write!(f, "pyc cannot be read: {why}"),
             StaleReason::ShortHeader { len } => {
                 write!(f, "pyc too short for a header ({len} bytes)")
@@ -299,22 +306,20 @@ pub fn classify_pyc_file(
     stat: SourceStat,
     read_source: impl FnOnce() -> io::Result<Vec<u8>>,
 ) -> Freshness {
-    use std::io::Read;
     let mut header = [0u8; 16];
-    let read = std::fs::File::open(pyc_path).and_then(|mut file| {
-        let mut filled = 0;
-        while filled < rules.layout.len() {
-            let n = file.read(&mut header[filled..rules.layout.len()])?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        Ok(filled)
+    let read = crate::regular_file::open(pyc_path).and_then(|mut file| {
+        crate::regular_file::read_head(&mut file, &mut header[..rules.layout.len()])
     });
     match read {
         Ok(filled) => classify_pyc(rules, &header[..filled], stat, read_source),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+        // Its `__pycache__` is a file, or the path is too long: no such pyc can exist.
+        Err(error)
+            if error.kind() == io::ErrorKind::NotFound
+                || matches!(
+                    error.raw_os_error(),
+                    Some(libc::ENOTDIR | libc::ENAMETOOLONG)
+                ) =>
+        {
             Freshness::Stale(StaleReason::Missing)
         }
         Err(error) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),

@@ -33,8 +33,10 @@ pub mod interpreter;
 mod magic;
 pub mod marshal;
 mod parallel;
+pub mod payload;
 pub mod pyc;
 pub mod python_str;
+mod regular_file;
 mod source_hash;
 mod version;
 

@@ -59,11 +59,35 @@ impl PycFile {
     /// [`PycError::Io`] when it cannot be read, [`PycError::NotAPyc`] when its first bytes are
     /// not a pyc header.
     pub fn read(path: &Path) -> Result<Self, PycError> {
-        let data = std::fs::read(path).map_err(|source| PycError::Io {
+        let io = |source| PycError::Io {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let mut data = Vec::new();
+        let mut file = crate::regular_file::open(path).map_err(io)?;
+        std::io::Read::read_to_end(&mut file, &mut data).map_err(io)?;
         Self::from_bytes(path, &data)
+    }
+
+    /// Reads and decodes the header of `path` and the first byte of its payload: what
+    /// `pycache inspect` shows, without reading the rest (a pyc may be gigabytes). Returns the
+    /// bytes read too (the header, for freshness). A FIFO or device is refused, never waited on.
+    ///
+    /// # Errors
+    ///
+    /// As [`PycFile::read`].
+    pub fn read_head(path: &Path) -> Result<(Self, Vec<u8>), PycError> {
+        let io = |source| PycError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = crate::regular_file::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; 17];
+        let len = crate::regular_file::read_head(&mut file, &mut head).map_err(io)?;
+        let mut pyc = Self::from_bytes(path, &head[..len])?;
+        pyc.payload_len = size.saturating_sub(pyc.header.layout.len() as u64);
+        Ok((pyc, head[..len].to_vec()))
     }
 
     /// Decodes pyc `data` read from `path`.

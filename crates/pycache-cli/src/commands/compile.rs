@@ -14,28 +14,23 @@ use serde_json::json;
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-static CANCEL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    if let Some(flag) = CANCEL.get() {
-        flag.store(true, Ordering::SeqCst);
+/// The first SIGINT or SIGTERM asks the engine to stop cleanly (nothing new starts, busy
+/// workers are killed, every pyc is whole or untouched); a second one ends the process at once
+/// with the signal's default action, whatever the engine is doing.
+fn install_interrupt_handler() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as it was before this signal set it.
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&flag))
+            .context("cannot handle signals")?;
+        signal_hook::flag::register(signal, Arc::clone(&flag)).context("cannot handle signals")?;
     }
-}
-
-/// Ctrl-C (and SIGTERM) ask the engine to stop cleanly instead of killing the process mid-write.
-fn install_interrupt_handler() -> Arc<AtomicBool> {
-    let flag = Arc::clone(CANCEL.get_or_init(|| Arc::new(AtomicBool::new(false))));
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only performs an atomic store, which is async-signal-safe.
-        unsafe {
-            libc::signal(signal, on_interrupt as *const () as libc::sighandler_t);
-        }
-    }
-    flag
+    Ok(flag)
 }
 
 /// compileall's `-i`: names one per line, stripped, appended after the positional arguments.
@@ -109,6 +104,7 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
         targets: selection.targets,
         max_levels: selection.max_levels,
         force: args.force,
+        verify: args.verify,
         legacy: args.select.legacy,
         dfile: DfileOptions {
             ddir: args.ddir.clone(),
@@ -337,7 +333,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             );
         }
     }
-    options.cancel = install_interrupt_handler();
+    options.cancel = install_interrupt_handler()?;
     let levels = options.levels.clone();
     let mut printer = Printer::new();
     let show_progress =
@@ -384,7 +380,7 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 })
             })
             .collect();
-        let problems: Vec<_> = summary.problems.iter().map(problem_json).collect();
+        let problems = super::problems_json(&summary.problems);
         printer.json(&json!({
             "ok": summary.success(),
             "peak_rss_kib": peak_rss_kib(),
@@ -412,6 +408,12 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
             }
             if s.interrupted > 0 {
                 line.push_str(&format!(", {} interrupted", s.interrupted));
+            }
+            // Paths that could not be read fail the run: the summary says so.
+            match summary.problems.len() {
+                0 => {}
+                1 => line.push_str(", 1 path unreadable"),
+                n => line.push_str(&format!(", {n} paths unreadable")),
             }
             line.push_str(&format!(" in {:.2}s", s.elapsed.as_secs_f64()));
             printer.line(&line)?;

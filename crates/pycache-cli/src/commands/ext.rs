@@ -57,7 +57,7 @@ fn judge(module: &Module, interpreter: &Interpreter) -> Verdict {
     }
 }
 
-fn modules_under(roots: &[OsString]) -> Vec<Module> {
+fn modules_under(roots: &[OsString]) -> (Vec<Module>, Vec<pycache::compile::WalkProblem>) {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let walk = walk_parallel(roots, 1000, threads);
     let mut grouped: BTreeMap<(PathBuf, String), Vec<ExtensionName>> = BTreeMap::new();
@@ -74,10 +74,11 @@ fn modules_under(roots: &[OsString]) -> Vec<Module> {
                 .push(parsed);
         }
     }
-    grouped
+    let modules = grouped
         .into_iter()
         .map(|((dir, name), files)| Module { dir, name, files })
-        .collect()
+        .collect();
+    (modules, walk.problems)
 }
 
 pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
@@ -96,8 +97,9 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
     } else {
         args.paths.clone()
     };
-    let modules = modules_under(&roots);
+    let (modules, problems) = modules_under(&roots);
     let mut printer = Printer::new();
+    let walk_failed = super::report_problems(&mut printer, &problems)?;
     let mut unloadable = vec![0usize; interpreters.len()];
     let mut described = Vec::new();
     for module in &modules {
@@ -175,7 +177,7 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
             ))?;
         }
     }
-    let failed = args.strict && unloadable.iter().any(|&n| n > 0);
+    let failed = walk_failed || (args.strict && unloadable.iter().any(|&n| n > 0));
     if args.json {
         let summary: Vec<Value> = interpreters
             .iter()
@@ -188,7 +190,12 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
                 })
             })
             .collect();
-        printer.json(&json!({"modules": described, "interpreters": summary, "ok": !failed}))?;
+        printer.json(&json!({
+            "modules": described,
+            "interpreters": summary,
+            "ok": !failed,
+            "problems": super::problems_json(&problems),
+        }))?;
     } else {
         for (interpreter, n) in interpreters.iter().zip(&unloadable) {
             printer.line(&format!(

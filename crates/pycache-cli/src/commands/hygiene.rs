@@ -7,7 +7,6 @@ use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
 use crate::json_path;
 use crate::printer::{Printer, count};
 use pycache::Interpreter;
-use pycache::compile::WalkProblem;
 use pycache::hygiene::{CleanOptions, Finding, Scan, ScanOptions, plan_clean, remove, scan};
 use pycache::python_str::repr;
 use serde_json::{Value, json};
@@ -70,25 +69,6 @@ fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
     value
 }
 
-fn problem_lines(printer: &mut Printer, problems: &[WalkProblem]) -> std::io::Result<bool> {
-    let mut missing = false;
-    for problem in problems {
-        match problem {
-            WalkProblem::Missing(path) => {
-                missing = true;
-                printer.error(&format!(
-                    "{}: No such file or directory",
-                    repr(path.as_bytes())
-                ))?;
-            }
-            WalkProblem::CantList(dir, why) => {
-                printer.error(&format!("Can't list {}: {why}", repr(dir.as_bytes())))?
-            }
-        }
-    }
-    Ok(missing)
-}
-
 /// Interpreter `index`'s pycs by verdict (`fresh`, `stale`, `missing`), and its stale ones by
 /// reason.
 fn tally(
@@ -124,7 +104,7 @@ const SHOWN_WITHOUT_VERBOSE: usize = 20;
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     let (interpreters, scan) = run_scan(&args.select, args.check_hash_based_pycs.into())?;
     let mut printer = Printer::new();
-    let missing_path = problem_lines(&mut printer, &scan.problems)?;
+    let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let failing = |f: &Finding| match f {
         Finding::Stale {
             reason: pycache::StaleReason::Missing,
@@ -144,7 +124,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
     } else {
         Vec::new()
     };
-    let failed = scan.findings.iter().any(failing) || missing_path || !not_canonical.is_empty();
+    let failed = scan.findings.iter().any(failing) || walk_failed || !not_canonical.is_empty();
     if args.json {
         // Fresh entries only with -v: a gate's report lists what is wrong.
         let mut findings: Vec<Value> = scan
@@ -176,11 +156,6 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
                 *debris.entry(finding.kind()).or_default() += 1;
             }
         }
-        let problems: Vec<Value> = scan
-            .problems
-            .iter()
-            .map(super::compile::problem_json)
-            .collect();
         findings.extend(not_canonical.iter().map(|n| match &n.error {
             None => json!({"kind": "not-canonical", "path": crate::json_path::path(&n.pyc)}),
             Some(e) => {
@@ -192,7 +167,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             "interpreters": per,
             "debris": debris,
             "findings": findings,
-            "problems": problems,
+            "problems": super::problems_json(&scan.problems),
         }))?;
     } else {
         // Per interpreter: sources and their verdicts; then the debris, grouped.
@@ -334,7 +309,7 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
     }
     let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default)?;
     let mut printer = Printer::new();
-    let missing_path = problem_lines(&mut printer, &scan.problems)?;
+    let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let options = CleanOptions {
         keep_tags: args.keep_tags.clone(),
         other_tags: args.other_tags,
@@ -346,6 +321,9 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
     let report = remove(&scan, plan, args.dry_run);
     for (path, why) in &report.failed {
         printer.error(&format!("cannot remove {}: {why}", shown(path)))?;
+    }
+    for (path, why) in &report.skipped {
+        printer.warning(&format!("skipped {}: {why}", shown(path)))?;
     }
     let bytes: u64 = report.removed.iter().map(|r| r.bytes).sum();
     if args.json {
@@ -360,19 +338,20 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
             .iter()
             .map(|(p, w)| json!({"path": json_path::path(p), "reason": crate::printer::plain(w)}))
             .collect();
-        let problems: Vec<Value> = scan
-            .problems
+        let skipped: Vec<Value> = report
+            .skipped
             .iter()
-            .map(super::compile::problem_json)
+            .map(|(p, w)| json!({"path": crate::json_path::path(p), "reason": w}))
             .collect();
         printer.json(&json!({
-            "ok": report.failed.is_empty() && !missing_path,
+            "ok": report.failed.is_empty() && !walk_failed,
             "dry_run": args.dry_run,
             "removed": removed,
             "removed_dirs": dirs,
             "failed": failed,
+            "skipped": skipped,
             "bytes": bytes,
-            "problems": problems,
+            "problems": super::problems_json(&scan.problems),
         }))?;
     } else {
         let verb = if args.dry_run {
@@ -414,5 +393,5 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         ))?;
     }
     printer.flush()?;
-    Ok(Status::of(report.failed.is_empty() && !missing_path))
+    Ok(Status::of(report.failed.is_empty() && !walk_failed))
 }

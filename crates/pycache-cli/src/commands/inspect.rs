@@ -158,12 +158,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
     let mut errors = Vec::new();
     for path in &args.pycs {
         let path = Path::new(path);
-        let result = std::fs::read(path)
-            .map_err(|source| pycache::pyc::PycError::Io {
-                path: path.to_owned(),
-                source,
-            })
-            .and_then(|data| PycFile::from_bytes(path, &data).map(|pyc| (pyc, data)));
+        let result = PycFile::read_head(path);
         match result {
             Ok((_, data)) if args.code => match super::code::tree(&data) {
                 Ok(tree) if args.json => described.push(tree),

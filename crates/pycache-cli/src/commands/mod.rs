@@ -85,6 +85,36 @@ fn run_command(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
+/// Prints each walk problem (a path that does not exist, a directory that cannot be listed)
+/// as an error; true when there was any: a walk error is a finding, and fails the command.
+pub(crate) fn report_problems(
+    printer: &mut crate::printer::Printer,
+    problems: &[pycache::compile::WalkProblem],
+) -> std::io::Result<bool> {
+    for problem in problems {
+        printer.error(&problem_text(problem))?;
+    }
+    Ok(!problems.is_empty())
+}
+
+/// The text of a walk problem, as compileall words it.
+pub(crate) fn problem_text(problem: &pycache::compile::WalkProblem) -> String {
+    use pycache::compile::WalkProblem;
+    use pycache::python_str::repr;
+    use std::os::unix::ffi::OsStrExt;
+    match problem {
+        WalkProblem::Missing(path) => {
+            format!("{}: No such file or directory", repr(path.as_bytes()))
+        }
+        WalkProblem::CantList(dir, why) => format!("Can't list {}: {why}", repr(dir.as_bytes())),
+    }
+}
+
+/// Walk problems in JSON, as `docs/json.md` says: `{"kind", "path", "reason"}`.
+pub(crate) fn problems_json(problems: &[pycache::compile::WalkProblem]) -> Vec<serde_json::Value> {
+    problems.iter().map(compile::problem_json).collect()
+}
+
 /// The interpreters a `--python` value names; the default interpreter when absent. For `all`,
 /// what was left out (a second interpreter of one cache tag, Python 2) is said on stderr.
 pub(crate) fn resolve_interpreters(request: Option<&str>) -> anyhow::Result<Vec<Interpreter>> {

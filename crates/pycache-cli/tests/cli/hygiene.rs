@@ -141,7 +141,10 @@ fn debris_tree(root: &Path, python: &Python) {
     std::fs::copy(&keep_pyc, pycache_dir.join(format!("keep.{other}.pyc"))).unwrap();
     std::fs::copy(&keep_pyc, root.join("keep.pyc")).unwrap();
     std::fs::copy(&keep_pyc, root.join("shipped.pyc")).unwrap();
-    std::fs::write(pycache_dir.join(format!("keep.{tag}.pyc.4242")), b"half").unwrap();
+    let temp = pycache_dir.join(format!("keep.{tag}.pyc.4242"));
+    std::fs::write(&temp, b"half").unwrap();
+    // Abandoned long ago: clean leaves younger ones alone (a write may be in progress).
+    set_mtime(&temp, SystemTime::now() - Duration::from_secs(600));
     std::fs::write(pycache_dir.join("notes.txt"), b"not a pyc: never removed").unwrap();
     // A symlink out of the tree must never be followed.
     let outside = root.parent().unwrap().join("outside");

@@ -8,6 +8,7 @@ mod choice;
 mod compile;
 mod discovery;
 mod ext;
+mod faults;
 mod hygiene;
 mod inspect;
 mod json;

@@ -176,31 +176,16 @@ impl Directory {
     }
 
     /// Reads the first bytes of file `name` into `out`, returning how many were read. A FIFO
-    /// or device does not block the caller (the open is non-blocking).
+    /// or device does not block the caller (the open is non-blocking) and is refused.
     pub(crate) fn read_head(&self, name: &[u8], out: &mut [u8]) -> io::Result<usize> {
         let name = CName::new(name)?;
         let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
         // SAFETY: `name` is NUL-terminated and `self.fd` is open.
         let fd = check(unsafe { libc::openat(self.fd.as_raw_fd(), name.ptr(), flags) })?;
         // SAFETY: `fd` was just opened and is not owned elsewhere; it closes on drop.
-        let file = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut filled = 0;
-        while filled < out.len() {
-            let rest = &mut out[filled..];
-            // SAFETY: `rest` is valid for `rest.len()` bytes of writes.
-            let n = unsafe { libc::read(file.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
-            match n {
-                0 => break,
-                n if n > 0 => filled += n as usize,
-                _ => {
-                    let error = io::Error::last_os_error();
-                    if error.kind() != io::ErrorKind::Interrupted {
-                        return Err(error);
-                    }
-                }
-            }
-        }
-        Ok(filled)
+        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        crate::regular_file::check(&file)?;
+        crate::regular_file::read_head(&mut file, out)
     }
 
     /// Every name in the directory but `.` and `..`, unsorted. `buf` is scratch space reused

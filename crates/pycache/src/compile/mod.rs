@@ -20,6 +20,7 @@ mod cached;
 mod dfile;
 mod directory;
 mod failures;
+mod pool;
 mod select;
 mod worker;
 mod write;
@@ -41,14 +42,15 @@ use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use pool::{Pools, open_files_cap};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use worker::{Reply, Worker, WorkerError};
+use worker::{Reply, WorkerError};
 
 /// What to compile and how: compileall's options, plus pycache's own.
 #[derive(Debug, Clone)]
@@ -59,6 +61,9 @@ pub struct CompileOptions {
     pub max_levels: Option<usize>,
     /// `-f`: compile even fresh files.
     pub force: bool,
+    /// `--verify`: a pyc whose header says fresh is read whole, and compiled again when its
+    /// payload does not parse (see [`crate::payload`]).
+    pub verify: bool,
     /// `-b`: legacy `X.pyc` beside `X.py`.
     pub legacy: bool,
     /// `-d`, `-s`, `-p`.
@@ -97,6 +102,7 @@ impl Default for CompileOptions {
             targets: Vec::new(),
             max_levels: None,
             force: false,
+            verify: false,
             legacy: false,
             dfile: DfileOptions::default(),
             exclude: None,
@@ -262,19 +268,21 @@ pub struct CompileSummary {
 }
 
 impl CompileSummary {
-    /// True when every file compiled or was fresh and every path existed.
+    /// True when every file compiled or was fresh and every path could be read (a missing
+    /// path or a directory that cannot be listed is a failure).
     pub fn success(&self) -> bool {
         !self.interrupted
             && self
                 .interpreters
                 .iter()
                 .all(|s| s.failed == 0 && s.interrupted == 0)
-            && !self
-                .problems
-                .iter()
-                .any(|p| matches!(p, WalkProblem::Missing(_)))
+            && self.problems.is_empty()
     }
 }
+
+/// The largest source sent to a worker: a frame's length is a u32, and holds the source with
+/// its name (up to `PATH_MAX`) and levels.
+const MAX_SOURCE_BYTES: u64 = u32::MAX as u64 - 65_536;
 
 /// The least time a worker gets to start and greet, whatever the per-file timeout.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -373,100 +381,42 @@ struct SourceCell {
     path: PathBuf,
     /// What the walk's stat said, which decides freshness.
     facts: Option<FileFacts>,
-    /// The full stat of this source, made by whichever job needs it first.
-    stat: std::sync::OnceLock<Option<std::fs::Metadata>>,
+    /// The full stat of this source, made by whichever job needs it first. Boxed: a
+    /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
+    stat: std::sync::OnceLock<Option<Box<std::fs::Metadata>>>,
 }
 
 impl SourceCell {
     fn metadata(&self) -> Option<&std::fs::Metadata> {
         self.stat
-            .get_or_init(|| std::fs::metadata(&self.path).ok())
-            .as_ref()
+            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
+            .as_deref()
     }
 
     /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
-    /// flat however many files and interpreters there are).
+    /// flat however many files and interpreters there are). A source larger than the worker
+    /// protocol carries is refused from its size, before anything is read.
     fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.path).map_err(|e| write::python_os_error(&e, &self.path))
-    }
-}
-
-/// Live worker processes of every interpreter, at most `cap` of them.
-struct Pools {
-    state: Mutex<PoolsState>,
-    /// Signalled when a worker is released or discarded.
-    freed: std::sync::Condvar,
-    cap: usize,
-    timeout: Option<Duration>,
-    /// Workers for `--reproducible` (see [`Worker::start`]).
-    reproducible: bool,
-}
-
-struct PoolsState {
-    idle: Vec<(usize, Worker)>,
-    live: usize,
-}
-
-impl Pools {
-    /// A worker of `target`'s interpreter: an idle one, a new one while fewer than `cap` live,
-    /// else one that replaces an idle worker of another interpreter; otherwise wait for one.
-    fn acquire(&self, target: usize, interpreter: &Interpreter) -> Result<Worker, WorkerError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let evicted = loop {
-            if let Some(at) = state.idle.iter().position(|(t, _)| *t == target) {
-                return Ok(state.idle.swap_remove(at).1);
-            }
-            if state.live < self.cap {
-                state.live += 1;
-                break None;
-            }
-            if let Some((_, worker)) = state.idle.pop() {
-                break Some(worker);
-            }
-            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
-        };
-        drop(state);
-        if let Some(worker) = evicted {
-            worker.close();
+        use std::io::Read;
+        let error = |e: std::io::Error| write::python_os_error(&e, &self.path);
+        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
+        let size = file.metadata().map_err(error)?.len();
+        if size > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{}: the source is {size} bytes; pycache compiles sources of at most {MAX_SOURCE_BYTES} bytes",
+                self.path.display()
+            ));
         }
-        Worker::start(interpreter, self.timeout, self.reproducible).inspect_err(|_| self.discard())
-    }
-
-    fn release(&self, target: usize, worker: Worker) {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .idle
-            .push((target, worker));
-        self.freed.notify_one();
-    }
-
-    fn discard(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).live -= 1;
-        self.freed.notify_one();
-    }
-
-    fn close_all(&self) {
-        let idle = std::mem::take(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()).idle);
-        for (_, worker) in idle {
-            worker.close();
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut data).map_err(error)?;
+        if data.len() as u64 > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{}: the source grew while read",
+                self.path.display()
+            ));
         }
+        Ok(data)
     }
-}
-
-/// The highest number of worker processes the open-files limit allows (each needs a few
-/// descriptors), keeping a margin for the walk and the writes.
-fn open_files_cap() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return usize::MAX;
-    }
-    let available = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
-    (available.saturating_sub(64) / 4).max(1)
 }
 
 /// The optimization argument `cache_from_source` gets for a `-o` level.
@@ -531,20 +481,10 @@ fn write_pycs(
 }
 
 /// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
-/// read. One open and one read: no stat, no buffer growth.
+/// read or is not a regular file (a FIFO is never waited on).
 fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(cfile).ok()?;
-    let mut filled = 0;
-    while filled < out.len() {
-        match file.read(&mut out[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Some(filled)
+    let mut file = crate::regular_file::open(cfile).ok()?;
+    crate::regular_file::read_head(&mut file, out).ok()
 }
 
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
@@ -555,6 +495,7 @@ fn is_fresh(
     stat: SourceStat,
     source: &Path,
     listings: &PycacheListings,
+    verify: bool,
 ) -> bool {
     let layout = target.rules.layout;
     let hashes = target.interpreter.source_hash_algorithm().is_some();
@@ -595,6 +536,11 @@ fn is_fresh(
             }
             Ok(source_bytes.clone().unwrap_or_default())
         });
+        let verdict = if verify {
+            crate::payload::verified(verdict, &target.rules, cfile)
+        } else {
+            verdict
+        };
         if !matches!(verdict, Freshness::Fresh(_)) {
             return false;
         }
@@ -783,6 +729,7 @@ pub fn compile(
                 facts.source_stat(),
                 &cell.path,
                 &listings,
+                options.verify,
             );
         let canonicalized = (fresh && options.reproducible)
             .then(|| canonicalize_in_place(&job.cfiles, cell.metadata()));
@@ -919,17 +866,16 @@ pub fn compile(
         targets,
         sources,
         levels,
-        pools: Pools {
-            state: Mutex::new(PoolsState {
-                idle: Vec::new(),
-                live: 0,
-            }),
-            freed: std::sync::Condvar::new(),
-            cap: workers,
-            // Start-up (importing what compileall imports) gets its own, longer allowance.
-            timeout: options.timeout.map(|t| t.max(STARTUP_TIMEOUT)),
-            reproducible: options.reproducible,
-        },
+        // Start-up (importing what compileall imports) gets its own allowance, bounded even
+        // when files may take for ever.
+        pools: Pools::new(
+            workers,
+            options
+                .timeout
+                .map_or(STARTUP_TIMEOUT, |t| t.max(STARTUP_TIMEOUT)),
+            Arc::clone(&options.cancel),
+            options.reproducible,
+        ),
         options: options.clone(),
         cache,
     });
@@ -1116,7 +1062,8 @@ impl Shared {
         };
         let reply = match self.compile_in_worker(job, &source) {
             Ok(reply) => reply,
-            Err(message) => return Outcome::Failed(message),
+            Err(Some(message)) => return Outcome::Failed(message),
+            Err(None) => return Outcome::Interrupted,
         };
         let code = match reply {
             Reply::Compiled {
@@ -1159,28 +1106,38 @@ impl Shared {
     }
 
     /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
-    /// retried once, a hung one is killed.
-    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, String> {
+    /// retried once, a hung one is killed. `Err(None)`: the run was interrupted.
+    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Option<String>> {
         let target = &self.targets[job.target];
         let name = target.interpreter.display_name();
         for attempt in 0..2 {
-            let mut worker = self
-                .pools
-                .acquire(job.target, &target.interpreter)
-                .map_err(|e| format!("Sorry: {name}: {e}"))?;
-            match worker.compile(&self.levels, &job.name, source, self.options.timeout) {
+            let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
+                Ok(lease) => lease,
+                Err(WorkerError::Interrupted) => return Err(None),
+                Err(error @ WorkerError::WrongMagic { .. }) => {
+                    target.interpreter.forget_cached_probe();
+                    return Err(Some(format!(
+                        "{name}: {error}: the cached probe was out of date and is dropped; run again"
+                    )));
+                }
+                Err(error) => return Err(Some(format!("{name}: {error}"))),
+            };
+            match lease
+                .worker()
+                .compile(&self.levels, &job.name, source, self.options.timeout)
+            {
                 Ok(reply) => {
-                    self.pools.release(job.target, worker);
+                    lease.release();
                     return Ok(reply);
                 }
-                Err(WorkerError::Died(_)) if attempt == 0 => {
-                    worker.kill();
-                    self.pools.discard();
+                Err(WorkerError::Died(_)) if attempt == 0 => lease.discard(),
+                Err(WorkerError::Interrupted) => {
+                    lease.discard();
+                    return Err(None);
                 }
                 Err(error) => {
-                    worker.kill();
-                    self.pools.discard();
-                    return Err(format!("Sorry: {name} worker: {error}"));
+                    lease.discard();
+                    return Err(Some(format!("{name} worker: {error}")));
                 }
             }
         }

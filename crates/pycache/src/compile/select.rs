@@ -291,6 +291,7 @@ fn read_head(dir: &Directory, name: &[u8]) -> Head {
             bytes,
             len: len as u8,
         },
+        Err(error) if error.raw_os_error().is_none() => Head::NotRegular,
         Err(error) => Head::Failed(error.raw_os_error().unwrap_or(libc::EIO)),
     }
 }
@@ -615,6 +616,8 @@ pub(crate) enum Head {
     },
     /// Opening or reading failed with this `errno`.
     Failed(i32),
+    /// Not a regular file (a FIFO, a device, a directory): never read.
+    NotRegular,
 }
 
 impl Head {
@@ -623,6 +626,10 @@ impl Head {
         match self {
             Head::Read { bytes, len } => Ok(&bytes[..usize::from(*len)]),
             Head::Failed(errno) => Err(std::io::Error::from_raw_os_error(*errno)),
+            Head::NotRegular => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, a device or a directory)",
+            )),
         }
     }
 

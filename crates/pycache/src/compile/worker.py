@@ -1,6 +1,8 @@
 # pycache's compile worker: one long-lived interpreter that compiles sources it is sent.
 #
-# Protocol (every message is a frame: a little-endian u32 length, then that many bytes):
+# Protocol (every message is a frame: a little-endian u32 length, then that many bytes). Requests
+# come on stdin; replies go to the descriptor named by the first argument (a pipe of its own:
+# whatever the interpreter prints to stdout cannot be taken for a frame):
 #   worker -> pycache, once: {"magic": hex, "version": "3.12.1", "pid": N} (JSON)
 #   pycache -> worker: u8 level count, that many i8 optimization levels, u32 name length, the
 #                      name compiled into the code (file-system bytes), then the source bytes
@@ -10,6 +12,10 @@
 # With PYCACHE_WORKER_FORK=1 (pycache compile --reproducible on PyPy) each request is compiled in
 # a child forked from this pristine process, so no file's bytes depend on the files compiled
 # before it (PyPy marks strings interned, `Z` rather than `z`, by what the process interned).
+#
+# The warnings text is what the compile printed: warnings, then anything written to the
+# descriptors 1 and 2 meanwhile (captured in an unnamed temporary file), so pycache reports it
+# with its file instead of interleaving it with its own output.
 # Valid on CPython 3.6+ and PyPy 3. It compiles exactly as py_compile does:
 # compile(source_bytes, dfile, 'exec', dont_inherit=True, optimize=level), and formats errors with
 # py_compile.PyCompileError. It never writes files: pycache does.
@@ -55,12 +61,44 @@ def write_frame(stream, *parts):
     stream.flush()
 
 
+def open_capture():
+    try:
+        return os.open(os.environ.get("TMPDIR") or "/tmp", os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (AttributeError, OSError):
+        return None
+
+
+# Puts stdout and stderr back and returns what was written to them since capturing().
+def captured_output(capture, saved):
+    sys.stderr.flush()
+    os.dup2(saved, 1)
+    os.dup2(saved, 2)
+    chunks = []
+    os.lseek(capture, 0, 0)
+    while True:
+        chunk = os.read(capture, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def capturing(capture):
+    sys.stderr.flush()
+    os.ftruncate(capture, 0)
+    os.lseek(capture, 0, 0)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+
+
 def main():
     inp = sys.stdin.buffer
-    # The protocol keeps the real stdout; anything printed while compiling goes to stderr.
-    out = os.fdopen(os.dup(1), "wb")
+    out = os.fdopen(int(sys.argv[1]), "wb")
+    # Anything printed while compiling goes to stderr (and is captured per file).
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    capture = open_capture()
+    saved = os.dup(2)
 
     captured = []
 
@@ -98,6 +136,8 @@ def main():
         del captured[:]
         dumped = []
         error = None
+        if capture is not None:
+            capturing(capture)
         for level in levels:
             try:
                 code = compile(source, dfile, "exec", dont_inherit=True, optimize=level)
@@ -106,7 +146,8 @@ def main():
                 break
             dumped.append(marshal.dumps(code))
             del code
-        text = "".join(captured).encode("utf-8", "backslashreplace")
+        printed = captured_output(capture, saved) if capture is not None else b""
+        text = "".join(captured).encode("utf-8", "backslashreplace") + printed
         if error is None:
             parts = [b"\0", struct.pack("<B", len(dumped))]
             for data in dumped:

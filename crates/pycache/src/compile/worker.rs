@@ -1,16 +1,29 @@
 //! One long-lived interpreter process running the embedded `worker.py`.
 //!
-//! Rust sends a source's bytes and the name to compile it under; the worker answers with the
-//! marshalled code for each optimization level (or the error text) and any warnings. Reads wait
-//! with `poll(2)` so that a hung worker is noticed after the per-file timeout; a worker that
-//! dies shows as the end of its stdout. Workers run in their own process group, so a Ctrl-C at
-//! the terminal reaches pycache alone, which then stops them in order.
+//! Rust sends a source's bytes and the name to compile it under on the worker's stdin; the
+//! worker answers on a descriptor of its own ([`REPLY_FD`], a pipe, never stdout, which an
+//! interpreter's start-up may print to) with the marshalled code for each optimization level
+//! (or the error text) and whatever it printed while compiling (warnings, stray output), so
+//! that this text is reported with its file. Frames are capped ([`MAX_GREETING`],
+//! [`MAX_REPLY`]). Reads wait with `poll(2)` in short slices, so that a hung worker is noticed
+//! after the per-file timeout and a cancelled run stops within a slice; a worker that dies
+//! shows as the end of its reply pipe.
+//!
+//! Workers run in their own process group, so a Ctrl-C at the terminal reaches pycache alone,
+//! which then stops them in order; and they die with pycache (`PR_SET_PDEATHSIG`, set between
+//! fork and exec, then checked against the parent's pid to close the race with its death).
+//! The death signal follows the *thread* that forked: workers are forked by the run's compile
+//! threads, which live until every job is done (a thread pool's threads never retire early),
+//! after which the workers are only closed. A dedicated forking thread would be tidier, but
+//! would cost a process slot under `ulimit -u`.
 
 use crate::interpreter::Interpreter;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const WORKER_SCRIPT: &str = include_str!("worker.py");
@@ -21,19 +34,36 @@ pub(crate) fn script() -> &'static [u8] {
     WORKER_SCRIPT.as_bytes()
 }
 
+/// The worker's descriptor for replies (`worker.py` is told its number).
+const REPLY_FD: i32 = 3;
+/// The largest greeting accepted (it is a short JSON object).
+const MAX_GREETING: usize = 4096;
+/// The largest reply accepted: marshalled code for the largest source the protocol carries.
+const MAX_REPLY: usize = 1 << 31;
+/// How long a read waits before looking at the cancel flag again.
+const POLL_SLICE: Duration = Duration::from_millis(50);
+
 /// Why a worker could not do its job.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum WorkerError {
     #[error("cannot start the interpreter: {0}")]
     Spawn(String),
+    /// The system refused a new process for now (`EAGAIN`, `ENOMEM`): retry later.
+    #[error("cannot start the interpreter: {0}")]
+    NoResources(String),
     #[error("the worker did not start properly: {0}")]
     Handshake(String),
+    /// The worker runs another interpreter than the probe said (a stale probe cache entry).
+    #[error("the worker reports magic {found}, the probe said {expected}")]
+    WrongMagic { found: String, expected: String },
     #[error("the worker process died ({0})")]
     Died(String),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("the worker sent a malformed answer: {0}")]
     Protocol(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// What the worker answered for one source.
@@ -51,7 +81,8 @@ pub(crate) enum Reply {
 pub(crate) struct Worker {
     child: Child,
     stdin: ChildStdin,
-    stdout: ChildStdout,
+    replies: std::fs::File,
+    cancel: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -60,36 +91,50 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// Reads exactly `buf.len()` bytes, waiting at most until `deadline`.
+enum ReadError {
+    Timeout,
+    Eof,
+    Cancelled,
+    Io(String),
+}
+
+/// Reads exactly `buf.len()` bytes, waiting at most until `deadline`, and giving up within
+/// [`POLL_SLICE`] once `cancel` is set.
 fn read_exact_until(
-    stdout: &mut ChildStdout,
+    file: &mut std::fs::File,
     buf: &mut [u8],
     deadline: Option<Instant>,
+    cancel: &AtomicBool,
 ) -> Result<(), ReadError> {
     let mut filled = 0;
     while filled < buf.len() {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut poll = libc::pollfd {
-                fd: stdout.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let millis = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-            // SAFETY: one valid pollfd for a descriptor we own, for the duration of the call.
-            let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-            if ready == 0 {
-                return Err(ReadError::Timeout);
-            }
-            if ready < 0 {
-                let error = std::io::Error::last_os_error();
-                if error.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(ReadError::Io(error.to_string()));
-            }
+        if cancel.load(Ordering::SeqCst) {
+            return Err(ReadError::Cancelled);
         }
-        match stdout.read(&mut buf[filled..]) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(ReadError::Timeout);
+        }
+        let slice = left.map_or(POLL_SLICE, |left| left.min(POLL_SLICE));
+        let mut poll = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = i32::try_from(slice.as_millis()).unwrap_or(i32::MAX).max(1);
+        // SAFETY: one valid pollfd for a descriptor we own, for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+        if ready == 0 {
+            continue;
+        }
+        if ready < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(ReadError::Io(error.to_string()));
+        }
+        match file.read(&mut buf[filled..]) {
             Ok(0) => return Err(ReadError::Eof),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -99,22 +144,70 @@ fn read_exact_until(
     Ok(())
 }
 
-enum ReadError {
-    Timeout,
-    Eof,
-    Io(String),
+/// What runs in the child between fork and exec: the reply pipe becomes [`REPLY_FD`], and the
+/// child asks for SIGKILL when its parent dies, then checks that the parent has not died
+/// already. Only system calls, no allocation (this runs in a fork of a threaded process).
+fn child_setup(reply: i32, parent: rustix::process::Pid) -> std::io::Result<()> {
+    use rustix::io::{FdFlags, dup2, fcntl_setfd};
+    // SAFETY: `reply` is the child's copy of the pipe's write end, open until exec.
+    let source = unsafe { std::os::fd::BorrowedFd::borrow_raw(reply) };
+    if reply == REPLY_FD {
+        fcntl_setfd(source, FdFlags::empty())?;
+    } else {
+        // SAFETY: descriptor REPLY_FD of the child is ours to replace; it is never closed here
+        // (ManuallyDrop), only overwritten by dup2, which clears its close-on-exec flag.
+        let mut target = std::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(REPLY_FD) });
+        dup2(source, &mut target)?;
+    }
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    if rustix::process::getppid() != Some(parent) {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
+}
+
+fn spawn_error(error: &std::io::Error) -> WorkerError {
+    match error.raw_os_error() {
+        Some(libc::EAGAIN | libc::ENOMEM) => WorkerError::NoResources(error.to_string()),
+        _ => WorkerError::Spawn(error.to_string()),
+    }
+}
+
+/// The greeting must be JSON naming the magic the probe found for this interpreter.
+fn check_greeting(hello: &[u8], interpreter: &Interpreter) -> Result<(), WorkerError> {
+    let hello: serde_json::Value = serde_json::from_slice(hello)
+        .map_err(|e| WorkerError::Handshake(format!("bad greeting: {e}")))?;
+    let expected = interpreter.magic().to_string();
+    match hello["magic"].as_str() {
+        Some(found) if found == expected => Ok(()),
+        Some(found) => Err(WorkerError::WrongMagic {
+            found: found.to_owned(),
+            expected,
+        }),
+        None => Err(WorkerError::Handshake(format!("bad greeting: {hello}"))),
+    }
 }
 
 impl Worker {
-    /// Starts a worker for `interpreter` and waits (up to `timeout`) for its greeting, which
-    /// must name the interpreter's own magic. A `reproducible` worker runs with
-    /// `PYTHONHASHSEED=0` and, on PyPy, compiles each file in a child forked from its pristine
-    /// self.
+    /// Starts a worker for `interpreter` and waits, up to `timeout`, for its greeting, which
+    /// must name the interpreter's own magic. A worker that fails to greet is killed and
+    /// reaped. A `reproducible` worker runs with `PYTHONHASHSEED=0` and, on PyPy, compiles each
+    /// file in a child forked from its pristine self.
     pub(crate) fn start(
         interpreter: &Interpreter,
-        timeout: Option<Duration>,
+        timeout: Duration,
+        cancel: Arc<AtomicBool>,
         reproducible: bool,
     ) -> Result<Self, WorkerError> {
+        use rustix::pipe::{PipeFlags, pipe_with};
+        use std::os::fd::AsFd;
+        let (reply_read, reply_write) =
+            pipe_with(PipeFlags::CLOEXEC).map_err(|e| spawn_error(&e.into()))?;
+        // What the interpreter prints on stdout (a sitecustomize, a wrapper) goes to stderr.
+        let stdout = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| spawn_error(&e))?;
         let mut command = Command::new(interpreter.path());
         if reproducible {
             command.env("PYTHONHASHSEED", "0");
@@ -125,46 +218,61 @@ impl Worker {
         command
             .arg("-c")
             .arg(WORKER_SCRIPT)
+            .arg(REPLY_FD.to_string())
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(stdout))
             .stderr(Stdio::inherit())
             .env_remove("PYTHONSTARTUP")
             .process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| WorkerError::Spawn(e.to_string()))?;
+        let parent = rustix::process::getpid();
+        let reply = reply_write.as_raw_fd();
+        // SAFETY: `child_setup` runs between fork and exec, and only makes system calls
+        // (dup2, fcntl, prctl, getppid) without allocating or taking locks.
+        unsafe {
+            command.pre_exec(move || child_setup(reply, parent));
+        }
+        let spawned = command.spawn();
+        drop(reply_write);
+        let mut child = spawned.map_err(|e| spawn_error(&e))?;
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
         let mut worker = Worker {
             child,
             stdin,
-            stdout,
+            replies: std::fs::File::from(reply_read),
+            cancel,
         };
-        let hello = match worker.read_frame(timeout) {
-            Ok(frame) => frame,
+        let greeted = worker
+            .read_frame(Some(timeout), MAX_GREETING)
+            .and_then(|hello| check_greeting(&hello, interpreter));
+        match greeted {
+            Ok(()) => Ok(worker),
             Err(error) => {
                 worker.kill();
-                return Err(WorkerError::Handshake(error.to_string()));
+                Err(match error {
+                    WorkerError::Interrupted
+                    | WorkerError::WrongMagic { .. }
+                    | WorkerError::Handshake(_) => error,
+                    other => WorkerError::Handshake(other.to_string()),
+                })
             }
-        };
-        let hello: serde_json::Value = serde_json::from_slice(&hello)
-            .map_err(|e| WorkerError::Handshake(format!("bad greeting: {e}")))?;
-        let magic = interpreter.magic().to_string();
-        if hello["magic"].as_str() != Some(magic.as_str()) {
-            worker.kill();
-            return Err(WorkerError::Handshake(format!(
-                "the worker reports magic {}, the probe said {magic}",
-                hello["magic"]
-            )));
         }
-        Ok(worker)
     }
 
-    fn read_frame(&mut self, timeout: Option<Duration>) -> Result<Vec<u8>, WorkerError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+    fn read_frame(
+        &mut self,
+        timeout: Option<Duration>,
+        max: usize,
+    ) -> Result<Vec<u8>, WorkerError> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut head = [0u8; 4];
         self.read_exact(&mut head, deadline, timeout)?;
-        let mut body = vec![0u8; u32::from_le_bytes(head) as usize];
+        let len = u32::from_le_bytes(head) as usize;
+        if len > max {
+            return Err(WorkerError::Protocol(format!(
+                "a frame of {len} bytes (at most {max} expected)"
+            )));
+        }
+        let mut body = vec![0u8; len];
         self.read_exact(&mut body, deadline, timeout)?;
         Ok(body)
     }
@@ -175,9 +283,10 @@ impl Worker {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> Result<(), WorkerError> {
-        match read_exact_until(&mut self.stdout, buf, deadline) {
+        match read_exact_until(&mut self.replies, buf, deadline, &self.cancel) {
             Ok(()) => Ok(()),
             Err(ReadError::Timeout) => Err(WorkerError::Timeout(timeout.unwrap_or_default())),
+            Err(ReadError::Cancelled) => Err(WorkerError::Interrupted),
             Err(ReadError::Eof) => Err(WorkerError::Died(self.exit_status())),
             Err(ReadError::Io(e)) => Err(WorkerError::Died(e)),
         }
@@ -222,7 +331,7 @@ impl Worker {
         if written.is_err() {
             return Err(WorkerError::Died(self.exit_status()));
         }
-        let frame = self.read_frame(timeout)?;
+        let frame = self.read_frame(timeout, MAX_REPLY)?;
         parse_reply(&frame, levels.len())
     }
 
@@ -237,10 +346,11 @@ impl Worker {
         let Worker {
             mut child,
             stdin,
-            stdout,
+            replies,
+            ..
         } = self;
         drop(stdin);
-        drop(stdout);
+        drop(replies);
         let _ = child.wait();
     }
 }

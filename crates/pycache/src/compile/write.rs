@@ -5,7 +5,8 @@
 //! `_write_atomic`: a temporary file `<cfile>.<number>` in the same directory, opened with
 //! `O_EXCL` and the source's mode (`| 0o200`, `& 0o666`, then the umask), then renamed over the
 //! target. A failure removes the temporary file. The same is done here, so a reader sees either
-//! the old pyc or the complete new one.
+//! the old pyc or the complete new one. The temporary file is held under an advisory lock
+//! (`flock`) while it is written, so that `pycache clean` running meanwhile leaves it alone.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -92,6 +93,8 @@ pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), 
             .create_new(true)
             .mode(mode)
             .open(&temporary)?;
+        // `pycache clean` leaves a locked temporary file alone; the lock goes with the close.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
         for part in parts {
             file.write_all(part)?;
         }

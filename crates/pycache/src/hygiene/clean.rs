@@ -40,6 +40,9 @@ pub struct RemovalReport {
     pub failed: Vec<(PathBuf, String)>,
     /// `__pycache__` directories removed because they were left empty.
     pub removed_dirs: Vec<PathBuf>,
+    /// Files left alone on purpose (a symlinked directory, outside the trees, a directory, a
+    /// temporary file in use), and why.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 fn tag_of(pyc: &Path) -> Option<String> {
@@ -92,24 +95,22 @@ pub fn plan_clean(scan: &Scan, options: &CleanOptions) -> Vec<Removal> {
 }
 
 /// Removes `plan` (unless `dry_run`), then every `__pycache__` of `scan` left empty. A file
-/// that cannot be removed is reported, and the rest goes on.
+/// that cannot be removed is reported, and the rest goes on. Nothing is removed (or offered on
+/// a dry run) whose directory is a symlink or lies, once resolved, outside the trees scanned;
+/// no directory is ever unlinked; a temporary file that a writer holds locked, or that is
+/// younger than [`TEMP_FILE_GRACE`], is left alone: those are reported as `skipped`.
 pub fn remove(scan: &Scan, plan: Vec<Removal>, dry_run: bool) -> RemovalReport {
     let mut report = RemovalReport::default();
     let mut gone = std::collections::HashSet::new();
     for removal in plan {
-        if dry_run {
-            gone.insert(removal.path.clone());
-            report.removed.push(removal);
-            continue;
-        }
-        // remove_file unlinks the name itself: a symlink is removed, never followed.
-        match std::fs::remove_file(&removal.path) {
-            Ok(()) => {
+        match remove_inside(&removal, &scan.roots, dry_run) {
+            Ok(true) => {
                 gone.insert(removal.path.clone());
                 report.removed.push(removal);
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => report.failed.push((removal.path, error.to_string())),
+            Ok(false) => {}
+            Err(Refusal::Skipped(why)) => report.skipped.push((removal.path, why)),
+            Err(Refusal::Failed(why)) => report.failed.push((removal.path, why)),
         }
     }
     for dir in &scan.pycache_dirs {
@@ -124,4 +125,119 @@ pub fn remove(scan: &Scan, plan: Vec<Removal>, dry_run: bool) -> RemovalReport {
         }
     }
     report
+}
+
+/// How long a temporary file is left alone after its last write, whether locked or not: a
+/// writer may not have taken its lock yet (and `py_compile`'s writers never take one).
+pub const TEMP_FILE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+enum Refusal {
+    /// Left alone on purpose (reported, not an error).
+    Skipped(String),
+    /// Tried and failed.
+    Failed(String),
+}
+
+/// Removes one file through a descriptor on its directory, after checking that the directory
+/// is a real one inside `roots` and the file is not a directory (or a temporary file in use).
+/// `Ok(false)`: it was already gone.
+fn remove_inside(removal: &Removal, roots: &[PathBuf], dry_run: bool) -> Result<bool, Refusal> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let parent = match removal.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Some(name) = removal.path.file_name() else {
+        return Err(Refusal::Skipped("not a file name".into()));
+    };
+    // A symlinked root is the tree itself; a symlinked __pycache__ is someone else's cache.
+    let in_pycache = parent
+        .file_name()
+        .is_some_and(|name| name == crate::PYCACHE);
+    if in_pycache && std::fs::symlink_metadata(parent).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Refusal::Skipped(
+            "its __pycache__ is a symlink (not entered by clean)".into(),
+        ));
+    }
+    // The resolved path of the directory opened is what decides (below); a __pycache__ turned
+    // into a symlink since the check above is not opened at all.
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if in_pycache {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let dir = match rustix::fs::open(parent, flags, Mode::empty()) {
+        Ok(dir) => dir,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(error) => return Err(Refusal::Failed(std::io::Error::from(error).to_string())),
+    };
+    let real = descriptor_path(&dir);
+    if !real
+        .as_ref()
+        .is_some_and(|real| roots.iter().any(|r| real.starts_with(r)))
+    {
+        return Err(Refusal::Skipped(
+            "its directory lies outside the trees given".into(),
+        ));
+    }
+    let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(error) => return Err(Refusal::Failed(std::io::Error::from(error).to_string())),
+    };
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile | FileType::Symlink => {}
+        FileType::Directory => return Err(Refusal::Skipped("a directory, not a pyc".into())),
+        _ => {
+            return Err(Refusal::Skipped(
+                "not a regular file (a FIFO, a device...)".into(),
+            ));
+        }
+    }
+    // Held until the unlink: a writer that locks it later finds it gone, not half-removed.
+    let _lock = if removal.why == "temp" {
+        Some(temp_file_not_in_use(&dir, name, &stat)?)
+    } else {
+        None
+    };
+    if dry_run {
+        return Ok(true);
+    }
+    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(error) => Err(Refusal::Failed(std::io::Error::from(error).to_string())),
+    }
+}
+
+/// The resolved path of an open directory (`/proc/self/fd/N`), which no symlink can fake.
+fn descriptor_path(dir: &std::os::fd::OwnedFd) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()
+}
+
+/// Checks that a temporary file is not being written: older than [`TEMP_FILE_GRACE`] and not
+/// locked by its writer. Returns the descriptor holding our own lock.
+fn temp_file_not_in_use(
+    dir: &std::os::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+    stat: &rustix::fs::Stat,
+) -> Result<std::os::fd::OwnedFd, Refusal> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let modified = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(stat.st_mtime).unwrap_or(0));
+    if modified.elapsed().unwrap_or_default() < TEMP_FILE_GRACE {
+        return Err(Refusal::Skipped(
+            "written less than a minute ago (a write may be in progress)".into(),
+        ));
+    }
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let file = rustix::fs::openat(dir, name, flags, Mode::empty())
+        .map_err(|e| Refusal::Failed(std::io::Error::from(e).to_string()))?;
+    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            Err(Refusal::Skipped("locked by the process writing it".into()))
+        }
+        Err(error) => Err(Refusal::Failed(std::io::Error::from(error).to_string())),
+    }
 }

@@ -11,7 +11,7 @@
 
 mod clean;
 
-pub use clean::{CleanOptions, Removal, RemovalReport, plan_clean, remove};
+pub use clean::{CleanOptions, Removal, RemovalReport, TEMP_FILE_GRACE, plan_clean, remove};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::compile::{
@@ -153,6 +153,9 @@ pub struct Scan {
     pub problems: Vec<WalkProblem>,
     /// The `__pycache__` directories in the tree.
     pub pycache_dirs: Vec<PathBuf>,
+    /// The trees scanned, resolved (a file's directory for a file): `clean` removes nothing
+    /// outside them.
+    pub roots: Vec<PathBuf>,
 }
 
 /// `<name>.pyc.<digits>`: what `_write_atomic` (and pycache) leave when interrupted mid-write.
@@ -228,6 +231,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     for target in &targets {
         for root in &target.roots {
             if seen_roots.insert(root.clone()) {
+                result.roots.extend(resolved_tree(Path::new(root)));
                 let walked = &walks[root];
                 result.problems.extend(walked.problems.iter().cloned());
                 result
@@ -377,6 +381,16 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     result
 }
 
+/// The real path of the tree `root` names: the directory itself, or a file's directory.
+fn resolved_tree(root: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(root).ok()?;
+    if real.is_dir() {
+        Some(real)
+    } else {
+        real.parent().map(Path::to_path_buf)
+    }
+}
+
 /// Import's verdict on `pyc` for a source with `facts`, from the header the walk read when it
 /// did (with the pyc's position in `listings`), else from disk.
 fn classify_listed(
@@ -398,7 +412,7 @@ fn classify_listed(
 }
 
 /// Import's verdict on `pyc` from `head` (what the walk read of it), or from disk when the
-/// walk did not read it.
+/// walk did not read it; a fresh one has its payload checked too.
 fn classify_head(
     rules: &ImportRules,
     head: Option<&Head>,
@@ -407,14 +421,31 @@ fn classify_head(
     source: &Path,
 ) -> Freshness {
     let read_source = || std::fs::read(source);
-    match head.map(|head| head.header(rules.layout.len())) {
+    // check is a gate: a pyc import would fail to load is not fresh, whatever its header says.
+    let verdict = match head.map(|head| head.header(rules.layout.len())) {
         Some(Ok(bytes)) => classify_pyc(rules, bytes, stat, read_source),
-        Some(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-            Freshness::Stale(StaleReason::Missing)
-        }
+        Some(Err(error)) if cannot_exist(&error) => Freshness::Stale(StaleReason::Missing),
         Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
         None => classify_pyc_file(rules, pyc, stat, read_source),
-    }
+    };
+    crate::payload::verified(verdict, rules, pyc)
+}
+
+/// True when `source_from_cache` accepts `pyc` (any tag will do: it never checks it).
+fn is_pyc_of_a_source(pyc: &Path) -> bool {
+    CacheScheme::new(Some("any"), crate::version::PythonVersion::new(3, 99))
+        .source_from_cache(pyc.as_os_str())
+        .is_ok()
+}
+
+/// A pyc that cannot exist where it is expected: its `__pycache__` is a file, or its path is
+/// longer than the system allows. It is missing, not stale (there is nothing to remove).
+fn cannot_exist(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::NotFound
+        || matches!(
+            error.raw_os_error(),
+            Some(libc::ENOTDIR | libc::ENAMETOOLONG)
+        )
 }
 
 fn judge_pycache_file(
@@ -433,6 +464,13 @@ fn judge_pycache_file(
     }
     if !name.ends_with(b".pyc") || !is_file {
         return None;
+    }
+    // A name import's source_from_cache refuses (`a.tag.opt-.pyc`, `a.tag.opt-1.opt-2.pyc`)
+    // is the pyc of no source: import never reads it.
+    if !is_pyc_of_a_source(path) {
+        return Some(Finding::Orphan {
+            pyc: path.to_owned(),
+        });
     }
     // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
     let base = name.split(|&b| b == b'.').next().unwrap_or_default();

@@ -176,6 +176,12 @@ impl Interpreter {
         Ok(interpreter)
     }
 
+    /// Drops the cached probe answer of this interpreter (a worker contradicted it), so that
+    /// the next run probes again.
+    pub fn forget_cached_probe(&self) {
+        probe_cache::forget(self.path());
+    }
+
     fn run_probe(executable: &Path) -> Result<ProbeData, InterpreterError> {
         let error = |kind| InterpreterError {
             path: executable.to_owned(),

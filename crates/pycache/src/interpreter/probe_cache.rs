@@ -45,6 +45,8 @@ impl ProbeKey {
     pub(crate) fn for_executable(executable: &Path) -> Option<Self> {
         let resolved = std::fs::canonicalize(executable).ok()?;
         let metadata = std::fs::metadata(&resolved).ok()?;
+        // A script (a wrapper doing `exec python3 "$@"`) runs whatever its PATH finds.
+        let env_keys: &[&str] = if is_script(&resolved) { &["PATH"] } else { &[] };
         Some(ProbeKey {
             invoked: executable.as_os_str().as_bytes().to_vec(),
             resolved: resolved.as_os_str().as_bytes().to_vec(),
@@ -53,6 +55,7 @@ impl ProbeKey {
                 + i128::from(metadata.mtime_nsec()),
             env: ENV_KEYS
                 .iter()
+                .chain(env_keys)
                 .map(|&name| {
                     let value = std::env::var_os(name).map(|v| v.as_bytes().to_vec());
                     (name.to_owned(), value)
@@ -67,6 +70,22 @@ impl ProbeKey {
         hasher.write(&[0]);
         hasher.write(&self.resolved);
         format!("probe-{:016x}.json", hasher.finish())
+    }
+}
+
+/// True when `path` starts with `#!`: an interpreter script, not a binary.
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| start == *b"#!")
+}
+
+/// Drops the entry for `executable`: a worker contradicted it.
+pub(crate) fn forget(executable: &Path) {
+    if let (Some(dir), Some(key)) = (cache_dir(), ProbeKey::for_executable(executable)) {
+        let _ = std::fs::remove_file(dir.join(key.file_name()));
     }
 }
 

@@ -11,4 +11,5 @@ mod freshness;
 mod headers;
 mod marshal;
 mod paths;
+mod payload;
 mod support;

@@ -343,15 +343,21 @@ fn a_file_that_takes_too_long_fails_alone() {
 
 #[test]
 fn a_read_only_pycache_is_reported() {
-    // As root, permissions do not stop writes; there the case is covered by a __pycache__ that
-    // is a file (in the test above). As another user, a read-only directory is tried too.
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return;
-    }
+    // Permissions do not stop root, which CI runs as: there the run drops to `nobody` with
+    // setpriv (and an interpreter nobody can run: a system one, not one under /root).
     use std::os::unix::fs::PermissionsExt;
-    let python = default_python();
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let python = if as_root {
+        pythons()
+            .into_iter()
+            .find(|p| p.path.starts_with("/usr/"))
+            .expect("a system interpreter under /usr, runnable by nobody")
+    } else {
+        default_python()
+    };
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let root = dir.path().join("t");
     std::fs::create_dir_all(root.join("__pycache__")).unwrap();
     std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
@@ -360,10 +366,24 @@ fn a_read_only_pycache_is_reported() {
         std::fs::Permissions::from_mode(0o555),
     )
     .unwrap();
-    let output = pycache()
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut command = if as_root {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("pycache"));
+        command
+    } else {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+    };
+    let output = command
         .args(["compile", "--python"])
         .arg(&python.path)
         .arg(&root)
+        .env("PYCACHE_CACHE_DIR", &cache)
+        .env("HOME", &cache)
         .output()
         .unwrap();
     std::fs::set_permissions(
@@ -371,6 +391,7 @@ fn a_read_only_pycache_is_reported() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("PermissionError"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("PermissionError"), "{stderr}");
 }

@@ -133,7 +133,14 @@ fn site_packages_of_the_default_interpreter_matches_compileall() {
     let tree = dir.path().join("site-packages");
     let copied = copy_sources(Path::new(purelib.trim()), &tree, &|_| false);
     if copied == 0 {
-        return; // a bare interpreter: nothing installed to compare
+        // A bare interpreter has nothing installed to compare; where interpreters are required
+        // (CI), an empty site-packages means the test compared nothing, which is a failure.
+        assert!(
+            std::env::var_os("PYCACHE_TEST_REQUIRE_INTERPRETERS").is_none(),
+            "site-packages of {} is empty: nothing was compared",
+            python.name
+        );
+        return;
     }
     let report = compare_tree(&python, &tree);
     check(&python, "site-packages", &report);

@@ -1,0 +1,69 @@
+//! Opening a file that must be a regular file: a pyc, a source.
+//!
+//! `open(2)` on a FIFO waits for a writer and on some devices for the device; a pyc or a
+//! source named by a FIFO would hang the reader for ever. Every reader of a pyc or a source
+//! opens it here: non-blocking (which changes nothing for a regular file), then `fstat` on the
+//! descriptor, and anything but a regular file is refused with [`not_regular`]'s error.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Opens `path` for reading without blocking, and checks that it is a regular file.
+///
+/// # Errors
+///
+/// The open's error, or [`io::ErrorKind::InvalidInput`] naming what the file is.
+pub(crate) fn open(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    check(&file)?;
+    Ok(file)
+}
+
+/// Fails unless `file` is a regular file.
+pub(crate) fn check(file: &File) -> io::Result<()> {
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        Ok(())
+    } else {
+        Err(not_regular(&kind))
+    }
+}
+
+/// The error for a file that is not a regular one.
+pub(crate) fn not_regular(kind: &std::fs::FileType) -> io::Error {
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what})"),
+    )
+}
+
+/// Reads the first `out.len()` bytes of `file` (fewer at its end); returns how many.
+pub(crate) fn read_head(file: &mut File, out: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < out.len() {
+        match file.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
