@@ -59,6 +59,15 @@ impl PycFile {
     /// [`PycError::Io`] when it cannot be read, [`PycError::NotAPyc`] when its first bytes are
     /// not a pyc header.
     pub fn read(path: &Path) -> Result<Self, PycError> {
+        Self::read_whole(path).map(|(pyc, _)| pyc)
+    }
+
+    /// Reads `path` whole (never blocking on a FIFO or device) and decodes its header; returns
+    /// the pyc and all its bytes.
+    ///
+    /// # Errors
+    /// As [`PycFile::read`].
+    pub fn read_whole(path: &Path) -> Result<(Self, Vec<u8>), PycError> {
         let io = |source| PycError::Io {
             path: path.to_owned(),
             source,
@@ -66,7 +75,7 @@ impl PycFile {
         let mut data = Vec::new();
         let mut file = crate::regular_file::open(path).map_err(io)?;
         std::io::Read::read_to_end(&mut file, &mut data).map_err(io)?;
-        Self::from_bytes(path, &data)
+        Ok((Self::from_bytes(path, &data)?, data))
     }
 
     /// Reads and decodes the header of `path` and the first byte of its payload: what

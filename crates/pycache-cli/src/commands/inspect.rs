@@ -158,7 +158,12 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
     let mut errors = Vec::new();
     for path in &args.pycs {
         let path = Path::new(path);
-        let result = PycFile::read_head(path);
+        // --code shows the whole code object; otherwise only the header is read.
+        let result = if args.code {
+            PycFile::read_whole(path)
+        } else {
+            PycFile::read_head(path)
+        };
         match result {
             Ok((_, data)) if args.code => match super::code::tree(&data) {
                 Ok(tree) if args.json => described.push(tree),

@@ -129,10 +129,14 @@ fn check_and_clean_output() {
             .join(format!("app/__pycache__/gone.{}.pyc", python.tag)),
         "x",
     );
-    write(
-        &dir.path()
-            .join(format!("app/__pycache__/util.{}.pyc.1234", python.tag)),
-        "x",
+    // A temporary file left by a killed writer (clean keeps those under a minute old).
+    let temp = dir
+        .path()
+        .join(format!("app/__pycache__/util.{}.pyc.1234", python.tag));
+    write(&temp, "x");
+    crate::set_mtime(
+        &temp,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(600),
     );
     write(
         &dir.path().join("app/util.py"),

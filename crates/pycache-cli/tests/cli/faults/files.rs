@@ -132,5 +132,5 @@ fn inspect_reads_only_the_header_it_shows() {
         .unwrap();
     crate::assert_success(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(json[0]["payload_bytes"].as_u64().unwrap() > 2_000_000_000);
+    assert!(json["pycs"][0]["payload_bytes"].as_u64().unwrap() > 2_000_000_000);
 }

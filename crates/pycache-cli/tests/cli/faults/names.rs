@@ -7,7 +7,7 @@ use std::path::Path;
 
 fn kinds(python: &crate::compile::Python, tree: &Path) -> Vec<(String, String)> {
     let output = pycache()
-        .args(["check", "--json", "--python"])
+        .args(["check", "-v", "--json", "--python"])
         .arg(&python.path)
         .arg(tree)
         .output()
