@@ -13,9 +13,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
+/// Scans the selection. `verify_payloads`: read fresh pycs whole to check their payloads
+/// (off for `check --reproducible`, which reads and parses every fresh pyc itself).
 fn run_scan(
     select: &SelectArgs,
     check: pycache::CheckHashBasedPycs,
+    verify_payloads: bool,
 ) -> anyhow::Result<(Vec<Interpreter>, Scan)> {
     let selection = selection(select)?;
     let interpreters = interpreters(&select.python)?;
@@ -28,6 +31,7 @@ fn run_scan(
         pycache_prefix: selection.pycache_prefix,
         check_hash_based_pycs: check,
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        verify_payloads,
     };
     let result = scan(&interpreters, &options);
     super::report_exclude_failure(options.exclude.as_ref());
@@ -102,7 +106,11 @@ fn tally(
 const SHOWN_WITHOUT_VERBOSE: usize = 20;
 
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
-    let (interpreters, scan) = run_scan(&args.select, args.check_hash_based_pycs.into())?;
+    let (interpreters, scan) = run_scan(
+        &args.select,
+        args.check_hash_based_pycs.into(),
+        !args.reproducible,
+    )?;
     let mut printer = Printer::new();
     let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let failing = |f: &Finding| match f {
@@ -307,7 +315,7 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         )
         .into());
     }
-    let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default)?;
+    let (_, scan) = run_scan(&args.select, pycache::CheckHashBasedPycs::Default, true)?;
     let mut printer = Printer::new();
     let walk_failed = super::report_problems(&mut printer, &scan.problems)?;
     let options = CleanOptions {

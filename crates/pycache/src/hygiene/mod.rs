@@ -49,6 +49,9 @@ pub struct ScanOptions {
     pub check_hash_based_pycs: CheckHashBasedPycs,
     /// Threads for the file-system passes.
     pub threads: usize,
+    /// Read each fresh pyc whole and call it stale (`corrupt`) when its payload does not parse.
+    /// A caller that reads every fresh pyc itself (`check --reproducible`) can leave it off.
+    pub verify_payloads: bool,
 }
 
 /// One thing the scan found.
@@ -286,6 +289,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             pyc,
             facts,
             source,
+            options.verify_payloads,
         ))
     });
     // The pycs judged as some source's expected pyc: listed ones by position, others by path.
@@ -399,15 +403,16 @@ fn classify_listed(
     pyc: &Path,
     facts: FileFacts,
     source: &Path,
+    verify: bool,
 ) -> (Freshness, Option<(usize, usize)>) {
     let stat = facts.source_stat();
     match listings.find(pyc.as_os_str().as_bytes()) {
         Lookup::Missing => (Freshness::Stale(StaleReason::Missing), None),
         Lookup::Listed(dir, index, file) => (
-            classify_head(rules, file.head.as_ref(), pyc, stat, source),
+            classify_head(rules, file.head.as_ref(), pyc, stat, source, verify),
             Some((dir, index)),
         ),
-        Lookup::Unknown => (classify_head(rules, None, pyc, stat, source), None),
+        Lookup::Unknown => (classify_head(rules, None, pyc, stat, source, verify), None),
     }
 }
 
@@ -419,6 +424,7 @@ fn classify_head(
     pyc: &Path,
     stat: SourceStat,
     source: &Path,
+    verify: bool,
 ) -> Freshness {
     let read_source = || std::fs::read(source);
     // check is a gate: a pyc import would fail to load is not fresh, whatever its header says.
@@ -428,7 +434,11 @@ fn classify_head(
         Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
         None => classify_pyc_file(rules, pyc, stat, read_source),
     };
-    crate::payload::verified(verdict, rules, pyc)
+    if verify {
+        crate::payload::verified(verdict, rules, pyc)
+    } else {
+        verdict
+    }
 }
 
 /// True when `source_from_cache` accepts `pyc` (any tag will do: it never checks it).
@@ -509,6 +519,7 @@ fn judge_pycache_file(
         path,
         facts.source_stat(),
         &source,
+        true,
     ) {
         Freshness::Fresh(_) => Some(Finding::Fresh {
             source,

@@ -260,3 +260,39 @@ fn reproducible_stdlib_packages_are_the_same_whatever_the_workers_and_order() {
         );
     }
 }
+
+/// `check --reproducible` reads each fresh pyc once (the scan's own payload check is off), and
+/// a payload that does not parse is still a failure, named `bad-code`.
+#[test]
+fn check_reproducible_fails_on_a_payload_that_does_not_parse() {
+    let python = super::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    write_tree(&root);
+    compile_json(&python, &[root.as_os_str()]);
+    assert_eq!(check_reproducible(&python, &root), 0);
+    let pyc = files_ending(&root, ".pyc").remove(0);
+    let data = std::fs::read(&pyc).unwrap();
+    std::fs::write(&pyc, &data[..data.len() - 10]).unwrap();
+    let output = pycache()
+        .args(["check", "--reproducible", "--json", "--python"])
+        .arg(&python.path)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let bad: Vec<&Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "bad-code")
+        .collect();
+    assert_eq!(bad.len(), 1, "{json}");
+    assert!(
+        bad[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(pyc.file_name().unwrap().to_str().unwrap())
+    );
+}
