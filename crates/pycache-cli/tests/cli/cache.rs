@@ -187,6 +187,13 @@ fn compileall_reference(
     std::fs::remove_dir_all(&saved).unwrap();
 }
 
+/// Compares the pycs under `root` with what compileall writes in place (the interpreter's own
+/// level; `root`'s pycs are kept): (pairs, byte-identical, equal under marshal.loads).
+fn against_compileall(python: &Python, root: &Path, reference: &Path) -> (u64, u64, u64) {
+    compileall_reference(python, root, reference, None, &[-1]);
+    compare(python, root, reference)
+}
+
 /// Copies a tree, keeping modes and mtimes (`cp -a`).
 fn copy_tree(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp")
@@ -316,8 +323,7 @@ fn a_damaged_entry_is_a_miss_and_is_repaired() {
     let (json, _) = compile_cached(&python.path, &cache, &[], &second);
     assert_eq!(counts(&json), (3, 3, 0, 0), "{json}");
     let reference = base.join("reference");
-    compileall_reference(&python, &second, &reference, None, &[-1]);
-    let (pairs, _, equal) = compare(&python, &second, &reference);
+    let (pairs, _, equal) = against_compileall(&python, &second, &reference);
     assert_eq!((pairs, equal), (6, 6));
 
     let third = base.join("third");
@@ -368,8 +374,7 @@ fn two_processes_share_one_cache_directory() {
             "reference-{}",
             tree.file_name().unwrap().to_string_lossy()
         ));
-        compileall_reference(&python, tree, &reference, None, &[-1]);
-        let (pairs, _, equal) = compare(&python, tree, &reference);
+        let (pairs, _, equal) = against_compileall(&python, tree, &reference);
         assert_eq!((pairs, equal), (60, 60));
     }
     let usage = pycache::cache::LocalCache::new(&cache).usage().unwrap();
@@ -498,8 +503,7 @@ fn machines_share_through(url: &str, env: &[(&'static str, String)]) {
         "an interpreter started"
     );
     let reference = base.join("reference");
-    compileall_reference(&python, &second, &reference, None, &[-1]);
-    let (pairs, identical, equal) = compare(&python, &second, &reference);
+    let (pairs, identical, equal) = against_compileall(&python, &second, &reference);
     assert_eq!((pairs, equal), (6, 6));
     assert_eq!(identical, 6, "{}: bytes differ", python.name);
     // What came from the remote is now in machine two's local cache.
@@ -609,8 +613,7 @@ fn a_remote_killed_in_the_middle_of_a_run() {
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(counts(&json), (7, 0, 0, 0), "{json}");
     let reference = base.join("reference");
-    compileall_reference(&python, &tree, &reference, None, &[-1]);
-    let (pairs, _, equal) = compare(&python, &tree, &reference);
+    let (pairs, _, equal) = against_compileall(&python, &tree, &reference);
     assert_eq!((pairs, equal), (7, 7));
 }
 
