@@ -604,7 +604,9 @@ fn a_remote_killed_in_the_middle_of_a_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Once pycache has a child (the probe, or a worker compiling), the server goes: its
+    // lookups or its stores at the end of the run meet a dead server.
+    super::compile::bad_input::wait_for_children(child.id());
     redis.kill();
     let output = child.wait_with_output().unwrap();
     assert_success(&output);

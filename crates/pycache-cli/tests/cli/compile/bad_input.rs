@@ -201,7 +201,7 @@ fn spawn_pycache(args: &[&str], python: &Python, root: &Path) -> std::process::C
         .unwrap()
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
@@ -216,7 +216,7 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-fn wait_for_children(pid: u32) -> Vec<u32> {
+pub(crate) fn wait_for_children(pid: u32) -> Vec<u32> {
     for _ in 0..500 {
         let children = children_of(pid);
         if !children.is_empty() {

@@ -1,6 +1,6 @@
 //! `pycache compile` against `python -m compileall` and `py_compile`, for every interpreter.
 
-mod bad_input;
+pub(crate) mod bad_input;
 mod import;
 mod options;
 mod output;
