@@ -98,6 +98,6 @@ fn print_removal(cache: &LocalCache, report: &PruneReport) -> anyhow::Result<Sta
     Ok(Status::Success)
 }
 
-fn plural(count: u64, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
+fn plural(n: u64, one: &str, many: &str) -> String {
+    crate::printer::count(usize::try_from(n).unwrap_or(usize::MAX), one, many)
 }

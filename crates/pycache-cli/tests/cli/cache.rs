@@ -140,6 +140,13 @@ fn compile_cached_env(
     (serde_json::from_slice(&output.stdout).unwrap(), stderr)
 }
 
+/// Copies the sources under `from` to `to` (mtimes kept) and compiles them there with the
+/// cache in `cache_dir`; the JSON.
+fn compile_copy(python: &Python, cache_dir: &Path, from: &Path, to: &Path) -> Value {
+    super::compile::copy_sources(from, to, &|_| false);
+    compile_cached(&python.path, cache_dir, &[], to).0
+}
+
 /// The per-interpreter counts of a compile's JSON.
 fn counts(json: &Value) -> (u64, u64, u64, u64) {
     let per = &json["interpreters"][0];
@@ -319,16 +326,14 @@ fn a_damaged_entry_is_a_miss_and_is_repaired() {
     std::fs::write(&entries[2], b"not an entry at all").unwrap();
 
     let second = base.join("second");
-    super::compile::copy_sources(&first, &second, &|_| false);
-    let (json, _) = compile_cached(&python.path, &cache, &[], &second);
+    let json = compile_copy(&python, &cache, &first, &second);
     assert_eq!(counts(&json), (3, 3, 0, 0), "{json}");
     let reference = base.join("reference");
     let (pairs, _, equal) = against_compileall(&python, &second, &reference);
     assert_eq!((pairs, equal), (6, 6));
 
     let third = base.join("third");
-    super::compile::copy_sources(&first, &third, &|_| false);
-    let (json, _) = compile_cached(&python.path, &cache, &[], &third);
+    let json = compile_copy(&python, &cache, &first, &third);
     assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
 }
 
@@ -380,8 +385,7 @@ fn two_processes_share_one_cache_directory() {
     let usage = pycache::cache::LocalCache::new(&cache).usage().unwrap();
     assert_eq!(usage.entries, 60);
     let third = base.join("third");
-    super::compile::copy_sources(&trees[0], &third, &|_| false);
-    let (json, _) = compile_cached(&python.path, &cache, &[], &third);
+    let json = compile_copy(&python, &cache, &trees[0], &third);
     assert_eq!(counts(&json), (0, 60, 0, 0), "{json}");
 }
 

@@ -89,18 +89,15 @@ impl CacheStage {
     /// compiled by `target`'s interpreter at `level`.
     pub(super) fn key(&self, target: &Target, level: i8, digest: [u8; 32]) -> CacheKey {
         let interpreter = &target.interpreter;
-        CacheKey::new(
-            &KeyParts::new(
-                interpreter.implementation(),
-                interpreter.sys_version(),
-                interpreter.magic().0,
-                level,
-                b"",
-                &self.worker,
-            )
-            .with_source_digest(digest)
-            .canonical(self.canonical),
-        )
+        CacheKey::new(&KeyParts {
+            implementation: interpreter.implementation(),
+            sys_version: interpreter.sys_version(),
+            magic: interpreter.magic().0,
+            optimization: level,
+            source_digest: digest,
+            worker: &self.worker,
+            canonical: self.canonical,
+        })
     }
 
     /// The payloads of every level of `job` from the local cache, re-pointed to the job's name;
@@ -346,36 +343,37 @@ pub(super) fn serve(
         }
     }
     #[cfg(feature = "remote")]
-    for batch in missed.chunks(REMOTE_BATCH) {
-        let asked: Vec<(&Job, [u8; 32])> = batch.iter().map(|(job, d)| (job, *d)).collect();
-        let found = cache.lookup_remote(context.targets, &asked, context.levels, warnings);
-        let served: Vec<(&Job, Vec<Vec<u8>>)> = batch
-            .iter()
-            .zip(found)
-            .filter_map(|((job, _), payloads)| Some((job, payloads?)))
-            .collect();
-        reports.extend(parallel_map(
-            &served,
-            threads,
-            |(job, payloads)| match context.sources[job.source].bytes() {
-                Ok(source) => report(context, job, &source, payloads, Outcome::FromRemote),
-                Err(message) => report_outcome(job, Outcome::Failed(message)),
-            },
-        ));
+    {
+        let mut missed = missed.into_iter();
+        loop {
+            let batch: Vec<(Job, [u8; 32])> = missed.by_ref().take(REMOTE_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let asked: Vec<(&Job, [u8; 32])> = batch.iter().map(|(job, d)| (job, *d)).collect();
+            let found = cache.lookup_remote(context.targets, &asked, context.levels, warnings);
+            let mut served = Vec::new();
+            for ((job, _), payloads) in batch.into_iter().zip(found) {
+                match payloads {
+                    Some(payloads) => served.push((job, payloads)),
+                    None => rest.push(job),
+                }
+            }
+            reports.extend(parallel_map(
+                &served,
+                threads,
+                |(job, payloads)| match context.sources[job.source].bytes() {
+                    Ok(source) => report(context, job, &source, payloads, Outcome::FromRemote),
+                    Err(message) => report_outcome(job, Outcome::Failed(message)),
+                },
+            ));
+        }
     }
     #[cfg(not(feature = "remote"))]
-    let _ = warnings;
-    let served: std::collections::HashSet<(usize, &std::ffi::OsStr)> = reports
-        .iter()
-        .map(|r| (r.interpreter, r.source.as_os_str()))
-        .collect();
-    let unserved: Vec<Job> = missed
-        .into_iter()
-        .map(|(job, _)| job)
-        .filter(|job| !served.contains(&(job.target, job.candidate.path.as_os_str())))
-        .collect();
-    drop(served);
-    rest.extend(unserved);
+    {
+        let _ = warnings;
+        rest.extend(missed.into_iter().map(|(job, _)| job));
+    }
     (reports, rest)
 }
 

@@ -7,7 +7,7 @@ mod files;
 mod names;
 mod payloads;
 mod probes;
-mod workers;
+pub(crate) mod workers;
 
 use crate::compile::{Python, default_python};
 use std::path::Path;

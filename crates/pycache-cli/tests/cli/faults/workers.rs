@@ -45,27 +45,9 @@ fn slow_tree(root: &Path, files: usize) {
     }
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .into_iter()
-        .chain(
-            std::fs::read_dir(format!("/proc/{pid}/task"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok()),
-        )
-        .flat_map(|text| {
-            text.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 fn wait_for_workers(pid: u32, count: usize) -> Vec<u32> {
     for _ in 0..1000 {
-        let mut children = children_of(pid);
+        let mut children = crate::compile::bad_input::children_of(pid);
         children.sort_unstable();
         children.dedup();
         if children.len() >= count {
@@ -76,7 +58,8 @@ fn wait_for_workers(pid: u32, count: usize) -> Vec<u32> {
     panic!("no worker appeared");
 }
 
-fn alive(pid: u32) -> bool {
+/// True while `pid` runs (not gone, not a zombie).
+pub(crate) fn alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let state = stat
         .rsplit(')')
