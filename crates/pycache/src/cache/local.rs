@@ -84,16 +84,15 @@ impl LocalCache {
     /// "not found" is a miss too (the cache never fails a build).
     pub fn get(&self, key: &CacheKey) -> Lookup {
         let path = self.path_of(key);
-        let Ok(mut file) = std::fs::File::open(&path) else {
+        let Ok(file) = std::fs::File::open(&path) else {
             return Lookup::Miss;
         };
-        let mut bytes = Vec::new();
         let Ok(metadata) = file.metadata() else {
             return Lookup::Miss;
         };
-        if std::io::Read::read_to_end(&mut file, &mut bytes).is_err() {
+        let Ok(bytes) = read_whole(&file, metadata.len()) else {
             return Lookup::Miss;
-        }
+        };
         match Entry::decode(&bytes, key) {
             Ok(entry) => {
                 // Refresh the LRU clock when it is more than an hour behind (one system call
@@ -228,6 +227,32 @@ fn usage_of(listed: &[Listed]) -> CacheUsage {
         entries: listed.len() as u64,
         bytes: listed.iter().map(|e| e.bytes).sum(),
     }
+}
+
+/// The contents of `file`, whose size was `len` when it was stated: one read when the size
+/// still holds (`read_to_end` would state the file again and seek to size its buffer).
+fn read_whole(mut file: &std::fs::File, len: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut bytes = vec![0; len + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled == bytes.len() {
+                    // It grew since it was stated: read the rest the slow way.
+                    file.read_to_end(&mut bytes)?;
+                    return Ok(bytes);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// Removes a file; true when this call removed it (another process may have first).

@@ -174,67 +174,73 @@ impl CacheStage {
         }
     }
 
-    /// Looks up, in one batch, every level of `jobs` in the remote cache; gives, per job, its
-    /// re-pointed payloads when all were found (and stores them locally).
+    /// The remote cache's keys of every level of `jobs`, job by job.
     #[cfg(feature = "remote")]
-    pub(super) fn lookup_remote(
+    fn remote_keys(
         &self,
         targets: &[Target],
-        jobs: &[(&Job, [u8; 32])],
+        jobs: &[(Job, [u8; 32])],
         levels: &[i8],
-        warn: &mut Vec<String>,
-    ) -> Vec<Option<Vec<Vec<u8>>>> {
-        let none = || vec![None; jobs.len()];
-        let Some(remote) = &self.remote else {
-            return none();
-        };
-        if jobs.is_empty() || self.remote_failed() {
-            return none();
-        }
-        let keys: Vec<CacheKey> = jobs
-            .iter()
-            .flat_map(|&(job, digest)| {
+    ) -> Vec<CacheKey> {
+        jobs.iter()
+            .flat_map(|(job, digest)| {
                 levels
                     .iter()
-                    .map(move |&level| self.key(&targets[job.target], level, digest))
-            })
-            .collect();
-        let found = match remote.get_many(&keys) {
-            Ok(found) => found,
-            Err(error) => {
-                self.remote_failed_with(error.to_string(), warn);
-                return none();
-            }
-        };
-        let mut keyed = keys.iter().zip(found);
-        jobs.iter()
-            .map(|&(job, _)| {
-                let mut payloads = Vec::with_capacity(levels.len());
-                let mut complete = true;
-                for (key, bytes) in keyed.by_ref().take(levels.len()) {
-                    match bytes.map(|b| Entry::decode(&b, key)) {
-                        Some(Ok(entry)) => {
-                            if let Some(local) = &self.local {
-                                let _ = local.put(key, &entry);
-                            }
-                            payloads.push(entry.payload);
-                        }
-                        Some(Err(_)) => {
-                            self.damaged.fetch_add(1, Ordering::Relaxed);
-                            complete = false;
-                        }
-                        None => complete = false,
-                    }
-                }
-                let payloads = complete
-                    .then(|| self.repoint(&targets[job.target], job, payloads))
-                    .flatten()?;
-                // A local miss was counted for this job; it is a remote hit after all.
-                self.misses.fetch_sub(1, Ordering::Relaxed);
-                self.remote_hits.fetch_add(1, Ordering::Relaxed);
-                Some(payloads)
+                    .map(move |&level| self.key(&targets[job.target], level, *digest))
             })
             .collect()
+    }
+
+    /// The stored bytes of `keys` in the remote (`None` for each once the remote has failed).
+    /// The first failure is remembered (so no later batch waits on the remote again) and
+    /// returned once, for the caller to warn.
+    #[cfg(feature = "remote")]
+    fn fetch_remote(&self, keys: &[CacheKey]) -> Result<Vec<Option<Vec<u8>>>, String> {
+        let nothing = || vec![None; keys.len()];
+        let Some(remote) = self.remote.as_ref().filter(|_| !self.remote_failed()) else {
+            return Ok(nothing());
+        };
+        remote.get_many(keys).or_else(|error| {
+            let mut first = self.remote_error.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_some() {
+                return Ok(nothing());
+            }
+            *first = Some(error.to_string());
+            Err(error.to_string())
+        })
+    }
+
+    /// `job`'s payloads re-pointed to its name, from what the remote gave for each of its
+    /// levels (`found`, in `keys`' order), when all were there and intact; each is also stored
+    /// locally.
+    #[cfg(feature = "remote")]
+    fn take_remote(
+        &self,
+        target: &Target,
+        job: &Job,
+        keys: &[CacheKey],
+        found: &[Option<Vec<u8>>],
+    ) -> Option<Vec<Vec<u8>>> {
+        let mut payloads = Vec::with_capacity(keys.len());
+        for (key, bytes) in keys.iter().zip(found) {
+            match Entry::decode(bytes.as_deref()?, key) {
+                Ok(entry) => {
+                    if let Some(local) = &self.local {
+                        let _ = local.put(key, &entry);
+                    }
+                    payloads.push(entry.payload);
+                }
+                Err(_) => {
+                    self.damaged.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
+        let payloads = self.repoint(target, job, payloads)?;
+        // A local miss was counted for this job; it is a remote hit after all.
+        self.misses.fetch_sub(1, Ordering::Relaxed);
+        self.remote_hits.fetch_add(1, Ordering::Relaxed);
+        Some(payloads)
     }
 
     #[cfg(feature = "remote")]
@@ -343,32 +349,7 @@ pub(super) fn serve(
         }
     }
     #[cfg(feature = "remote")]
-    {
-        let mut missed = missed.into_iter();
-        loop {
-            let batch: Vec<(Job, [u8; 32])> = missed.by_ref().take(REMOTE_BATCH).collect();
-            if batch.is_empty() {
-                break;
-            }
-            let asked: Vec<(&Job, [u8; 32])> = batch.iter().map(|(job, d)| (job, *d)).collect();
-            let found = cache.lookup_remote(context.targets, &asked, context.levels, warnings);
-            let mut served = Vec::new();
-            for ((job, _), payloads) in batch.into_iter().zip(found) {
-                match payloads {
-                    Some(payloads) => served.push((job, payloads)),
-                    None => rest.push(job),
-                }
-            }
-            reports.extend(parallel_map(
-                &served,
-                threads,
-                |(job, payloads)| match context.sources[job.source].bytes() {
-                    Ok(source) => report(context, job, &source, payloads, Outcome::FromRemote),
-                    Err(message) => report_outcome(job, Outcome::Failed(message)),
-                },
-            ));
-        }
-    }
+    serve_remote(cache, context, missed, &mut reports, &mut rest, warnings);
     #[cfg(not(feature = "remote"))]
     {
         let _ = warnings;
@@ -381,6 +362,73 @@ pub(super) fn serve(
 /// the payloads of one batch stay a few megabytes.
 #[cfg(feature = "remote")]
 const REMOTE_BATCH: usize = 512;
+
+/// Serves what it can of `missed` from the remote, in batches: one thread fetches the next
+/// batch while the others decode, store locally, re-point and write the one before.
+#[cfg(feature = "remote")]
+fn serve_remote(
+    cache: &CacheStage,
+    context: &Context<'_>,
+    missed: Vec<(Job, [u8; 32])>,
+    reports: &mut Vec<FileReport>,
+    rest: &mut Vec<Job>,
+    warnings: &mut Vec<String>,
+) {
+    if cache.remote.is_none() || missed.is_empty() {
+        rest.extend(missed.into_iter().map(|(job, _)| job));
+        return;
+    }
+    let levels = context.levels.len();
+    let threads = context.options.workers.clamp(1, 8);
+    let mut batches = Vec::new();
+    let mut missed = missed.into_iter();
+    loop {
+        let batch: Vec<(Job, [u8; 32])> = missed.by_ref().take(REMOTE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        batches.push(batch);
+    }
+    let keys: Vec<Vec<CacheKey>> = batches
+        .iter()
+        .map(|batch| cache.remote_keys(context.targets, batch, context.levels))
+        .collect();
+    std::thread::scope(|scope| {
+        let (sender, fetched) = std::sync::mpsc::sync_channel(1);
+        let keys = &keys;
+        scope.spawn(move || {
+            for keys in keys {
+                if sender.send(cache.fetch_remote(keys)).is_err() {
+                    break;
+                }
+            }
+        });
+        for ((batch, keys), found) in batches.into_iter().zip(keys).zip(fetched) {
+            let found = found.unwrap_or_else(|error| {
+                warnings.push(format!("{error}; compiling without the remote cache"));
+                vec![None; keys.len()]
+            });
+            let items: Vec<(&Job, &[CacheKey], &[Option<Vec<u8>>])> = batch
+                .iter()
+                .zip(keys.chunks(levels).zip(found.chunks(levels)))
+                .map(|((job, _), (keys, found))| (job, keys, found))
+                .collect();
+            let served = parallel_map(&items, threads, |&(job, keys, found)| {
+                let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
+                Some(match context.sources[job.source].bytes() {
+                    Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
+                    Err(message) => report_outcome(job, Outcome::Failed(message)),
+                })
+            });
+            for ((job, _), served) in batch.into_iter().zip(served) {
+                match served {
+                    Some(report) => reports.push(report),
+                    None => rest.push(job),
+                }
+            }
+        }
+    });
+}
 
 fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked {
     if job.cfiles.is_empty()
