@@ -363,6 +363,10 @@ pub(super) fn serve(
 #[cfg(feature = "remote")]
 const REMOTE_BATCH: usize = 512;
 
+/// A job, its keys (one per level) and what the remote holds under each.
+#[cfg(feature = "remote")]
+type RemoteFound<'a> = (&'a Job, &'a [CacheKey], &'a [Option<Vec<u8>>]);
+
 /// Serves what it can of `missed` from the remote, in batches: one thread fetches the next
 /// batch while the others decode, store locally, re-point and write the one before.
 #[cfg(feature = "remote")]
@@ -408,7 +412,7 @@ fn serve_remote(
                 warnings.push(format!("{error}; compiling without the remote cache"));
                 vec![None; keys.len()]
             });
-            let items: Vec<(&Job, &[CacheKey], &[Option<Vec<u8>>])> = batch
+            let items: Vec<RemoteFound<'_>> = batch
                 .iter()
                 .zip(keys.chunks(levels).zip(found.chunks(levels)))
                 .map(|((job, _), (keys, found))| (job, keys, found))
