@@ -1,5 +1,8 @@
 //! Test-only helpers shared by pycache's crates. Never a dependency of a published crate.
 //!
+//! [`hex`] and [`unhex`] carry bytes through JSON to and from the oracle scripts (Python's
+//! `bytes.hex()` and `bytes.fromhex`).
+//!
 //! [`Redis`] and [`WebDav`] start real servers (Debian's `redis-server` and nginx with its DAV
 //! module, installed by `scripts/setup.sh`) on 127.0.0.1, on a free port, with their data in a
 //! temporary directory; dropping one kills it. A missing server binary is a test failure, not
@@ -9,6 +12,21 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Lower-case hex of `bytes`, as Python's `bytes.hex()`.
+pub fn hex(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+/// The bytes of hex `text`, as Python's `bytes.fromhex`.
+///
+/// # Panics
+///
+/// When `text` is not hex: a test's input or an oracle's answer is wrong.
+#[track_caller]
+pub fn unhex(text: &str) -> Vec<u8> {
+    hex::decode(text).unwrap_or_else(|e| panic!("not hex ({e}): {text:?}"))
+}
 
 /// A port nobody listens on now (bound, then released).
 pub fn free_port() -> u16 {

@@ -32,10 +32,6 @@ fn format_utc(seconds: i64) -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
     let header = &pyc.header;
     let writer = pyc.known.map(|k| {
@@ -61,7 +57,7 @@ fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
             } else {
                 "unchecked-hash"
             },
-            json!({"source_hash": hex(&hash)}),
+            json!({"source_hash": hex::encode(hash)}),
         ),
     };
     let source = pyc.source_path();

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+pub(crate) use test_support::{hex, unhex};
 
 /// Sets the modification time of `path`.
 pub(crate) fn set_mtime(path: &Path, when: std::time::SystemTime) {
@@ -96,15 +97,4 @@ pub(crate) fn run_oracle_with_env(
             String::from_utf8_lossy(&output.stdout)
         )
     })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
