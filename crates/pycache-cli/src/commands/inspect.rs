@@ -12,24 +12,11 @@ use std::path::Path;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (proleptic Gregorian calendar).
 fn format_utc(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(time) => time.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        // Out of jiff's range (years -9999 to 9999); a pyc's u32 mtime never is.
+        Err(_) => format!("{seconds} s after the epoch"),
+    }
 }
 
 fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
@@ -216,5 +203,10 @@ mod tests {
         assert_eq!(super::format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(super::format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(super::format_utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(super::format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            super::format_utc(i64::from(u32::MAX)),
+            "2106-02-07 06:28:15 UTC"
+        );
     }
 }
