@@ -51,10 +51,9 @@ fn inspect_describes_what_py_compile_wrote() {
         }
 
         // Same mtime, other size: stale, and the reason says so.
-        let file = std::fs::File::options().write(true).open(&source).unwrap();
-        let mtime = file.metadata().unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(&source).unwrap().modified().unwrap();
         std::fs::write(&source, "x = 12\n").unwrap();
-        file.set_modified(mtime).unwrap();
+        test_support::set_mtime(&source, mtime);
         let info = inspect_json(&pyc);
         assert_eq!(info["freshness"]["verdict"], "stale");
         assert_eq!(info["freshness"]["reason"], "size");

@@ -7,17 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-pub(crate) use test_support::{hex, unhex};
-
-/// Sets the modification time of `path`.
-pub(crate) fn set_mtime(path: &Path, when: std::time::SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
-}
+pub(crate) use test_support::{hex, set_mtime_secs, unhex};
 
 /// Every interpreter found that has a `__pycache__` (a cache tag). With
 /// `PYCACHE_TEST_REQUIRE_INTERPRETERS=N` set, fewer than N is a failure, not a skip.
