@@ -109,6 +109,7 @@ impl ExtensionTag {
 
 /// A parsed extension module file name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ExtensionName {
     /// The module name (`foo`).
     pub module: String,
@@ -123,6 +124,7 @@ pub struct ExtensionName {
 /// A file name that is not an extension module's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name:?} is not an extension module file name: {reason}")]
+#[non_exhaustive]
 pub struct NotAnExtension {
     /// The name.
     pub name: String,
