@@ -64,6 +64,8 @@ fn mutate(source: &Path, pyc: &Path, mutation: Mutation) {
     }
 }
 
+// Over 80 lines on purpose: one loop over every interpreter and mutation whose steps (write,
+// mutate, ask import, ask us) only make sense in order; the steps themselves are helpers above.
 #[test]
 fn freshness_matches_import() {
     for interpreter in interpreters() {

@@ -169,6 +169,8 @@ fn compile_ours(python: &Python, work: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+// Over 80 lines on purpose: a table of skip cases and, per interpreter, the comparison with
+// what import decides; the table is most of it.
 #[test]
 fn skip_decisions_follow_import_not_compileall() {
     for python in pythons().into_iter().filter(|p| p.at_least(3, 7)) {
