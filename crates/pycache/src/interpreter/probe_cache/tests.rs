@@ -55,7 +55,9 @@ fn no_temporary_file_left_when_the_rename_fails() {
 #[test]
 fn no_temporary_file_left_when_the_write_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("/bin/sh")
+    // Its output goes through pipes: the limit would also stop it writing to a file (when
+    // the tests' output is redirected to one).
+    let output = Command::new("/bin/sh")
         .arg("-c")
         .arg(r#"trap "" XFSZ; ulimit -f 1; exec "$0" "$@""#)
         .arg(std::env::current_exe().unwrap())
@@ -65,9 +67,15 @@ fn no_temporary_file_left_when_the_write_fails() {
         ])
         .args(["--include-ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir.path())
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success(), "the child failed: {status}");
+    assert!(
+        output.status.success(),
+        "the child failed: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(names(dir.path()), Vec::<String>::new());
 }
 
