@@ -22,6 +22,7 @@
 mod error;
 mod executor;
 mod future;
+mod pool;
 mod process;
 mod thread;
 mod waiter;

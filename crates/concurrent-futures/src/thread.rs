@@ -8,11 +8,10 @@
 use crate::error::{SubmitError, TaskError};
 use crate::executor::Executor;
 use crate::future::Future;
-use crossbeam_channel::{Receiver, Sender};
+use crate::pool::{Core, Queued};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 type Initializer = Arc<dyn Fn() -> Result<(), TaskError> + Send + Sync>;
 
@@ -53,12 +52,10 @@ impl<T: 'static> ThreadTask<T> {
 }
 
 /// A queued task with its future, type-erased so that one queue carries every `T`.
-trait Work: Send {
+trait Work: Queued {
     /// Runs the task; calls `about_to_finish` exactly once, just before the future completes,
     /// so the thread counts as idle by the time anyone sees the result.
     fn run(self: Box<Self>, about_to_finish: &dyn Fn());
-    fn fail(self: Box<Self>, error: TaskError);
-    fn cancel(self: Box<Self>);
 }
 
 struct Item<T> {
@@ -77,7 +74,9 @@ impl<T: Send + 'static> Work for Item<T> {
         about_to_finish();
         let _ = self.future.complete(outcome);
     }
+}
 
+impl<T: Send + 'static> Queued for Item<T> {
     fn fail(self: Box<Self>, error: TaskError) {
         if self.future.set_running_or_notify_cancel() {
             let _ = self.future.set_exception(error);
@@ -89,20 +88,8 @@ impl<T: Send + 'static> Work for Item<T> {
     }
 }
 
-type WorkItem = Box<dyn Work>;
-
-struct PoolState {
-    shutdown: bool,
-    broken: Option<TaskError>,
-    threads: Vec<JoinHandle<()>>,
-    sender: Option<Sender<WorkItem>>,
-}
-
 struct Pool {
-    state: Mutex<PoolState>,
-    receiver: Receiver<WorkItem>,
-    idle: AtomicUsize,
-    max_workers: usize,
+    core: Core<dyn Work, ()>,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
 }
@@ -173,7 +160,6 @@ impl ThreadPoolBuilder {
         if max_workers == 0 {
             return Err(BuildError);
         }
-        let (sender, receiver) = crossbeam_channel::unbounded();
         let prefix = self.thread_name_prefix.unwrap_or_else(|| {
             format!(
                 "ThreadPoolExecutor-{}",
@@ -182,15 +168,7 @@ impl ThreadPoolBuilder {
         });
         Ok(ThreadPoolExecutor {
             pool: Arc::new(Pool {
-                state: Mutex::new(PoolState {
-                    shutdown: false,
-                    broken: None,
-                    threads: Vec::new(),
-                    sender: Some(sender),
-                }),
-                receiver,
-                idle: AtomicUsize::new(0),
-                max_workers,
+                core: Core::new(max_workers, ()),
                 thread_name_prefix: prefix,
                 initializer: self.initializer,
             }),
@@ -219,28 +197,12 @@ impl std::fmt::Debug for ThreadPoolExecutor {
         write!(
             f,
             "ThreadPoolExecutor(max_workers={})",
-            self.pool.max_workers
+            self.pool.core.max_workers()
         )
     }
 }
 
-fn lock(pool: &Pool) -> std::sync::MutexGuard<'_, PoolState> {
-    pool.state.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Pool {
-    /// Marks the pool broken and fails everything queued (`_initializer_failed`).
-    fn break_pool(&self, error: &TaskError) {
-        let mut state = lock(self);
-        if state.broken.is_none() {
-            state.broken = Some(error.clone());
-        }
-        drop(state);
-        while let Ok(item) = self.receiver.try_recv() {
-            item.fail(error.clone());
-        }
-    }
-
     fn worker(self: Arc<Self>) {
         if let Some(initializer) = &self.initializer {
             let outcome = catch_unwind(AssertUnwindSafe(|| initializer())).unwrap_or_else(|p| {
@@ -249,19 +211,15 @@ impl Pool {
                 ))
             });
             if let Err(error) = outcome {
-                self.break_pool(&error);
+                self.core.break_pool(&error);
                 return;
             }
         }
-        let become_idle = || {
-            self.idle.fetch_add(1, Ordering::SeqCst);
-        };
+        let become_idle = || self.core.become_idle();
         become_idle();
-        loop {
-            let item = self.receiver.recv();
-            self.idle.fetch_sub(1, Ordering::SeqCst);
-            let Ok(item) = item else { return }; // channel closed: shut down
-            if let Some(error) = lock(&self).broken.clone() {
+        // None: the channel is closed, shut down.
+        while let Some(item) = self.core.next_job() {
+            if let Some(error) = self.core.broken() {
                 become_idle();
                 item.fail(error);
                 continue;
@@ -286,7 +244,7 @@ impl ThreadPoolExecutor {
 
     /// The most threads this pool runs.
     pub fn max_workers(&self) -> usize {
-        self.pool.max_workers
+        self.pool.core.max_workers()
     }
 
     /// Runs `f` on the pool; its return value completes the future, a panic fails it.
@@ -329,28 +287,7 @@ impl ThreadPoolExecutor {
 
     /// Threads started so far.
     pub fn thread_count(&self) -> usize {
-        lock(&self.pool).threads.len()
-    }
-
-    fn adjust_thread_count(&self, state: &mut PoolState) {
-        if self.pool.idle.load(Ordering::SeqCst) > 0 || state.threads.len() >= self.pool.max_workers
-        {
-            return;
-        }
-        let name = format!("{}_{}", self.pool.thread_name_prefix, state.threads.len());
-        let pool = Arc::clone(&self.pool);
-        match std::thread::Builder::new()
-            .name(name)
-            .spawn(move || pool.worker())
-        {
-            Ok(handle) => state.threads.push(handle),
-            Err(error) if state.threads.is_empty() => {
-                state.broken = Some(TaskError::BrokenThreadPool(format!(
-                    "cannot start a thread: {error}"
-                )));
-            }
-            Err(_) => {} // the threads already running will take the work
-        }
+        self.pool.core.thread_count()
     }
 }
 
@@ -367,46 +304,20 @@ impl Executor for ThreadPoolExecutor {
         &self,
         task: ThreadTask<T>,
     ) -> Result<Future<T>, SubmitError<ThreadTask<T>>> {
-        let mut state = lock(&self.pool);
-        if let Some(error) = &state.broken {
-            return Err(SubmitError::Broken(task, error.clone()));
-        }
-        if state.shutdown {
-            return Err(SubmitError::Shutdown(task));
-        }
-        let future = Future::new();
-        let item: WorkItem = Box::new(Item {
-            future: future.clone(),
-            task,
-        });
-        let sender = state
-            .sender
-            .as_ref()
-            .expect("a pool that is not shut down has a queue");
-        sender.send(item).expect("the pool holds its own receiver");
-        self.adjust_thread_count(&mut state);
-        Ok(future)
+        let wrap = |task, future| -> Box<dyn Work> { Box::new(Item { future, task }) };
+        let spawn = |number| {
+            let pool = Arc::clone(&self.pool);
+            std::thread::Builder::new()
+                .name(format!("{}_{number}", self.pool.thread_name_prefix))
+                .spawn(move || pool.worker())
+        };
+        self.pool
+            .core
+            .submit(task, wrap, spawn, TaskError::BrokenThreadPool)
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let mut state = lock(&self.pool);
-        state.shutdown = true;
-        if cancel_futures {
-            while let Ok(item) = self.pool.receiver.try_recv() {
-                item.cancel();
-            }
-        }
-        // Closing the channel lets idle threads finish once the queue is empty.
-        state.sender = None;
-        let threads = if wait {
-            std::mem::take(&mut state.threads)
-        } else {
-            Vec::new()
-        };
-        drop(state);
-        for thread in threads {
-            let _ = thread.join();
-        }
+        self.pool.core.shutdown(wait, cancel_futures);
     }
 }
 

@@ -6,6 +6,7 @@
 use concurrent_futures::{
     Executor, ProcessPoolExecutor, ResultError, SubmitError, TaskError, TaskFn, as_completed, init,
 };
+use rustix::process::{Pid, Signal, getpid, kill_process, test_kill_process};
 use std::time::{Duration, Instant};
 
 fn is_prime(n: u64) -> bool {
@@ -29,8 +30,7 @@ fn sleep_ms(ms: u64) -> u64 {
     ms
 }
 fn kill_self(_: ()) -> u32 {
-    // SAFETY: sending a signal to our own process.
-    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    let _ = kill_process(getpid(), Signal::KILL);
     0
 }
 fn abort_self(_: ()) -> u32 {
@@ -69,9 +69,13 @@ fn pool(workers: usize) -> ProcessPoolExecutor {
         .unwrap()
 }
 
+fn pid_of(pid: u32) -> Pid {
+    Pid::from_raw(pid as i32).expect("a worker's pid is positive")
+}
+
 fn reaped(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence; a zombie still exists until reaped.
-    unsafe { libc::kill(pid as i32, 0) != 0 }
+    // Signal 0 only checks for existence; a zombie still exists until reaped.
+    test_kill_process(pid_of(pid)).is_err()
 }
 
 fn test_map_and_results_in_order() {
@@ -122,8 +126,7 @@ fn killed_worker_breaks_the_pool(task: &'static TaskFn<(), u32>) {
     let pids = pool.worker_pids();
     let start = Instant::now();
     let killer = pool.submit(task.call(())).unwrap();
-    // SAFETY: killing our own worker process, as the test intends.
-    unsafe { libc::kill(pids[0] as i32, libc::SIGKILL) };
+    kill_process(pid_of(pids[0]), Signal::KILL).unwrap();
     let broken = |e: Result<Option<TaskError>, ResultError>| {
         assert!(
             matches!(e, Ok(Some(TaskError::BrokenProcessPool(_)))),

@@ -227,41 +227,14 @@ fn group_reference(chars: &[char], at: usize) -> Result<(String, usize), Pattern
 /// For escapes Python refuses, and for what is not translated.
 pub fn translate(pattern: &str) -> Result<String, PatternError> {
     let chars: Vec<char> = pattern.chars().collect();
-    // Global flags (Python reads them anywhere; 3.11 wants them first).
-    let mut ascii = false;
-    let mut multiline = false;
-    for at in 0..chars.len() {
-        if chars[at] == '('
-            && chars.get(at + 1) == Some(&'?')
-            && let Some((on, _, false, _)) = inline_flags(&chars, at)
-        {
-            ascii |= on.contains('a');
-            multiline |= on.contains('m');
-        }
-    }
+    let (ascii, multiline) = global_flags(&chars);
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
     let mut in_class = false;
     while i < chars.len() {
         let c = chars[i];
         if in_class {
-            match c {
-                ']' => {
-                    in_class = false;
-                    out.push(']');
-                }
-                '\\' => {
-                    let (text, next) = escape(&chars, i, true, ascii)?;
-                    out.push_str(&text);
-                    i = next;
-                    continue;
-                }
-                '[' | '&' | '~' => out.push_str(&hex_escape(c)),
-                // Rust reads `--` as a set difference; Python as a range ending in `-`.
-                '-' if i > 0 && chars[i - 1] == '-' => out.push_str(&hex_escape(c)),
-                _ => out.push(c),
-            }
-            i += 1;
+            (in_class, i) = class_char(&chars, i, ascii, &mut out)?;
             continue;
         }
         match c {
@@ -309,6 +282,49 @@ pub fn translate(pattern: &str) -> Result<String, PatternError> {
         return Err(error("unterminated character set", pattern.len()));
     }
     Ok(out)
+}
+
+/// The global flags `a` (ASCII) and `m` (multiline) set anywhere in the pattern (Python reads
+/// them anywhere; 3.11 wants them first).
+fn global_flags(chars: &[char]) -> (bool, bool) {
+    let (mut ascii, mut multiline) = (false, false);
+    for at in 0..chars.len() {
+        if chars[at] == '('
+            && chars.get(at + 1) == Some(&'?')
+            && let Some((on, _, false, _)) = inline_flags(chars, at)
+        {
+            ascii |= on.contains('a');
+            multiline |= on.contains('m');
+        }
+    }
+    (ascii, multiline)
+}
+
+/// Translates `chars[at]` inside a character set into `out`; returns whether the set is still
+/// open and where to go on.
+fn class_char(
+    chars: &[char],
+    at: usize,
+    ascii: bool,
+    out: &mut String,
+) -> Result<(bool, usize), PatternError> {
+    let c = chars[at];
+    match c {
+        ']' => {
+            out.push(']');
+            return Ok((false, at + 1));
+        }
+        '\\' => {
+            let (text, next) = escape(chars, at, true, ascii)?;
+            out.push_str(&text);
+            return Ok((true, next));
+        }
+        '[' | '&' | '~' => out.push_str(&hex_escape(c)),
+        // Rust reads `--` as a set difference; Python as a range ending in `-`.
+        '-' if at > 0 && chars[at - 1] == '-' => out.push_str(&hex_escape(c)),
+        _ => out.push(c),
+    }
+    Ok((true, at + 1))
 }
 
 /// A group opening `(?...` at `chars[at]`: flags, comments, named groups and references.

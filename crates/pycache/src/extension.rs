@@ -109,6 +109,7 @@ impl ExtensionTag {
 
 /// A parsed extension module file name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ExtensionName {
     /// The module name (`foo`).
     pub module: String,
@@ -123,6 +124,7 @@ pub struct ExtensionName {
 /// A file name that is not an extension module's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name:?} is not an extension module file name: {reason}")]
+#[non_exhaustive]
 pub struct NotAnExtension {
     /// The name.
     pub name: String,
@@ -155,6 +157,78 @@ fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+impl ExtensionTag {
+    /// The tag between the module name and the suffix (`cpython-312-x86_64-linux-gnu`, empty
+    /// when there is none); `extension` is `so` or `pyd`, `debug` a Windows `_d` module name.
+    fn parse(tag: &str, extension: &str, debug: bool) -> Self {
+        let other = || ExtensionTag::Other {
+            tag: tag.to_owned(),
+        };
+        if tag.is_empty() {
+            ExtensionTag::Untagged
+        } else if tag == "abi3" || tag == "abi3t" {
+            ExtensionTag::StableAbi {
+                name: tag.to_owned(),
+            }
+        } else if let Some(rest) = tag.strip_prefix("cpython-") {
+            Self::cpython(rest).unwrap_or_else(other)
+        } else if let Some(rest) = tag.strip_prefix("pypy") {
+            Self::pypy(rest).unwrap_or_else(other)
+        } else if let Some(rest) = tag.strip_prefix("cp").filter(|_| extension == "pyd") {
+            Self::windows(rest, debug).unwrap_or_else(other)
+        } else {
+            other()
+        }
+    }
+
+    /// `312-x86_64-linux-gnu`, `36m`, `313t-...` after `cpython-`.
+    fn cpython(rest: &str) -> Option<Self> {
+        let (digits, flags, platform) = split_tag(rest);
+        let version = parse_version(digits)?;
+        flags
+            .bytes()
+            .all(|b| b"dmut".contains(&b))
+            .then(|| ExtensionTag::CPython {
+                version,
+                abiflags: flags.to_owned(),
+                platform,
+            })
+    }
+
+    /// `310-pp73-x86_64-linux-gnu` after `pypy`.
+    fn pypy(rest: &str) -> Option<Self> {
+        let (digits, _, platform) = split_tag(rest);
+        let (abi, platform) = match platform {
+            Some(p) => match p.split_once('-') {
+                Some((abi, platform)) => (abi.to_owned(), Some(platform.to_owned())),
+                None => (p, None),
+            },
+            None => (String::new(), None),
+        };
+        Some(ExtensionTag::PyPy {
+            version: parse_version(digits)?,
+            abi,
+            platform,
+        })
+    }
+
+    /// `312-win_amd64` after `cp` (a `.pyd`).
+    fn windows(rest: &str, debug: bool) -> Option<Self> {
+        let (digits, flags, platform) = split_tag(rest);
+        match (parse_version(digits), platform) {
+            (Some(version), Some(platform)) if flags.is_empty() || flags == "t" => {
+                Some(ExtensionTag::Windows {
+                    version,
+                    abiflags: flags.to_owned(),
+                    platform,
+                    debug,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 impl ExtensionName {
@@ -195,65 +269,7 @@ impl ExtensionName {
         if !is_identifier(module) {
             return Err(error("the module part is not a Python identifier"));
         }
-        let tag = if tag.is_empty() {
-            ExtensionTag::Untagged
-        } else if tag == "abi3" || tag == "abi3t" {
-            ExtensionTag::StableAbi {
-                name: tag.to_owned(),
-            }
-        } else if let Some(rest) = tag.strip_prefix("cpython-") {
-            let (digits, flags, platform) = split_tag(rest);
-            match parse_version(digits) {
-                Some(version) if flags.bytes().all(|b| b"dmut".contains(&b)) => {
-                    ExtensionTag::CPython {
-                        version,
-                        abiflags: flags.to_owned(),
-                        platform,
-                    }
-                }
-                _ => ExtensionTag::Other {
-                    tag: tag.to_owned(),
-                },
-            }
-        } else if let Some(rest) = tag.strip_prefix("pypy") {
-            let (digits, _, platform) = split_tag(rest);
-            let (abi, platform) = match platform {
-                Some(p) => match p.split_once('-') {
-                    Some((abi, platform)) => (abi.to_owned(), Some(platform.to_owned())),
-                    None => (p, None),
-                },
-                None => (String::new(), None),
-            };
-            match parse_version(digits) {
-                Some(version) => ExtensionTag::PyPy {
-                    version,
-                    abi,
-                    platform,
-                },
-                None => ExtensionTag::Other {
-                    tag: tag.to_owned(),
-                },
-            }
-        } else if let Some(rest) = tag.strip_prefix("cp").filter(|_| extension == "pyd") {
-            let (digits, flags, platform) = split_tag(rest);
-            match (parse_version(digits), platform) {
-                (Some(version), Some(platform)) if flags.is_empty() || flags == "t" => {
-                    ExtensionTag::Windows {
-                        version,
-                        abiflags: flags.to_owned(),
-                        platform,
-                        debug,
-                    }
-                }
-                _ => ExtensionTag::Other {
-                    tag: tag.to_owned(),
-                },
-            }
-        } else {
-            ExtensionTag::Other {
-                tag: tag.to_owned(),
-            }
-        };
+        let tag = ExtensionTag::parse(tag, extension, debug);
         Ok(ExtensionName {
             module: module.to_owned(),
             tag,

@@ -1,5 +1,9 @@
 //! Test-only helpers shared by pycache's crates. Never a dependency of a published crate.
 //!
+//! [`set_mtime`] and [`set_mtime_secs`] age a file for the freshness tests; [`hex`] and
+//! [`unhex`] carry bytes through JSON to and from the oracle scripts (Python's
+//! `bytes.hex()` and `bytes.fromhex`).
+//!
 //! [`Redis`] and [`WebDav`] start real servers (Debian's `redis-server` and nginx with its DAV
 //! module, installed by `scripts/setup.sh`) on 127.0.0.1, on a free port, with their data in a
 //! temporary directory; dropping one kills it. A missing server binary is a test failure, not
@@ -9,6 +13,43 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Lower-case hex of `bytes`, as Python's `bytes.hex()`.
+pub fn hex(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+/// The bytes of hex `text`, as Python's `bytes.fromhex`.
+///
+/// # Panics
+///
+/// When `text` is not hex: a test's input or an oracle's answer is wrong.
+#[track_caller]
+pub fn unhex(text: &str) -> Vec<u8> {
+    hex::decode(text).unwrap_or_else(|e| panic!("not hex ({e}): {text:?}"))
+}
+
+/// Sets the modification time of `path`.
+#[track_caller]
+pub fn set_mtime(path: &Path, when: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(when))
+        .unwrap_or_else(|e| panic!("set the mtime of {}: {e}", path.display()));
+}
+
+/// Sets the modification time of `path` to `seconds` since the epoch (a fraction, or before
+/// the epoch when negative).
+#[track_caller]
+pub fn set_mtime_secs(path: &Path, seconds: f64) {
+    let when = if seconds < 0.0 {
+        std::time::UNIX_EPOCH - Duration::from_secs_f64(-seconds)
+    } else {
+        std::time::UNIX_EPOCH + Duration::from_secs_f64(seconds)
+    };
+    set_mtime(path, when);
+}
 
 /// A port nobody listens on now (bound, then released).
 pub fn free_port() -> u16 {

@@ -15,16 +15,14 @@ pub use registry::{Registered, TaskFn, init};
 use crate::error::{SubmitError, TaskError};
 use crate::executor::Executor;
 use crate::future::Future;
-use crossbeam_channel::{Receiver, Sender};
+use crate::pool::{Core, Queued, Workers};
 use frame::{read_frame, write_frame};
 use registry::{STATUS_OK, STATUS_PANIC, WORKER_ENV, encode_request};
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 type Decode<T> = fn(&[u8]) -> Result<T, String>;
 
@@ -57,12 +55,10 @@ impl<T> ProcessTask<T> {
 }
 
 /// A queued call with its future, type-erased so one queue carries every result type.
-trait Job: Send {
+trait Job: Queued {
     fn start(&self) -> bool;
     fn request(&self) -> Result<Vec<u8>, String>;
     fn finish(self: Box<Self>, status: u8, payload: &[u8]);
-    fn fail(self: Box<Self>, error: TaskError);
-    fn cancel(self: Box<Self>);
 }
 
 struct Item<T> {
@@ -97,7 +93,9 @@ impl<T: Send + 'static> Job for Item<T> {
         };
         let _ = self.future.complete(outcome);
     }
+}
 
+impl<T: Send + 'static> Queued for Item<T> {
     fn fail(self: Box<Self>, error: TaskError) {
         // A running future is failed; a pending one is first moved to running.
         if self.future.running() || self.future.set_running_or_notify_cancel() {
@@ -110,20 +108,20 @@ impl<T: Send + 'static> Job for Item<T> {
     }
 }
 
-struct PoolState {
-    shutdown: bool,
-    broken: Option<TaskError>,
-    threads: Vec<JoinHandle<()>>,
-    sender: Option<Sender<Box<dyn Job>>>,
-    /// Live children by worker number, so a broken pool can kill them all.
-    children: HashMap<usize, Child>,
+/// Live children by worker number, so a broken pool can kill them all.
+#[derive(Default)]
+struct Children(HashMap<usize, Child>);
+
+impl Workers for Children {
+    fn kill_all(&mut self) {
+        for child in self.0.values_mut() {
+            let _ = child.kill();
+        }
+    }
 }
 
 struct Pool {
-    state: Mutex<PoolState>,
-    receiver: Receiver<Box<dyn Job>>,
-    idle: AtomicUsize,
-    max_workers: usize,
+    core: Core<dyn Job, Children>,
     max_tasks_per_child: Option<usize>,
     initializer: Option<&'static (dyn Registered + 'static)>,
     program: PathBuf,
@@ -198,19 +196,9 @@ impl ProcessPoolBuilder {
             Some(program) => program,
             None => std::env::current_exe().map_err(ProcessPoolBuildError::CurrentExe)?,
         };
-        let (sender, receiver) = crossbeam_channel::unbounded();
         Ok(ProcessPoolExecutor {
             pool: Arc::new(Pool {
-                state: Mutex::new(PoolState {
-                    shutdown: false,
-                    broken: None,
-                    threads: Vec::new(),
-                    sender: Some(sender),
-                    children: HashMap::new(),
-                }),
-                receiver,
-                idle: AtomicUsize::new(0),
-                max_workers,
+                core: Core::new(max_workers, Children::default()),
                 max_tasks_per_child: self.max_tasks_per_child,
                 initializer: self.initializer.map(|f| f as &'static dyn Registered),
                 program,
@@ -244,13 +232,9 @@ impl std::fmt::Debug for ProcessPoolExecutor {
         write!(
             f,
             "ProcessPoolExecutor(max_workers={})",
-            self.pool.max_workers
+            self.pool.core.max_workers()
         )
     }
-}
-
-fn lock(pool: &Pool) -> std::sync::MutexGuard<'_, PoolState> {
-    pool.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The pipes of one live worker process.
@@ -274,13 +258,13 @@ impl Pool {
             })?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut state = lock(self);
-        if state.broken.is_some() {
+        let mut state = self.core.lock();
+        if let Some(error) = state.broken() {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(state.broken.clone().expect("checked"));
+            return Err(error.clone());
         }
-        state.children.insert(number, child);
+        state.extra.0.insert(number, child);
         drop(state);
         let mut worker = Worker {
             number,
@@ -329,35 +313,20 @@ impl Pool {
         } = worker;
         drop(stdin);
         drop(stdout);
-        let child = lock(self).children.remove(&number);
+        let child = self.core.lock().extra.0.remove(&number);
         if let Some(mut child) = child {
             let _ = child.wait();
-        }
-    }
-
-    /// Marks the pool broken: queued futures fail, every other worker is killed.
-    fn break_pool(&self, error: &TaskError) {
-        let mut state = lock(self);
-        if state.broken.is_none() {
-            state.broken = Some(error.clone());
-        }
-        for child in state.children.values_mut() {
-            let _ = child.kill();
-        }
-        drop(state);
-        while let Ok(job) = self.receiver.try_recv() {
-            job.fail(error.clone());
         }
     }
 
     fn run_worker(self: Arc<Self>, number: usize) {
         let mut worker: Option<Worker> = None;
         loop {
-            self.idle.fetch_add(1, Ordering::SeqCst);
-            let job = self.receiver.recv();
-            self.idle.fetch_sub(1, Ordering::SeqCst);
-            let Ok(job) = job else { break };
-            if let Some(error) = lock(&self).broken.clone() {
+            self.core.become_idle();
+            let Some(job) = self.core.next_job() else {
+                break;
+            };
+            if let Some(error) = self.core.broken() {
                 job.fail(error);
                 continue;
             }
@@ -377,7 +346,7 @@ impl Pool {
                     Ok(spawned) => spawned,
                     Err(error) => {
                         job.fail(error.clone());
-                        self.break_pool(&error);
+                        self.core.break_pool(&error);
                         break;
                     }
                 },
@@ -399,7 +368,7 @@ impl Pool {
                 Err(_) => {
                     let error = TaskError::BrokenProcessPool(DIED.to_owned());
                     job.fail(error.clone());
-                    self.break_pool(&error);
+                    self.core.break_pool(&error);
                     self.reap(current);
                     break;
                 }
@@ -409,10 +378,8 @@ impl Pool {
             self.reap(current);
         }
         // A broken pool: fail whatever else is queued, so nothing waits forever.
-        if let Some(error) = lock(&self).broken.clone() {
-            while let Ok(job) = self.receiver.try_recv() {
-                job.fail(error.clone());
-            }
+        if let Some(error) = self.core.broken() {
+            self.core.fail_queued(&error);
         }
     }
 }
@@ -425,35 +392,22 @@ impl ProcessPoolExecutor {
 
     /// The most worker processes this pool runs.
     pub fn max_workers(&self) -> usize {
-        self.pool.max_workers
+        self.pool.core.max_workers()
     }
 
     /// Process ids of the live worker processes.
     pub fn worker_pids(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = lock(&self.pool).children.values().map(Child::id).collect();
+        let mut pids: Vec<u32> = self
+            .pool
+            .core
+            .lock()
+            .extra
+            .0
+            .values()
+            .map(Child::id)
+            .collect();
         pids.sort_unstable();
         pids
-    }
-
-    fn adjust_worker_count(&self, state: &mut PoolState) {
-        if self.pool.idle.load(Ordering::SeqCst) > 0 || state.threads.len() >= self.pool.max_workers
-        {
-            return;
-        }
-        let number = state.threads.len();
-        let pool = Arc::clone(&self.pool);
-        match std::thread::Builder::new()
-            .name(format!("process-pool-worker-{number}"))
-            .spawn(move || pool.run_worker(number))
-        {
-            Ok(handle) => state.threads.push(handle),
-            Err(error) if state.threads.is_empty() => {
-                state.broken = Some(TaskError::BrokenProcessPool(format!(
-                    "cannot start a thread: {error}"
-                )));
-            }
-            Err(_) => {}
-        }
     }
 }
 
@@ -464,49 +418,20 @@ impl Executor for ProcessPoolExecutor {
         &self,
         task: ProcessTask<T>,
     ) -> Result<Future<T>, SubmitError<ProcessTask<T>>> {
-        let mut state = lock(&self.pool);
-        if let Some(error) = &state.broken {
-            return Err(SubmitError::Broken(task, error.clone()));
-        }
-        if state.shutdown {
-            return Err(SubmitError::Shutdown(task));
-        }
-        let future = Future::new();
-        let job: Box<dyn Job> = Box::new(Item {
-            future: future.clone(),
-            task,
-        });
-        let sender = state
-            .sender
-            .as_ref()
-            .expect("a pool that is not shut down has a queue");
-        sender.send(job).expect("the pool holds its own receiver");
-        self.adjust_worker_count(&mut state);
-        if let Some(error) = state.broken.clone() {
-            drop(state);
-            self.pool.break_pool(&error);
-        }
-        Ok(future)
+        let wrap = |task, future| -> Box<dyn Job> { Box::new(Item { future, task }) };
+        let spawn = |number| {
+            let pool = Arc::clone(&self.pool);
+            std::thread::Builder::new()
+                .name(format!("process-pool-worker-{number}"))
+                .spawn(move || pool.run_worker(number))
+        };
+        self.pool
+            .core
+            .submit(task, wrap, spawn, TaskError::BrokenProcessPool)
     }
 
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let mut state = lock(&self.pool);
-        state.shutdown = true;
-        if cancel_futures {
-            while let Ok(job) = self.pool.receiver.try_recv() {
-                job.cancel();
-            }
-        }
-        state.sender = None;
-        let threads = if wait {
-            std::mem::take(&mut state.threads)
-        } else {
-            Vec::new()
-        };
-        drop(state);
-        for thread in threads {
-            let _ = thread.join();
-        }
+        self.pool.core.shutdown(wait, cancel_futures);
     }
 }
 

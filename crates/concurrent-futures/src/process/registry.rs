@@ -135,19 +135,13 @@ pub fn init(registry: &[&dyn Registered]) {
 /// The worker loop: one request frame in, one response frame out, until stdin closes.
 fn serve(registry: &[&dyn Registered]) -> i32 {
     // The protocol owns the original stdout; anything a task prints goes to stderr instead.
-    // SAFETY: dup/dup2 on the process's own standard descriptors, before any other thread
-    // exists in this worker; the new descriptor is owned by the File below.
-    let protocol_fd = unsafe {
-        let fd = libc::dup(1);
-        if fd < 0 || libc::dup2(2, 1) < 0 {
-            return 3;
-        }
-        fd
+    let Ok(protocol) = rustix::io::dup(std::io::stdout()) else {
+        return 3;
     };
-    // SAFETY: `protocol_fd` is a fresh descriptor from dup() that nothing else owns.
-    let mut out = std::io::BufWriter::new(unsafe {
-        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(protocol_fd)
-    });
+    if rustix::stdio::dup2_stdout(std::io::stderr()).is_err() {
+        return 3;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::from(protocol));
     std::panic::set_hook(Box::new(|_| {})); // panics are reported to the parent instead
     let mut input = std::io::stdin().lock();
     loop {

@@ -5,8 +5,9 @@ use crate::cli::{CacheCommand, CacheDirArgs};
 use crate::printer::Printer;
 use anyhow::Context;
 use indicatif::BinaryBytes;
-use pycache::cache::{LocalCache, PruneReport, recent_runs};
-use serde_json::json;
+use pycache::cache::{LocalCache, PruneReport, RunStats, recent_runs};
+use serde::Serialize;
+use std::os::unix::ffi::OsStrExt;
 
 /// How many recent runs `info` sums up.
 const RECENT: usize = 20;
@@ -40,6 +41,18 @@ fn open(args: &CacheDirArgs) -> anyhow::Result<LocalCache> {
     Ok(LocalCache::new(dir))
 }
 
+/// `cache info --json`'s document.
+#[derive(Serialize)]
+struct InfoDocument<'a> {
+    version: u32,
+    ok: bool,
+    dir: String,
+    entries: u64,
+    bytes: u64,
+    max_bytes: u64,
+    recent_runs: &'a [RunStats],
+}
+
 fn info(cache: &LocalCache, as_json: bool) -> anyhow::Result<Status> {
     let dir = cache.dir();
     let usage = cache
@@ -50,15 +63,16 @@ fn info(cache: &LocalCache, as_json: bool) -> anyhow::Result<Status> {
     let lookups: u64 = hits + runs.iter().map(|r| r.misses).sum::<u64>();
     let mut printer = Printer::new();
     if as_json {
-        printer.json(&json!({
-            "version": 1,
-            "ok": true,
-            "dir": crate::json_path::path(dir),
-            "entries": usage.entries,
-            "bytes": usage.bytes,
-            "max_bytes": pycache::cache::DEFAULT_MAX_SIZE,
-            "recent_runs": runs,
-        }))?;
+        let document = InfoDocument {
+            version: 1,
+            ok: true,
+            dir: crate::json_path::fsdecode(dir.as_os_str().as_bytes()),
+            entries: usage.entries,
+            bytes: usage.bytes,
+            max_bytes: pycache::cache::DEFAULT_MAX_SIZE,
+            recent_runs: &runs,
+        };
+        printer.json(&serde_json::to_value(document)?)?;
     } else {
         printer.line(&format!("cache        {}", dir.display()))?;
         printer.line(&format!(

@@ -3,7 +3,46 @@
 //! and constants, nested code as children.
 
 use pycache::marshal::{Code, FieldName, Object, Pyc, Value, references};
-use serde_json::{Value as Json, json};
+use serde::Serialize;
+
+/// A code object described, as `inspect --code --json` gives it.
+#[derive(Debug, Serialize)]
+pub(crate) struct CodeObject {
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qualname: Option<String>,
+    firstlineno: Option<i32>,
+    filename: Option<String>,
+    flags: Vec<String>,
+    flags_value: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    argcount: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    posonlyargcount: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kwonlyargcount: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nlocals: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stacksize: Option<i32>,
+    /// The constants that are not code, as text.
+    constants: Vec<String>,
+    /// The code objects among the constants.
+    children: Vec<CodeObject>,
+}
+
+/// What a pyc holds: a code object, or (a crafted pyc) some other constant.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum CodeTree {
+    /// The usual case.
+    Code(CodeObject),
+    /// Not code: its repr.
+    Constant {
+        /// The constant as text.
+        constant: String,
+    },
+}
 
 /// The `co_flags` bits by name (`Include/cpython/code.h`; the `__future__` ones from
 /// `Include/cpython/compile.h`).
@@ -41,17 +80,23 @@ fn flag_names(flags: i32) -> Vec<String> {
     names
 }
 
-/// The code tree of the pyc `data`, as JSON.
+/// The code tree of the pyc `data`.
 ///
 /// # Errors
 ///
 /// The pyc's magic is unknown, or its payload is not marshalled code (the message names the
 /// offset).
-pub(crate) fn tree(data: &[u8]) -> Result<Json, pycache::marshal::MarshalError> {
+pub(crate) fn tree(data: &[u8]) -> Result<CodeTree, pycache::marshal::MarshalError> {
     let pyc = Pyc::split(data)?;
     let root = pyc.code()?;
     let refs = references(&root);
-    Ok(describe(resolve(&root, &refs), &refs))
+    let root = resolve(&root, &refs);
+    Ok(match &root.value {
+        Value::Code(code) => CodeTree::Code(describe(code, &refs)),
+        _ => CodeTree::Constant {
+            constant: constant(root, &refs),
+        },
+    })
 }
 
 fn resolve<'a>(object: &'a Object, refs: &[&'a Object]) -> &'a Object {
@@ -61,53 +106,39 @@ fn resolve<'a>(object: &'a Object, refs: &[&'a Object]) -> &'a Object {
     }
 }
 
-fn describe(object: &Object, refs: &[&Object]) -> Json {
-    let Value::Code(code) = &object.value else {
-        return json!({"constant": constant(object, refs)});
-    };
+fn describe(code: &Code, refs: &[&Object]) -> CodeObject {
     let text = |name| code.object(name).map(|o| constant_text(resolve(o, refs)));
-    let mut out = serde_json::Map::new();
-    out.insert("name".into(), text(FieldName::Name).into());
-    if let Some(qualname) = text(FieldName::Qualname) {
-        out.insert("qualname".into(), qualname.into());
-    }
-    out.insert(
-        "firstlineno".into(),
-        code.int(FieldName::Firstlineno).into(),
-    );
-    out.insert("filename".into(), text(FieldName::Filename).into());
     let flags = code.int(FieldName::Flags).unwrap_or(0);
-    out.insert("flags".into(), flag_names(flags).into());
-    out.insert("flags_value".into(), flags.into());
-    for name in [
-        FieldName::Argcount,
-        FieldName::Posonlyargcount,
-        FieldName::Kwonlyargcount,
-        FieldName::Nlocals,
-        FieldName::Stacksize,
-    ] {
-        if let Some(value) = code.int(name) {
-            out.insert(name.as_str().into(), value.into());
-        }
-    }
     let (constants, children) = consts(code, refs);
-    out.insert("constants".into(), constants.into());
-    out.insert("children".into(), children.into());
-    Json::Object(out)
+    CodeObject {
+        name: text(FieldName::Name),
+        qualname: text(FieldName::Qualname),
+        firstlineno: code.int(FieldName::Firstlineno),
+        filename: text(FieldName::Filename),
+        flags: flag_names(flags),
+        flags_value: flags,
+        argcount: code.int(FieldName::Argcount),
+        posonlyargcount: code.int(FieldName::Posonlyargcount),
+        kwonlyargcount: code.int(FieldName::Kwonlyargcount),
+        nlocals: code.int(FieldName::Nlocals),
+        stacksize: code.int(FieldName::Stacksize),
+        constants,
+        children,
+    }
 }
 
 /// The constants shown as text, and the code objects among them described.
-fn consts(code: &Code, refs: &[&Object]) -> (Vec<Json>, Vec<Json>) {
+fn consts(code: &Code, refs: &[&Object]) -> (Vec<String>, Vec<CodeObject>) {
     let (mut constants, mut children) = (Vec::new(), Vec::new());
     let Some(tuple) = code.object(FieldName::Consts).map(|o| resolve(o, refs)) else {
         return (constants, children);
     };
     if let Value::Tuple { items, .. } = &tuple.value {
         for item in items.iter().map(|o| resolve(o, refs)) {
-            if matches!(item.value, Value::Code(_)) {
-                children.push(describe(item, refs));
+            if let Value::Code(child) = &item.value {
+                children.push(describe(child, refs));
             } else {
-                constants.push(constant(item, refs).into());
+                constants.push(constant(item, refs));
             }
         }
     }
@@ -201,43 +232,48 @@ fn long_text(long: &pycache::marshal::Long) -> String {
 }
 
 /// The tree as indented text lines.
-pub(crate) fn text(tree: &Json, indent: usize, lines: &mut Vec<String>) {
+pub(crate) fn text(tree: &CodeTree, indent: usize, lines: &mut Vec<String>) {
+    match tree {
+        CodeTree::Code(code) => code_text(code, indent, lines),
+        // As a code object with no field known.
+        CodeTree::Constant { .. } => {
+            let pad = "  ".repeat(indent);
+            lines.push(format!("{pad}- (line null, -)"));
+            lines.push(format!(
+                "{pad}  args - posonly - kwonly -  stack -  flags -"
+            ));
+        }
+    }
+}
+
+fn code_text(code: &CodeObject, indent: usize, lines: &mut Vec<String>) {
     let pad = "  ".repeat(indent);
-    let field = |name: &str| tree[name].as_str().unwrap_or("-").to_owned();
-    let name = tree["qualname"]
-        .as_str()
-        .map_or_else(|| field("name"), str::to_owned);
-    let flags: Vec<&str> = tree["flags"]
-        .as_array()
-        .map(|f| f.iter().filter_map(Json::as_str).collect())
-        .unwrap_or_default();
+    let name = code.qualname.as_ref().or(code.name.as_ref());
     lines.push(format!(
-        "{pad}{name} (line {}, {})",
-        tree["firstlineno"],
-        field("filename")
+        "{pad}{} (line {}, {})",
+        name.map_or("-", String::as_str),
+        code.firstlineno
+            .map_or("null".to_owned(), |n| n.to_string()),
+        code.filename.as_deref().unwrap_or("-")
     ));
-    let count = |name: &str| tree[name].as_i64().map_or("-".into(), |v| v.to_string());
+    let count = |value: Option<i32>| value.map_or("-".into(), |v| v.to_string());
     lines.push(format!(
         "{pad}  args {} posonly {} kwonly {}  stack {}  flags {}",
-        count("argcount"),
-        count("posonlyargcount"),
-        count("kwonlyargcount"),
-        count("stacksize"),
-        if flags.is_empty() {
+        count(code.argcount),
+        count(code.posonlyargcount),
+        count(code.kwonlyargcount),
+        count(code.stacksize),
+        if code.flags.is_empty() {
             "-".into()
         } else {
-            flags.join("|")
+            code.flags.join("|")
         }
     ));
-    let constants: Vec<&str> = tree["constants"]
-        .as_array()
-        .map(|c| c.iter().filter_map(Json::as_str).collect())
-        .unwrap_or_default();
-    if !constants.is_empty() {
-        lines.push(format!("{pad}  constants {}", constants.join(", ")));
+    if !code.constants.is_empty() {
+        lines.push(format!("{pad}  constants {}", code.constants.join(", ")));
     }
-    for child in tree["children"].as_array().into_iter().flatten() {
-        text(child, indent + 1, lines);
+    for child in &code.children {
+        code_text(child, indent + 1, lines);
     }
 }
 

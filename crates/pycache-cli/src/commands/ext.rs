@@ -6,10 +6,11 @@ use crate::cli::ExtArgs;
 use crate::printer::Printer;
 use pycache::Interpreter;
 use pycache::compile::walk_parallel;
-use pycache::extension::{ExtensionName, Found, find_module};
-use serde_json::{Value, json};
+use pycache::extension::{ExtensionName, ExtensionTag, Found, find_module};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// One module's extension files in one directory.
@@ -81,19 +82,149 @@ fn modules_under(roots: &[OsString]) -> (Vec<Module>, Vec<pycache::compile::Walk
     (modules, walk.problems)
 }
 
-pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
-    let interpreters = interpreters(&args.python)?;
-    let roots: Vec<OsString> = if args.paths.is_empty() {
-        let mut roots: Vec<OsString> = Vec::new();
-        for interpreter in &interpreters {
-            for entry in interpreter.sys_path() {
-                let entry = entry.into_os_string();
-                if !entry.is_empty() && !roots.contains(&entry) && Path::new(&entry).is_dir() {
-                    roots.push(entry);
-                }
+/// One extension file, in `ext --json`.
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: &'a str,
+    tag: &'a ExtensionTag,
+    describe: String,
+}
+
+/// What one interpreter does with a module, in `ext --json`.
+#[derive(Serialize)]
+struct VerdictReport {
+    interpreter: String,
+    loads: Option<String>,
+    loads_extension: bool,
+    shadowed: Vec<String>,
+}
+
+/// One module, in `ext --json`'s `modules`.
+#[derive(Serialize)]
+struct ModuleReport<'a> {
+    directory: String,
+    module: &'a str,
+    files: Vec<FileReport<'a>>,
+    interpreters: Vec<VerdictReport>,
+}
+
+/// One interpreter's count, in `ext --json`'s `interpreters`.
+#[derive(Serialize)]
+struct Summary {
+    interpreter: String,
+    loadable: usize,
+    unloadable: usize,
+}
+
+/// `ext --json`'s document (the printer adds `version`).
+#[derive(Serialize)]
+struct Document<'a> {
+    modules: Vec<ModuleReport<'a>>,
+    interpreters: Vec<Summary>,
+    ok: bool,
+    problems: Vec<serde_json::Value>,
+}
+
+fn fsdecode(path: &Path) -> String {
+    crate::json_path::fsdecode(path.as_os_str().as_bytes())
+}
+
+fn module_report<'a>(
+    module: &'a Module,
+    interpreters: &[Interpreter],
+    verdicts: Vec<Verdict>,
+) -> ModuleReport<'a> {
+    let files = module
+        .files
+        .iter()
+        .map(|f| FileReport {
+            file: &f.file_name,
+            tag: &f.tag,
+            describe: f.tag.describe(),
+        })
+        .collect();
+    let interpreters = interpreters
+        .iter()
+        .zip(verdicts)
+        .map(|(i, v)| VerdictReport {
+            interpreter: i.display_name(),
+            loads: v.loads.as_ref().map(|f| fsdecode(f.path())),
+            loads_extension: v.loads_extension,
+            shadowed: v.shadowed,
+        })
+        .collect();
+    ModuleReport {
+        directory: fsdecode(&module.dir),
+        module: &module.name,
+        files,
+        interpreters,
+    }
+}
+
+/// A module's files and each interpreter's verdict, as text lines.
+fn module_text(module: &Module, interpreters: &[Interpreter], verdicts: &[Verdict]) -> Vec<String> {
+    let mut lines = vec![format!("{}:", module.dir.join(&module.name).display())];
+    let width = module
+        .files
+        .iter()
+        .map(|f| f.file_name.len())
+        .max()
+        .unwrap_or(0);
+    for file in &module.files {
+        lines.push(format!(
+            "  {:<width$}  {}",
+            file.file_name,
+            file.tag.describe()
+        ));
+    }
+    let name_width = interpreters
+        .iter()
+        .map(|i| i.display_name().len())
+        .max()
+        .unwrap_or(0);
+    let file_name = |f: &Found| {
+        f.path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    for (interpreter, verdict) in interpreters.iter().zip(verdicts) {
+        let mut line = match (&verdict.loads, verdict.loads_extension) {
+            (Some(found), true) => format!("loads {}", file_name(found)),
+            (Some(found), false) => {
+                format!("cannot load it (falls back to {})", file_name(found))
+            }
+            (None, _) => "cannot load it".to_owned(),
+        };
+        if !verdict.shadowed.is_empty() {
+            line.push_str(&format!("; shadows {}", verdict.shadowed.join(", ")));
+        }
+        lines.push(format!(
+            "  {:<name_width$}  {line}",
+            interpreter.display_name()
+        ));
+    }
+    lines
+}
+
+/// The directories searched when no path is given: every interpreter's `sys.path`.
+fn default_roots(interpreters: &[Interpreter]) -> Vec<OsString> {
+    let mut roots: Vec<OsString> = Vec::new();
+    for interpreter in interpreters {
+        for entry in interpreter.sys_path() {
+            let entry = entry.into_os_string();
+            if !entry.is_empty() && !roots.contains(&entry) && Path::new(&entry).is_dir() {
+                roots.push(entry);
             }
         }
-        roots
+    }
+    roots
+}
+
+pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
+    let interpreters = interpreters(&args.python)?;
+    let roots = if args.paths.is_empty() {
+        default_roots(&interpreters)
     } else {
         args.paths.clone()
     };
@@ -110,92 +241,31 @@ pub(crate) fn run(args: &ExtArgs) -> anyhow::Result<Status> {
             }
         }
         if args.json {
-            let files: Vec<Value> = module
-                .files
-                .iter()
-                .map(|f| json!({"file": f.file_name, "tag": f.tag, "describe": f.tag.describe()}))
-                .collect();
-            let per: Vec<Value> = interpreters
-                .iter()
-                .zip(&verdicts)
-                .map(|(i, v)| {
-                    json!({
-                        "interpreter": i.display_name(),
-                        "loads": v.loads.as_ref().map(|f| crate::json_path::path(f.path())),
-                        "loads_extension": v.loads_extension,
-                        "shadowed": v.shadowed,
-                    })
-                })
-                .collect();
-            described.push(json!({
-                "directory": crate::json_path::path(&module.dir),
-                "module": module.name,
-                "files": files,
-                "interpreters": per,
-            }));
-            continue;
-        }
-        printer.line(&format!("{}:", module.dir.join(&module.name).display()))?;
-        let width = module
-            .files
-            .iter()
-            .map(|f| f.file_name.len())
-            .max()
-            .unwrap_or(0);
-        for file in &module.files {
-            printer.line(&format!(
-                "  {:<width$}  {}",
-                file.file_name,
-                file.tag.describe()
-            ))?;
-        }
-        let name_width = interpreters
-            .iter()
-            .map(|i| i.display_name().len())
-            .max()
-            .unwrap_or(0);
-        for (interpreter, verdict) in interpreters.iter().zip(&verdicts) {
-            let file_name = |f: &Found| {
-                f.path()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            };
-            let mut line = match (&verdict.loads, verdict.loads_extension) {
-                (Some(found), true) => format!("loads {}", file_name(found)),
-                (Some(found), false) => {
-                    format!("cannot load it (falls back to {})", file_name(found))
-                }
-                (None, _) => "cannot load it".to_owned(),
-            };
-            if !verdict.shadowed.is_empty() {
-                line.push_str(&format!("; shadows {}", verdict.shadowed.join(", ")));
+            described.push(module_report(module, &interpreters, verdicts));
+        } else {
+            for line in module_text(module, &interpreters, &verdicts) {
+                printer.line(&line)?;
             }
-            printer.line(&format!(
-                "  {:<name_width$}  {line}",
-                interpreter.display_name()
-            ))?;
         }
     }
     let failed = walk_failed || (args.strict && unloadable.iter().any(|&n| n > 0));
     if args.json {
-        let summary: Vec<Value> = interpreters
+        let summary = interpreters
             .iter()
             .zip(&unloadable)
-            .map(|(i, n)| {
-                json!({
-                    "interpreter": i.display_name(),
-                    "loadable": modules.len() - n,
-                    "unloadable": n,
-                })
+            .map(|(i, &n)| Summary {
+                interpreter: i.display_name(),
+                loadable: modules.len() - n,
+                unloadable: n,
             })
             .collect();
-        printer.json(&json!({
-            "modules": described,
-            "interpreters": summary,
-            "ok": !failed,
-            "problems": super::problems_json(&problems),
-        }))?;
+        let document = Document {
+            modules: described,
+            interpreters: summary,
+            ok: !failed,
+            problems: super::problems_json(&problems),
+        };
+        printer.json(&serde_json::to_value(document)?)?;
     } else {
         for (interpreter, n) in interpreters.iter().zip(&unloadable) {
             printer.line(&format!(

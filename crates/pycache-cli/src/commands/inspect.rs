@@ -5,55 +5,123 @@ use super::Status;
 use crate::cli::InspectArgs;
 use crate::printer::Printer;
 use pycache::pyc::PycFile;
-use pycache::{Freshness, Implementation, Invalidation, SourceStat, StaleReason, classify_pyc};
-use serde_json::{Value, json};
+use pycache::{Freshness, Implementation, Invalidation, KnownMagic, SourceStat, classify_pyc};
+use serde::Serialize;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (proleptic Gregorian calendar).
 fn format_utc(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(time) => time.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        // Out of jiff's range (years -9999 to 9999); a pyc's u32 mtime never is.
+        Err(_) => format!("{seconds} s after the epoch"),
+    }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `os.fsdecode` of a path, for JSON (see [`crate::json_path`]).
+fn fsdecode(path: &Path) -> String {
+    crate::json_path::fsdecode(path.as_os_str().as_bytes())
 }
 
-fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
-    let header = &pyc.header;
-    let writer = pyc.known.map(|k| {
-        let implementation = match k.implementation {
-            Implementation::CPython => "CPython",
-            Implementation::PyPy => "PyPy",
-        };
-        let stage = if k.is_final {
-            ""
-        } else {
-            " (pre-release magic)"
-        };
-        format!("{implementation} {}{stage}", k.version)
-    });
-    let (mode, details) = match header.invalidation {
+/// One pyc described, as `docs/json.md` says (`inspect --json`'s `pycs`).
+#[derive(Debug, Serialize)]
+struct PycReport {
+    path: String,
+    magic: String,
+    magic_number: u16,
+    /// The writer named by the magic (`CPython 3.12`), when known.
+    python: Option<String>,
+    header_bytes: usize,
+    flags: u32,
+    invalidation_mode: &'static str,
+    header: HeaderReport,
+    payload_bytes: u64,
+    payload_is_code: Option<bool>,
+    source: Option<String>,
+    freshness: FreshnessReport,
+}
+
+/// The header's invalidation fields.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum HeaderReport {
+    Timestamp {
+        mtime: u32,
+        mtime_utc: String,
+        size: Option<u32>,
+    },
+    Hash {
+        source_hash: String,
+    },
+}
+
+/// Import's verdict, or why there is none.
+#[derive(Debug, Serialize)]
+struct FreshnessReport {
+    verdict: &'static str,
+    /// How a fresh pyc was validated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+    /// Why it is stale (a keyword) or has no verdict (a sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// A stale pyc's reason in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+impl FreshnessReport {
+    fn without(verdict: &'static str, reason: String) -> Self {
+        FreshnessReport {
+            verdict,
+            by: None,
+            reason: Some(reason),
+            detail: None,
+        }
+    }
+
+    fn of(freshness: &Freshness) -> Self {
+        match freshness {
+            Freshness::Fresh(by) => FreshnessReport {
+                verdict: "fresh",
+                by: Some(format!("{by:?}").to_lowercase()),
+                reason: None,
+                detail: None,
+            },
+            Freshness::Stale(reason) => FreshnessReport {
+                verdict: "stale",
+                by: None,
+                reason: Some(reason.keyword().to_owned()),
+                detail: Some(reason.to_string()),
+            },
+        }
+    }
+}
+
+/// `CPython 3.12`, `PyPy 3.10 (pre-release magic)`: who wrote a pyc of this magic.
+fn writer(known: &KnownMagic) -> String {
+    let implementation = match known.implementation {
+        Implementation::CPython => "CPython",
+        Implementation::PyPy => "PyPy",
+    };
+    let stage = if known.is_final {
+        ""
+    } else {
+        " (pre-release magic)"
+    };
+    format!("{implementation} {}{stage}", known.version)
+}
+
+fn header_report(invalidation: &Invalidation) -> (&'static str, HeaderReport) {
+    match *invalidation {
         Invalidation::Timestamp { mtime, size } => (
             "timestamp",
-            json!({"mtime": mtime, "mtime_utc": format_utc(i64::from(mtime)), "size": size}),
+            HeaderReport::Timestamp {
+                mtime,
+                mtime_utc: format_utc(i64::from(mtime)),
+                size,
+            },
         ),
         Invalidation::Hash { checked, hash } => (
             if checked {
@@ -61,94 +129,124 @@ fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> Value {
             } else {
                 "unchecked-hash"
             },
-            json!({"source_hash": hex(&hash)}),
+            HeaderReport::Hash {
+                source_hash: hex::encode(hash),
+            },
         ),
+    }
+}
+
+/// Whether import would use the pyc `data` beside `source`.
+fn freshness(
+    pyc: &PycFile,
+    data: &[u8],
+    source: Option<&Path>,
+    args: &InspectArgs,
+) -> FreshnessReport {
+    let Some(source) = source else {
+        return FreshnessReport::without("unknown", "the file name names no source".to_owned());
     };
-    let source = pyc.source_path();
-    let freshness = match (&source, pyc.import_rules(args.check_hash_based_pycs.into())) {
-        (None, _) => json!({"verdict": "unknown", "reason": "the file name names no source"}),
-        (_, None) => {
-            json!({"verdict": "unknown", "reason": "unknown magic: no interpreter to judge by"})
+    let Some(rules) = pyc.import_rules(args.check_hash_based_pycs.into()) else {
+        return FreshnessReport::without(
+            "unknown",
+            "unknown magic: no interpreter to judge by".to_owned(),
+        );
+    };
+    match std::fs::metadata(source) {
+        Err(error) => {
+            FreshnessReport::without("no-source", format!("{}: {error}", source.display()))
         }
-        (Some(source), Some(rules)) => match std::fs::metadata(source) {
-            Err(error) => {
-                json!({"verdict": "no-source", "reason": format!("{}: {error}", source.display())})
-            }
-            Ok(metadata) => {
-                let stat = SourceStat::from_metadata(&metadata);
-                match classify_pyc(&rules, data, stat, || std::fs::read(source)) {
-                    Freshness::Fresh(by) => {
-                        json!({"verdict": "fresh", "by": format!("{by:?}").to_lowercase()})
-                    }
-                    Freshness::Stale(reason) => stale_json(&reason),
-                }
-            }
-        },
-    };
-    json!({
-        "path": crate::json_path::path(&pyc.path),
-        "magic": header.magic.to_string(),
-        "magic_number": header.magic.number(),
-        "python": writer,
-        "header_bytes": header.layout.len(),
-        "flags": header.flags,
-        "invalidation_mode": mode,
-        "header": details,
-        "payload_bytes": pyc.payload_len,
-        "payload_is_code": pyc.payload_type.map(|t| t & 0x7f == b'c'),
-        "source": source.as_deref().map(crate::json_path::path),
-        "freshness": freshness,
-    })
+        Ok(metadata) => {
+            let stat = SourceStat::from_metadata(&metadata);
+            FreshnessReport::of(&classify_pyc(&rules, data, stat, || std::fs::read(source)))
+        }
+    }
 }
 
-fn stale_json(reason: &StaleReason) -> Value {
-    json!({"verdict": "stale", "reason": reason.keyword(), "detail": reason.to_string()})
+fn describe(pyc: &PycFile, data: &[u8], args: &InspectArgs) -> PycReport {
+    let header = &pyc.header;
+    let (invalidation_mode, details) = header_report(&header.invalidation);
+    let source = pyc.source_path();
+    PycReport {
+        path: fsdecode(&pyc.path),
+        magic: header.magic.to_string(),
+        magic_number: header.magic.number(),
+        python: pyc.known.as_ref().map(writer),
+        header_bytes: header.layout.len(),
+        flags: header.flags,
+        invalidation_mode,
+        header: details,
+        payload_bytes: pyc.payload_len,
+        payload_is_code: pyc.payload_type.map(|t| t & 0x7f == b'c'),
+        source: source.as_deref().map(fsdecode),
+        freshness: freshness(pyc, data, source.as_deref(), args),
+    }
 }
 
-fn text(value: &Value) -> Vec<String> {
-    let field = |name: &str| crate::json_path::lossy(value[name].as_str().unwrap_or("-"));
-    let mut lines = vec![format!("{}:", field("path"))];
-    let python = value["python"].as_str().unwrap_or("unknown Python");
+fn text(report: &PycReport) -> Vec<String> {
+    let lossy = |text: Option<&str>| crate::json_path::lossy(text.unwrap_or("-"));
+    let mut lines = vec![format!("{}:", lossy(Some(&report.path)))];
+    let python = report.python.as_deref().unwrap_or("unknown Python");
     lines.push(format!(
         "  magic       {} ({}, {python})",
-        field("magic"),
-        value["magic_number"]
+        lossy(Some(&report.magic)),
+        report.magic_number
     ));
     lines.push(format!(
         "  header      {} bytes, {} (flags {})",
-        value["header_bytes"],
-        field("invalidation_mode"),
-        value["flags"]
+        report.header_bytes,
+        lossy(Some(report.invalidation_mode)),
+        report.flags
     ));
-    let header = &value["header"];
-    if let Some(hash) = header["source_hash"].as_str() {
-        lines.push(format!("  source hash {hash}"));
-    } else {
-        lines.push(format!(
-            "  mtime       {} ({})",
-            header["mtime_utc"].as_str().unwrap_or("-"),
-            header["mtime"]
-        ));
-        if !header["size"].is_null() {
-            lines.push(format!("  size        {}", header["size"]));
+    match &report.header {
+        HeaderReport::Hash { source_hash } => lines.push(format!("  source hash {source_hash}")),
+        HeaderReport::Timestamp {
+            mtime,
+            mtime_utc,
+            size,
+        } => {
+            lines.push(format!("  mtime       {mtime_utc} ({mtime})"));
+            if let Some(size) = size {
+                lines.push(format!("  size        {size}"));
+            }
         }
     }
-    lines.push(format!("  payload     {} bytes", value["payload_bytes"]));
-    lines.push(format!("  source      {}", field("source")));
-    let freshness = &value["freshness"];
-    let verdict = freshness["verdict"].as_str().unwrap_or("-");
-    let detail = freshness["detail"]
-        .as_str()
-        .or(freshness["reason"].as_str());
-    match (verdict, detail) {
+    lines.push(format!("  payload     {} bytes", report.payload_bytes));
+    lines.push(format!("  source      {}", lossy(report.source.as_deref())));
+    let freshness = &report.freshness;
+    let detail = freshness.detail.as_ref().or(freshness.reason.as_ref());
+    match (freshness.verdict, detail) {
         ("fresh", _) => lines.push(format!(
             "  freshness   fresh (by {})",
-            freshness["by"].as_str().unwrap_or("-")
+            freshness.by.as_deref().unwrap_or("-")
         )),
         (verdict, Some(detail)) => lines.push(format!("  freshness   {verdict}: {detail}")),
         (verdict, None) => lines.push(format!("  freshness   {verdict}")),
     }
     lines
+}
+
+/// One entry of `inspect --json`'s `pycs`: a header report, or with `--code` a code tree.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Described {
+    Pyc(PycReport),
+    Code(super::code::CodeTree),
+}
+
+/// A pyc that could not be read, in `inspect --json`'s `errors`.
+#[derive(Debug, Serialize)]
+struct ReadError {
+    path: String,
+    reason: String,
+}
+
+/// `inspect --json`'s document (the printer adds `version`).
+#[derive(Debug, Serialize)]
+struct Document {
+    ok: bool,
+    pycs: Vec<Described>,
+    errors: Vec<ReadError>,
 }
 
 pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
@@ -166,7 +264,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
         };
         match result {
             Ok((_, data)) if args.code => match super::code::tree(&data) {
-                Ok(tree) if args.json => described.push(tree),
+                Ok(tree) if args.json => described.push(Described::Code(tree)),
                 Ok(tree) => {
                     printer.line_bytes(&[path.as_os_str().as_bytes(), b":"].concat())?;
                     let mut lines = Vec::new();
@@ -181,21 +279,21 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
                 }
             },
             Ok((pyc, data)) => {
-                let value = describe(&pyc, &data, args);
+                let report = describe(&pyc, &data, args);
                 if args.json {
-                    described.push(value);
+                    described.push(Described::Pyc(report));
                 } else {
-                    for line in text(&value) {
+                    for line in text(&report) {
                         printer.line(&line)?;
                     }
                 }
             }
             Err(error) => {
                 if args.json {
-                    errors.push(serde_json::json!({
-                        "path": crate::json_path::path(path),
-                        "reason": crate::printer::plain(&error.to_string()),
-                    }));
+                    errors.push(ReadError {
+                        path: fsdecode(path),
+                        reason: crate::printer::plain(&error.to_string()),
+                    });
                 }
                 printer.error(&error.to_string())?;
                 status = Status::Failure;
@@ -203,11 +301,12 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Status> {
         }
     }
     if args.json {
-        printer.json(&serde_json::json!({
-            "ok": status == Status::Success,
-            "pycs": described,
-            "errors": errors,
-        }))?;
+        let document = Document {
+            ok: status == Status::Success,
+            pycs: described,
+            errors,
+        };
+        printer.json(&serde_json::to_value(document)?)?;
     }
     printer.flush()?;
     Ok(status)
@@ -220,5 +319,10 @@ mod tests {
         assert_eq!(super::format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(super::format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(super::format_utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(super::format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            super::format_utc(i64::from(u32::MAX)),
+            "2106-02-07 06:28:15 UTC"
+        );
     }
 }

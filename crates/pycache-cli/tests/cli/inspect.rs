@@ -51,10 +51,9 @@ fn inspect_describes_what_py_compile_wrote() {
         }
 
         // Same mtime, other size: stale, and the reason says so.
-        let file = std::fs::File::options().write(true).open(&source).unwrap();
-        let mtime = file.metadata().unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(&source).unwrap().modified().unwrap();
         std::fs::write(&source, "x = 12\n").unwrap();
-        file.set_modified(mtime).unwrap();
+        test_support::set_mtime(&source, mtime);
         let info = inspect_json(&pyc);
         assert_eq!(info["freshness"]["verdict"], "stale");
         assert_eq!(info["freshness"]["reason"], "size");
@@ -223,4 +222,36 @@ fn inspect_code_shows_the_tree_the_interpreter_loads() {
             "{version}: {stderr}"
         );
     }
+}
+
+/// A pyc whose payload is marshalled data but not code (`marshal.dumps(42)` after a 3.12
+/// header): `--code` shows the constant, in JSON and as text, and does not fail.
+#[test]
+fn inspect_code_of_a_payload_that_is_not_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let pyc = dir.path().join("n.cpython-312.pyc");
+    // 3.12's magic, flags 0, mtime 0, size 0; then TYPE_INT 42.
+    let mut data = vec![0xcb, 0x0d, 0x0d, 0x0a];
+    data.extend([0; 12]);
+    data.extend([b'i', 42, 0, 0, 0]);
+    std::fs::write(&pyc, data).unwrap();
+    let output = pycache()
+        .args(["inspect", "--code", "--json"])
+        .arg(&pyc)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["pycs"], serde_json::json!([{"constant": "42"}]));
+    let output = pycache()
+        .args(["inspect", "--code"])
+        .arg(&pyc)
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.ends_with(":\n  - (line null, -)\n    args - posonly - kwonly -  stack -  flags -\n"),
+        "{text}"
+    );
 }

@@ -153,12 +153,7 @@ fn paths_in_json_give_back_their_exact_bytes_through_os_fsencode() {
     let found: Vec<Vec<u8>> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
-        .map(|hex| {
-            (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect()
-        })
+        .map(test_support::unhex)
         .collect();
     let pyc_name = [&b"caf\xe9 \xff\\."[..], python.tag.as_bytes(), b".pyc"].concat();
     let expected = [

@@ -39,15 +39,7 @@ pub(crate) fn assert_success(output: &std::process::Output) {
     );
 }
 
-/// Sets the modification time of `path`.
-pub(crate) fn set_mtime(path: &Path, when: std::time::SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
-}
+pub(crate) use test_support::set_mtime;
 
 /// Runs `python` (a command or a path) with `code` and returns its stdout bytes.
 pub(crate) fn python_output(python: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {

@@ -113,6 +113,6 @@ impl CacheKey {
 
     /// Lower-case hex, the entry's file name.
     pub fn to_hex(&self) -> String {
-        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+        hex::encode(self.0)
     }
 }

@@ -16,8 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where to look for interpreters. [`DiscoveryOptions::from_env`] reads the process environment;
-/// tests build their own.
+/// tests start from [`Default`] (nothing set) and set the fields they need (new fields may be
+/// added, so the struct cannot be built with a literal outside this crate).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DiscoveryOptions {
     /// `$VIRTUAL_ENV`.
     pub virtual_env: Option<PathBuf>,
@@ -212,6 +214,7 @@ fn versions_under(root: &Path, bin: &str) -> Vec<PathBuf> {
 
 /// One interpreter executable found, with the other names that run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Candidate {
     /// The executable: its real path, or a virtualenv's own `bin/python...` path.
     pub path: PathBuf,

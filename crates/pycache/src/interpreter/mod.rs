@@ -137,14 +137,9 @@ pub struct Interpreter {
     hash_algorithm: Option<SourceHashAlgorithm>,
 }
 
+/// The bytes of the probe's hex text (`bytes.hex()`); `None` when it is not hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok()
 }
 
 fn hex_path(text: &Option<String>) -> Option<PathBuf> {

@@ -103,28 +103,42 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 pub(crate) fn load(key: &ProbeKey) -> Option<ProbeData> {
-    let path = cache_dir()?.join(key.file_name());
+    load_from(&cache_dir()?, key)
+}
+
+fn load_from(dir: &Path, key: &ProbeKey) -> Option<ProbeData> {
+    let path = dir.join(key.file_name());
     let bytes = std::fs::read(path).ok()?;
     let entry: Entry = serde_json::from_slice(&bytes).ok()?;
     (entry.key == *key).then_some(entry.data)
 }
 
 pub(crate) fn store(key: &ProbeKey, data: &ProbeData) {
-    let Some(dir) = cache_dir() else { return };
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
+    if let Some(dir) = cache_dir() {
+        // Best effort: a cache that cannot be written only costs a probe next time.
+        let _ = store_in(&dir, key, data);
     }
+}
+
+/// Writes the entry for `key` in `dir` through a temporary file in `dir` renamed over it, so
+/// a reader never sees half an entry; the temporary file is removed on every error path
+/// (dropping the `NamedTempFile` deletes it).
+fn store_in(dir: &Path, key: &ProbeKey, data: &ProbeData) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
     let entry = Entry {
         key: key.clone(),
         data: data.clone(),
     };
-    let Ok(bytes) = serde_json::to_vec(&entry) else {
-        return;
-    };
-    // Written to a temporary file and renamed, so a reader never sees half an entry.
-    let target = dir.join(key.file_name());
-    let temporary = dir.join(format!("{}.{}.tmp", key.file_name(), std::process::id()));
-    if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &target).is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
+    let bytes = serde_json::to_vec(&entry)?;
+    let mut temporary = tempfile::Builder::new()
+        .prefix(&format!("{}.", key.file_name()))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temporary.write_all(&bytes)?;
+    temporary.persist(dir.join(key.file_name()))?;
+    Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,6 +154,7 @@ fn sort_by_preference(
 
 /// An interpreter `--python all` did not select, and why.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LeftOut {
     /// The interpreter left out.
     pub interpreter: Interpreter,

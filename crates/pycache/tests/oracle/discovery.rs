@@ -22,10 +22,9 @@ fn script(at: &Path, text: &str) {
 }
 
 fn bare(dir: &Path) -> DiscoveryOptions {
-    DiscoveryOptions {
-        cwd: Some(dir.to_owned()),
-        ..DiscoveryOptions::default()
-    }
+    let mut options = DiscoveryOptions::default();
+    options.cwd = Some(dir.to_owned());
+    options
 }
 
 #[test]

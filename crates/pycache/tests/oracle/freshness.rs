@@ -1,11 +1,10 @@
 //! Freshness against what import really does: a pyc compiled from other text than its source
 //! shows whether import used it (`VALUE == 'from-pyc'`) or recompiled the source.
 
-use crate::support::{interpreters, run_oracle, set_mtime};
+use crate::support::{interpreters, run_oracle, set_mtime_secs};
 use pycache::{CheckHashBasedPycs, SourceStat, classify_pyc_file};
 use serde_json::json;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
 
 const CRAFT: &str = include_str!("craft_oracle.py");
 const IMPORT: &str = include_str!("import_oracle.py");
@@ -40,10 +39,6 @@ const MUTATIONS: &[Mutation] = &[
     Mutation::PycRemoved,
 ];
 
-fn set_mtime_secs(path: &Path, seconds: f64) {
-    set_mtime(path, UNIX_EPOCH + Duration::from_secs_f64(seconds));
-}
-
 fn mutate(source: &Path, pyc: &Path, mutation: Mutation) {
     let patch_pyc = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut data = std::fs::read(pyc).unwrap();
@@ -69,6 +64,8 @@ fn mutate(source: &Path, pyc: &Path, mutation: Mutation) {
     }
 }
 
+// Over 80 lines on purpose: one loop over every interpreter and mutation whose steps (write,
+// mutate, ask import, ask us) only make sense in order; the steps themselves are helpers above.
 #[test]
 fn freshness_matches_import() {
     for interpreter in interpreters() {

@@ -7,16 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-
-/// Sets the modification time of `path`.
-pub(crate) fn set_mtime(path: &Path, when: std::time::SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
-}
+pub(crate) use test_support::{hex, set_mtime_secs, unhex};
 
 /// Every interpreter found that has a `__pycache__` (a cache tag). With
 /// `PYCACHE_TEST_REQUIRE_INTERPRETERS=N` set, fewer than N is a failure, not a skip.
@@ -96,15 +87,4 @@ pub(crate) fn run_oracle_with_env(
             String::from_utf8_lossy(&output.stdout)
         )
     })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }

@@ -27,6 +27,8 @@ fn state(root: &Path) -> BTreeMap<String, (Vec<u8>, i64, i64)> {
         .collect()
 }
 
+// Over 80 lines on purpose: one scenario (compile a package for every interpreter, then import
+// it in each and check nothing is rewritten) whose steps share one tree.
 #[test]
 fn every_interpreter_imports_without_rewriting() {
     let pythons = pythons();

@@ -169,6 +169,8 @@ fn compile_ours(python: &Python, work: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+// Over 80 lines on purpose: per interpreter, a sequence of steps on one tree (fresh, touched,
+// ...) where each step starts from the state the previous one left.
 #[test]
 fn skip_decisions_follow_import_not_compileall() {
     for python in pythons().into_iter().filter(|p| p.at_least(3, 7)) {
