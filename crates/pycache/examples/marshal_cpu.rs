@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release -p pycache --no-default-features --example marshal_cpu
-//! target/release/examples/marshal_cpu [--passes N] [DIR...]
+//! target/release/examples/marshal_cpu [--passes N] [--only JOB] [DIR...]
 //! ```
 //!
 //! Every `*.pyc` under the directories (by default the 3.11 site-packages and the 3.12, 3.13
@@ -12,7 +12,8 @@
 //! memory; then, single-threaded, each pass runs every implementation over all of them,
 //! alternating which goes first, and reports the user CPU seconds it took (`getrusage`): CPU
 //! time, not wall time, so that other work on a busy machine matters less. The first pass
-//! also checks that both implementations give the same bytes.
+//! also checks that both implementations give the same bytes. `--only JOB` (0 to 3, in the
+//! order printed) runs one implementation without the check, for a profiler.
 
 use pycache::marshal::{self, Format, Pyc};
 use std::io::Write;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 const NEW_PATH: &[u8] = b"/opt/venvs/elsewhere/lib/python3.11/site-packages/package/module.py";
 
 fn main() -> std::io::Result<()> {
-    let (passes, dirs) = arguments();
+    let (passes, only, dirs) = arguments();
     let mut files = Vec::new();
     for dir in &dirs {
         collect(dir, &mut files);
@@ -46,7 +47,9 @@ fn main() -> std::io::Result<()> {
         bytes as f64 / 1e6,
         dirs.len()
     )?;
-    check(&pycs);
+    if only.is_none() {
+        check(&pycs);
+    }
     let jobs: [(&str, Job); 4] = [
         ("canonical, tree", |p, f| {
             marshal::tree_reference::canonical(p, f)
@@ -67,7 +70,7 @@ fn main() -> std::io::Result<()> {
         } else {
             [1, 0, 3, 2]
         };
-        for index in order {
+        for index in order.into_iter().filter(|&i| only.is_none_or(|o| o == i)) {
             let (name, job) = jobs[index];
             let seconds = user_seconds(|| run(&pycs, job));
             best[index] = best[index].min(seconds);
@@ -90,13 +93,15 @@ fn main() -> std::io::Result<()> {
 
 type Job = fn(&[u8], Format) -> Result<Vec<u8>, marshal::MarshalError>;
 
-fn arguments() -> (usize, Vec<PathBuf>) {
-    let mut passes = 5;
+fn arguments() -> (usize, Option<usize>, Vec<PathBuf>) {
+    let (mut passes, mut only) = (5, None);
     let mut dirs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--passes" {
             passes = args.next().and_then(|n| n.parse().ok()).unwrap_or(passes);
+        } else if arg == "--only" {
+            only = args.next().and_then(|n| n.parse().ok());
         } else {
             dirs.push(PathBuf::from(arg));
         }
@@ -109,7 +114,7 @@ fn arguments() -> (usize, Vec<PathBuf>) {
         dirs.push(versions.join("3.13.0/lib/python3.13"));
         dirs.push(PathBuf::from("/usr/lib/pypy3.9"));
     }
-    (passes, dirs)
+    (passes, only, dirs)
 }
 
 /// Every `*.pyc` under `dir`.
