@@ -9,6 +9,11 @@
 //!   `add-det --handler=pyc` writes (see [`canonical`](self::canonical()) for why it is needed).
 //! - [`rewrite_filename`]: every `co_filename` re-pointed, as the interpreter would write it.
 //!
+//! [`canonical`] and [`rewrite_filename`] run on every pyc `compile --reproducible` writes and
+//! on every cache hit, so they never build the tree: each walks the bytes once (the `canonical`
+//! and `filename` modules). Their first implementations over the tree stay, doc-hidden, as
+//! [`tree_reference`]: the statement of what they must give, which the tests compare them with.
+//!
 //! It must never panic or allocate without bound on hostile bytes: errors name the offset.
 //!
 //! ```
