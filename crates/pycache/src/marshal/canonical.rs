@@ -115,7 +115,8 @@ thread_local! {
 struct Node {
     /// Where its type byte is in the output.
     first: usize,
-    /// How many references point at it.
+    /// How many references point at it; once [`Canon::finish`] numbers the references, its
+    /// reference number.
     uses: u32,
     /// The previous node whose key has the same hash ([`NONE`] at the end).
     chain: Id,
