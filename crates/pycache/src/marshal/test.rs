@@ -397,3 +397,25 @@ fn rewrite_filename_writes_a_flagged_dict_end_plainly_as_the_tree_does() {
         tree_reference::rewrite_filename(bytes, V311, b"/x").unwrap()
     );
 }
+
+#[test]
+fn canonical_writes_tuples_below_256_items_with_a_one_byte_count() {
+    for len in [0usize, 3, 255, 256, 300] {
+        // Distinct ints, so that nothing is shared.
+        let items = (0..len as i32)
+            .map(|i| Object::new(Value::Int(i)))
+            .collect();
+        let tuple = |small| {
+            write(&Object::new(Value::Tuple {
+                small,
+                items: Vec::clone(&items),
+            }))
+        };
+        let expected = tuple(len < 256);
+        assert_eq!(canonical(&tuple(false), V311).unwrap(), expected, "{len}");
+        assert_eq!(
+            canonical(&tuple(false), V311),
+            tree_reference::canonical(&tuple(false), V311)
+        );
+    }
+}
