@@ -1,5 +1,5 @@
 //! The canonical form of a marshal stream: what Fedora's `add-determinism` (`add-det
-//! --handler=pyc`) writes, byte for byte.
+//! --handler=pyc`) writes, byte for byte, in one pass over the bytes.
 //!
 //! marshal sets FLAG_REF on an object whose reference count is above one when it is written,
 //! and writes a reference instead of an object it has already written *as the same object*; both
@@ -13,235 +13,465 @@
 //! This is a value-level dedup, not only the clearing of unused flags: two equal strings written
 //! twice by the interpreter (different objects in its memory) are one object here, as in
 //! `add-det`. `marshal.loads` gives equal code either way.
+//!
+//! How, cheaply (it runs on every pyc `compile --reproducible` writes): no [`Object`] tree is
+//! built. The stream is walked once with a [`Cursor`] that refuses exactly what
+//! [`read`](super::read()) refuses; a scalar's bytes are copied from the input as they are (its
+//! key is its span of the input, never copied); a container's key is its type code and the ids
+//! of its items, gathered on one stack shared by every depth and copied into an arena only when
+//! new. Keys are hashed once, with a seeded multiply-fold hash, into a table from hash to id
+//! whose collisions chain through the nodes and are told apart by comparing the keys' bytes, so
+//! equality is exact. An object found equal to one written before is taken back (the output
+//! truncated to where it started) and written as a reference, as in the first implementation
+//! over a tree (the `tree` module), against which it is tested.
+//!
+//! [`Object`]: super::Object
 
-use super::FLAG_REF;
-use super::object::{Code, Field, Long, Object, StrKind, Value};
+use super::cursor::Cursor;
+use super::{FLAG_REF, Format, MarshalError};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 /// An object's identity in the canonical form: equal values get equal ids.
 type Id = u32;
 
 /// The ids of the singletons, which are never shared through a reference.
-const SINGLETONS: u32 = 6;
+const SINGLETONS: Id = 6;
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum Key<'a> {
-    Int(i32),
-    Long(&'a Long),
-    Float(u64),
-    Complex(u64, u64),
-    Bytes(&'a [u8]),
-    Str(StrKind, &'a [u8]),
-    Seq(u8, Vec<Id>),
-    Dict(Vec<(Id, Id)>),
-    Code(Vec<i32>, Vec<Id>),
-    Slice([Id; 3]),
-}
+/// In the input's reference list: an object not yet read whole. In a chain: its end.
+const NONE: Id = Id::MAX;
 
-/// Writes `root` in canonical form.
-pub(super) fn write_canonical(root: &Object) -> Vec<u8> {
-    let mut writer = Canon {
-        out: Vec::new(),
-        ids: HashMap::new(),
-        first: Vec::new(),
-        uses: Vec::new(),
-        fixups: Vec::new(),
-        ref_ids: Vec::new(),
+/// `data[start..]` (one object, nothing after it) in canonical form, after `data[..start]`
+/// copied as it is (a pyc's header).
+pub(super) fn canonical_from(
+    data: &[u8],
+    start: usize,
+    format: Format,
+) -> Result<Vec<u8>, MarshalError> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8);
+    out.extend_from_slice(&data[..start]);
+    let tables = SPARE.with(|spare| spare.take());
+    let mut canon = Canon {
+        cursor: Cursor::new(data, start),
+        format,
+        seed: RandomState::new().hash_one(0x5eed_u64),
+        out,
+        tables,
     };
-    writer.emit(root);
-    writer.finish()
+    canon.object()?;
+    if canon.cursor.pos != data.len() {
+        return Err(MarshalError::TrailingBytes {
+            offset: canon.cursor.pos,
+        });
+    }
+    Ok(canon.finish())
 }
 
-struct Canon<'a> {
-    out: Vec<u8>,
-    ids: HashMap<Key<'a>, Id>,
-    /// By id minus [`SINGLETONS`]: where its one full copy starts in `out`.
-    first: Vec<usize>,
-    /// By id minus [`SINGLETONS`]: how many references point at it.
-    uses: Vec<u32>,
+/// The tables of one run, cleared and kept for the thread's next run unless they grew large:
+/// a compile thread canonicalizes thousands of pycs, and allocating (and faulting in) them
+/// each time cost about 7% more CPU (`examples/marshal_cpu.rs`, 3.11 site-packages).
+#[derive(Debug, Default)]
+struct Tables {
+    /// By the input's reference index: the id of the object it names ([`NONE`] while read).
+    refs: Vec<Id>,
+    /// From a key's hash to the newest node with that hash.
+    table: HashMap<u64, Id, BuildHasherDefault<KnownHash>>,
+    /// By id minus [`SINGLETONS`].
+    nodes: Vec<Node>,
+    /// The keys of containers written in full.
+    arena: Vec<u8>,
+    /// The keys of the containers being read, innermost on top.
+    scratch: Vec<u8>,
     /// Each reference written: its offset and its target.
     fixups: Vec<(usize, Id)>,
-    /// By the input's reference index: the id of the object it names.
-    ref_ids: Vec<Id>,
+    /// The nodes some reference uses: where they start, and their ids.
+    used: Vec<(usize, Id)>,
 }
 
-impl<'a> Canon<'a> {
-    /// Writes `object` (or a reference to an equal object written before) and returns its id.
-    fn emit(&mut self, object: &'a Object) -> Id {
-        if let Some((id, byte)) = singleton(&object.value) {
-            self.out.push(byte);
-            return id;
+impl Tables {
+    /// Keeps `self` for the thread's next run, emptied, when it is not large.
+    fn spare(mut self) {
+        if self.nodes.capacity() > 1 << 16 || self.arena.capacity() > 1 << 20 {
+            return;
         }
-        if let Value::Ref(index) = object.value {
-            // The reader only accepts references to objects read whole, which have an id.
-            let id = self.ref_ids.get(index as usize).copied().unwrap_or(0);
+        self.refs.clear();
+        self.table.clear();
+        self.nodes.clear();
+        self.arena.clear();
+        self.scratch.clear();
+        self.fixups.clear();
+        self.used.clear();
+        SPARE.with(|spare| spare.set(self));
+    }
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Tables> = std::cell::Cell::new(Tables::default());
+}
+
+/// One value written in full: where, how often referenced, and its key.
+#[derive(Debug)]
+struct Node {
+    /// Where its type byte is in the output.
+    first: usize,
+    /// How many references point at it; once [`Canon::finish`] numbers the references, its
+    /// reference number.
+    uses: u32,
+    /// The previous node whose key has the same hash ([`NONE`] at the end).
+    chain: Id,
+    /// Its type code ('(' for both tuple forms).
+    code: u8,
+    /// Its key's bytes: `input[start..end]` for a scalar, `arena[start..end]` for a container.
+    in_input: bool,
+    start: usize,
+    end: usize,
+}
+
+/// Where the bytes of a key being looked up are.
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    /// A scalar's bytes after its type byte, in the input.
+    Input(usize, usize),
+    /// A container's item ids, on the scratch stack from this mark.
+    Scratch(usize),
+}
+
+/// What [`Canon::find_or_add`] found.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// An equal value, written before with this id.
+    Before(Id),
+    /// Nothing equal: a new node with this id.
+    New(Id),
+}
+
+#[derive(Debug)]
+struct Canon<'a> {
+    cursor: Cursor<'a>,
+    format: Format,
+    seed: u64,
+    out: Vec<u8>,
+    tables: Tables,
+}
+
+impl Canon<'_> {
+    /// Writes the next object (or a reference to an equal one written before); its id.
+    fn object(&mut self) -> Result<Id, MarshalError> {
+        let offset = self.cursor.pos;
+        self.cursor.check_depth(offset)?;
+        let byte = self.cursor.byte()?;
+        let (flagged, code) = (byte & FLAG_REF != 0, byte & !FLAG_REF);
+        if let Some(id) = singleton(code) {
+            self.out.push(code);
+            return Ok(id);
+        }
+        if code == b'r' {
+            let id = self.reference(offset)?;
             self.write_ref(id);
-            return id;
+            return Ok(id);
         }
-        let slot = object.flag_ref.then(|| {
-            self.ref_ids.push(0);
-            self.ref_ids.len() - 1
+        let slot = flagged.then(|| {
+            self.tables.refs.push(NONE);
+            self.tables.refs.len() - 1
         });
-        let (start, mark) = (self.out.len(), self.fixups.len());
-        let key = self.write_value(&object.value);
-        let next = SINGLETONS + self.first.len() as Id;
-        let id = *self.ids.entry(key).or_insert(next);
+        self.cursor.depth += 1;
+        let id = self.value(code, offset);
+        self.cursor.depth -= 1;
+        let id = id?;
         if let Some(slot) = slot {
-            self.ref_ids[slot] = id;
+            self.tables.refs[slot] = id;
         }
-        if id == next {
-            self.first.push(start);
-            self.uses.push(0);
-        } else {
-            // Written before: take back this copy (and the references inside it).
-            self.out.truncate(start);
-            for (_, target) in self.fixups.drain(mark..) {
-                self.uses[(target - SINGLETONS) as usize] -= 1;
-            }
-            self.write_ref(id);
+        Ok(id)
+    }
+
+    fn reference(&mut self, offset: usize) -> Result<Id, MarshalError> {
+        let index = self.cursor.u32()?;
+        match self.tables.refs.get(index as usize) {
+            Some(&NONE) => Err(MarshalError::RefInsideItself { offset, index }),
+            Some(&id) => Ok(id),
+            None => Err(MarshalError::BadRef {
+                offset,
+                index,
+                count: self.tables.refs.len(),
+            }),
         }
-        id
     }
 
     fn write_ref(&mut self, id: Id) {
-        self.fixups.push((self.out.len(), id));
-        self.uses[(id - SINGLETONS) as usize] += 1;
+        self.tables.fixups.push((self.out.len(), id));
+        self.tables.nodes[(id - SINGLETONS) as usize].uses += 1;
         self.out.extend_from_slice(&[b'r', 0, 0, 0, 0]);
     }
 
-    fn write_value(&mut self, value: &'a Value) -> Key<'a> {
-        let out = &mut self.out;
-        match value {
-            Value::Int(v) => {
-                out.push(b'i');
-                out.extend_from_slice(&v.to_le_bytes());
-                Key::Int(*v)
+    /// Writes the object of type `code` (its type byte already read at `offset`).
+    fn value(&mut self, code: u8, offset: usize) -> Result<Id, MarshalError> {
+        let (start, fixups, mark) = (
+            self.out.len(),
+            self.tables.fixups.len(),
+            self.tables.scratch.len(),
+        );
+        let key_code = match code {
+            b')' => {
+                let len = u32::from(self.cursor.byte()?);
+                self.items(b'(', len)?
             }
-            Value::Long(long) => {
-                out.push(b'l');
-                out.extend_from_slice(&long.count.to_le_bytes());
-                long.digits
-                    .iter()
-                    .for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
-                Key::Long(long)
+            b'(' | b'[' | b'<' | b'>' => {
+                let len = self.cursor.u32()?;
+                self.items(code, len)?
             }
-            Value::Float(bits) => {
-                out.push(b'g');
-                out.extend_from_slice(&bits.to_le_bytes());
-                Key::Float(*bits)
-            }
-            Value::Complex(re, im) => {
-                out.push(b'y');
-                out.extend_from_slice(&re.to_le_bytes());
-                out.extend_from_slice(&im.to_le_bytes());
-                Key::Complex(*re, *im)
-            }
-            Value::Bytes(data) => {
-                out.push(b's');
-                out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-                out.extend_from_slice(data);
-                Key::Bytes(data)
-            }
-            Value::Str(s) => {
-                out.push(s.kind.code());
-                if s.kind.is_short() {
-                    out.push(s.data.len() as u8);
-                } else {
-                    out.extend_from_slice(&(s.data.len() as u32).to_le_bytes());
-                }
-                out.extend_from_slice(&s.data);
-                Key::Str(s.kind, &s.data)
-            }
-            Value::Tuple { items, .. } => {
-                if items.len() < 256 {
-                    out.extend_from_slice(&[b')', items.len() as u8]);
-                } else {
-                    self.sized_header(b'(', items.len());
-                }
-                Key::Seq(b'(', self.emit_all(items))
-            }
-            Value::List(items) => self.seq(b'[', items),
-            Value::Set(items) => self.seq(b'<', items),
-            Value::FrozenSet(items) => self.seq(b'>', items),
-            Value::Dict(pairs) => {
-                self.out.push(b'{');
-                let ids = pairs
-                    .iter()
-                    .map(|(k, v)| (self.emit(k), self.emit(v)))
-                    .collect();
-                self.out.push(b'0');
-                Key::Dict(ids)
-            }
-            Value::Code(code) => self.code(code),
-            Value::Slice(parts) => {
+            b'{' => self.dict()?,
+            b'c' => self.code()?,
+            b':' if self.format.version >= 5 => {
                 self.out.push(b':');
-                let [a, b, c] = &**parts;
-                Key::Slice([self.emit(a), self.emit(b), self.emit(c)])
-            }
-            // Handled by `emit`.
-            _ => Key::Int(0),
-        }
-    }
-
-    fn sized_header(&mut self, code: u8, len: usize) {
-        self.out.push(code);
-        self.out.extend_from_slice(&(len as u32).to_le_bytes());
-    }
-
-    fn seq(&mut self, code: u8, items: &'a [Object]) -> Key<'a> {
-        self.sized_header(code, items.len());
-        Key::Seq(code, self.emit_all(items))
-    }
-
-    fn emit_all(&mut self, items: &'a [Object]) -> Vec<Id> {
-        items.iter().map(|item| self.emit(item)).collect()
-    }
-
-    fn code(&mut self, code: &'a Code) -> Key<'a> {
-        self.out.push(b'c');
-        let (mut ints, mut ids) = (Vec::new(), Vec::new());
-        for field in &code.fields {
-            match field {
-                Field::Int(v) => {
-                    self.out.extend_from_slice(&v.to_le_bytes());
-                    ints.push(*v);
+                for _ in 0..3 {
+                    self.item()?;
                 }
-                Field::Object(object) => ids.push(self.emit(object)),
+                b':'
+            }
+            _ => return self.scalar(code, offset),
+        };
+        Ok(self.close(key_code, start, fixups, mark))
+    }
+
+    /// Copies a scalar as it is, or writes a reference to an equal one.
+    fn scalar(&mut self, code: u8, offset: usize) -> Result<Id, MarshalError> {
+        let body = self.cursor.pos;
+        self.cursor.skip_scalar(code, offset)?;
+        let end = self.cursor.pos;
+        let first = self.out.len();
+        match self.find_or_add(code, Body::Input(body, end), first) {
+            Seen::Before(id) => {
+                self.write_ref(id);
+                Ok(id)
+            }
+            Seen::New(id) => {
+                self.out.push(code);
+                self.out.extend_from_slice(&self.cursor.data[body..end]);
+                Ok(id)
             }
         }
-        Key::Code(ints, ids)
+    }
+
+    /// One item of a container: written, its id pushed on the container's key.
+    fn item(&mut self) -> Result<Id, MarshalError> {
+        let id = self.object()?;
+        self.tables.scratch.extend_from_slice(&id.to_le_bytes());
+        Ok(id)
+    }
+
+    /// A tuple, list, set or frozenset of `len` items; its key code.
+    fn items(&mut self, code: u8, len: u32) -> Result<u8, MarshalError> {
+        let len = self.cursor.count(len, 1)?;
+        if code == b'(' && len < 256 {
+            self.out.extend_from_slice(&[b')', len as u8]);
+        } else {
+            self.out.push(code);
+            self.out.extend_from_slice(&(len as u32).to_le_bytes());
+        }
+        for _ in 0..len {
+            self.item()?;
+        }
+        Ok(code)
+    }
+
+    fn dict(&mut self) -> Result<u8, MarshalError> {
+        self.out.push(b'{');
+        loop {
+            // The NULL that ends the dict is written (plainly) but is not part of the key.
+            let key = self.object()?;
+            if key == 0 {
+                return Ok(b'{');
+            }
+            self.tables.scratch.extend_from_slice(&key.to_le_bytes());
+            self.item()?;
+        }
+    }
+
+    fn code(&mut self) -> Result<u8, MarshalError> {
+        self.out.push(b'c');
+        for name in self.format.code.fields() {
+            if name.is_int() {
+                let value = self.cursor.take(4)?;
+                self.out.extend_from_slice(value);
+                self.tables.scratch.extend_from_slice(value);
+            } else {
+                self.item()?;
+            }
+        }
+        Ok(b'c')
+    }
+
+    /// Ends a container written from `start`: kept when new, else taken back (with the
+    /// references inside it) and written as a reference.
+    fn close(&mut self, code: u8, start: usize, fixups: usize, mark: usize) -> Id {
+        let id = match self.find_or_add(code, Body::Scratch(mark), start) {
+            Seen::New(id) => id,
+            Seen::Before(id) => {
+                self.out.truncate(start);
+                for (_, target) in self.tables.fixups.drain(fixups..) {
+                    self.tables.nodes[(target - SINGLETONS) as usize].uses -= 1;
+                }
+                self.write_ref(id);
+                id
+            }
+        };
+        self.tables.scratch.truncate(mark);
+        id
+    }
+
+    /// An equal value written before, or a new node written at `first` (its key copied to the
+    /// arena when it is a container's).
+    fn find_or_add(&mut self, code: u8, body: Body, first: usize) -> Seen {
+        let data = self.cursor.data;
+        let bytes = match body {
+            Body::Input(start, end) => &data[start..end],
+            Body::Scratch(mark) => &self.tables.scratch[mark..],
+        };
+        let next = SINGLETONS + self.tables.nodes.len() as Id;
+        let chain = match self.tables.table.entry(hash_key(self.seed, code, bytes)) {
+            Entry::Vacant(entry) => {
+                entry.insert(next);
+                NONE
+            }
+            Entry::Occupied(mut entry) => {
+                let mut id = *entry.get();
+                while id != NONE {
+                    let node = &self.tables.nodes[(id - SINGLETONS) as usize];
+                    let key = if node.in_input {
+                        &data[node.start..node.end]
+                    } else {
+                        &self.tables.arena[node.start..node.end]
+                    };
+                    if node.code == code && key == bytes {
+                        return Seen::Before(id);
+                    }
+                    id = node.chain;
+                }
+                entry.insert(next)
+            }
+        };
+        let (in_input, start, end) = match body {
+            Body::Input(start, end) => (true, start, end),
+            Body::Scratch(_) => {
+                let start = self.tables.arena.len();
+                self.tables.arena.extend_from_slice(bytes);
+                (false, start, self.tables.arena.len())
+            }
+        };
+        self.tables.nodes.push(Node {
+            first,
+            uses: 0,
+            chain,
+            code,
+            in_input,
+            start,
+            end,
+        });
+        Seen::New(next)
     }
 
     /// Flags the objects that references use and numbers the references.
-    fn finish(mut self) -> Vec<u8> {
-        let mut used: Vec<(usize, Id)> = (self.first.iter().zip(&self.uses))
-            .zip(SINGLETONS..)
-            .filter(|((_, uses), _)| **uses > 0)
-            .map(|((start, _), id)| (*start, id))
-            .collect();
+    fn finish(self) -> Vec<u8> {
+        let Self {
+            mut out,
+            mut tables,
+            ..
+        } = self;
+        let Tables {
+            nodes,
+            used,
+            fixups,
+            ..
+        } = &mut tables;
+        used.extend(
+            (nodes.iter().zip(SINGLETONS..))
+                .filter(|(node, _)| node.uses > 0)
+                .map(|(node, id)| (node.first, id)),
+        );
         used.sort_unstable();
-        let mut number = vec![0u32; self.first.len()];
-        for (index, (start, id)) in used.into_iter().enumerate() {
-            self.out[start] |= FLAG_REF;
-            number[(id - SINGLETONS) as usize] = index as u32;
+        // From here a used node's `uses` is its reference number.
+        for (number, &(first, id)) in used.iter().enumerate() {
+            out[first] |= FLAG_REF;
+            nodes[(id - SINGLETONS) as usize].uses = number as u32;
         }
-        for (offset, id) in self.fixups {
-            let index = number[(id - SINGLETONS) as usize];
-            self.out[offset + 1..offset + 5].copy_from_slice(&index.to_le_bytes());
+        for &(offset, id) in fixups.iter() {
+            let number = nodes[(id - SINGLETONS) as usize].uses;
+            out[offset + 1..offset + 5].copy_from_slice(&number.to_le_bytes());
         }
-        self.out
+        tables.spare();
+        out
     }
 }
 
-/// The id and byte of a singleton.
-fn singleton(value: &Value) -> Option<(Id, u8)> {
-    Some(match value {
-        Value::Null => (0, b'0'),
-        Value::None => (1, b'N'),
-        Value::False => (2, b'F'),
-        Value::True => (3, b'T'),
-        Value::StopIteration => (4, b'S'),
-        Value::Ellipsis => (5, b'.'),
+/// The id of a singleton's type code.
+fn singleton(code: u8) -> Option<Id> {
+    Some(match code {
+        b'0' => 0,
+        b'N' => 1,
+        b'F' => 2,
+        b'T' => 3,
+        b'S' => 4,
+        b'.' => 5,
         _ => return None,
     })
+}
+
+/// A key's hash: its code, length and bytes folded sixteen at a time through a 64x64-bit
+/// multiply of two words (the folded multiply of wyhash and foldhash), from a per-run random
+/// `seed`. Bytecode strings are most of a pyc's bytes, so the loop's one multiply per 16 bytes
+/// is most of the cost.
+fn hash_key(seed: u64, code: u8, bytes: &[u8]) -> u64 {
+    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const K2: u64 = 0xD6E8_FEB8_6659_FD93;
+    let fold = |x: u64, y: u64| {
+        let wide = u128::from(x) * u128::from(y);
+        (wide as u64) ^ ((wide >> 64) as u64)
+    };
+    let word = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b[..4].try_into().unwrap_or_default()));
+    let mut hash = fold(seed ^ (u64::from(code) << 56) ^ bytes.len() as u64, K1);
+    let len = bytes.len();
+    let mut chunks = bytes.chunks_exact(16);
+    for chunk in &mut chunks {
+        hash = fold(hash ^ word(chunk), word(&chunk[8..]) ^ K2);
+    }
+    // The last 1 to 15 bytes, read as overlapping words rather than copied into a buffer
+    // (a copy then a load stalls store forwarding); the length is in the hash already.
+    let rest = chunks.remainder().len();
+    if rest > 0 {
+        let (a, b) = if len >= 16 {
+            (word(&bytes[len - 16..]), word(&bytes[len - 8..]))
+        } else if len >= 8 {
+            (word(bytes), word(&bytes[len - 8..]))
+        } else if len >= 4 {
+            (half(bytes), half(&bytes[len - 4..]))
+        } else {
+            let (first, middle) = (u64::from(bytes[0]), u64::from(bytes[len / 2]));
+            ((first << 16) | (middle << 8) | u64::from(bytes[len - 1]), 0)
+        };
+        hash = fold(hash ^ a, b ^ K2);
+    }
+    fold(hash, K1)
+}
+
+/// The hasher of the table: its keys are already hashes.
+#[derive(Debug, Default)]
+struct KnownHash(u64);
+
+impl Hasher for KnownHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is called, by the `u64` keys; this keeps any other use correct.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }

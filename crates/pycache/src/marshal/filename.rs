@@ -6,57 +6,257 @@
 //! string the interpreter would write for the new path: `os.fsdecode` of the path bytes, encoded
 //! by `w_object` (`z`/`a` when ASCII, `u` otherwise, UTF-8 with `surrogatepass`), interned
 //! (`Z`/`A`/`t`) when the copy it replaces was (CPython 3.13 interns filenames).
+//!
+//! One scan of the bytes (no [`Object`](super::Object) tree) finds the strings to replace: each
+//! `co_filename` written in full, and each flagged string that a `co_filename` reference names
+//! (found once all references are seen, since such a string may come before them). The output
+//! is the input with those spans spliced: the number of flagged objects does not change, so
+//! every reference stays right. The first implementation, over a tree, is in the `tree` module;
+//! this one is tested against it.
 
-use super::object::{Field, FieldName, Object, StrKind, Value};
+use super::cursor::{Cursor, never_joins_refs};
+use super::object::{FieldName, StrKind};
+use super::{FLAG_REF, Format, MarshalError};
 use crate::python_str::code_points;
-use std::collections::HashSet;
 
-/// Replaces every `co_filename` under `root` by `path`.
-pub(super) fn repoint(root: &mut Object, path: &[u8]) {
-    let data = encode_surrogatepass(path);
-    let mut shared = HashSet::new();
-    collect_shared(root, &mut shared);
-    let mut next_ref = 0;
-    replace(root, &data, &shared, &mut next_ref);
-}
-
-/// The reference indices that some `co_filename` field names.
-fn collect_shared(object: &Object, shared: &mut HashSet<u32>) {
-    if let Value::Code(code) = &object.value
-        && let Some(Object {
-            value: Value::Ref(index),
-            ..
-        }) = code.object(FieldName::Filename)
-    {
-        shared.insert(*index);
+/// `data[start..]` (one object, nothing after it) with every `co_filename` re-pointed to
+/// `path`, after `data[..start]` copied as it is (a pyc's header).
+pub(super) fn repoint_from(
+    data: &[u8],
+    start: usize,
+    format: Format,
+    path: &[u8],
+) -> Result<Vec<u8>, MarshalError> {
+    let mut scan = Scan {
+        cursor: Cursor::new(data, start),
+        format,
+        refs: Vec::new(),
+        edits: Vec::new(),
+        filename_refs: Vec::new(),
+    };
+    scan.object()?;
+    if scan.cursor.pos != data.len() {
+        return Err(MarshalError::TrailingBytes {
+            offset: scan.cursor.pos,
+        });
     }
-    object.for_each_child(|child| collect_shared(child, shared));
+    let Scan {
+        mut edits,
+        refs,
+        filename_refs,
+        ..
+    } = scan;
+    edits.extend(
+        (filename_refs.iter()).filter_map(|&index| refs[index as usize].string.map(Edit::Str)),
+    );
+    edits.sort_unstable_by_key(Edit::start);
+    edits.dedup_by_key(|edit| edit.start());
+    Ok(splice(data, &edits, &encode_surrogatepass(path)))
 }
 
-/// Replaces, in stream order, the filename fields written in full and the flagged strings that
-/// a filename field refers to (counting reference indices as the reader does).
-fn replace(object: &mut Object, data: &[u8], shared: &HashSet<u32>, next_ref: &mut u32) {
-    if object.joins_refs() {
-        if shared.contains(next_ref) {
-            set_str(object, data);
+/// A string written in full: from its type byte to its end.
+#[derive(Debug, Clone, Copy)]
+struct StrSpan {
+    start: usize,
+    end: usize,
+    interned: bool,
+}
+
+/// A change to the input.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    /// A filename string, replaced by the new path.
+    Str(StrSpan),
+    /// A flagged NULL that ends a dict at this offset, written plainly (as the tree writer
+    /// does: the flag is meaningless there and the reader drops it).
+    DictEnd(usize),
+}
+
+impl Edit {
+    fn start(&self) -> usize {
+        match *self {
+            Self::Str(span) => span.start,
+            Self::DictEnd(start) => start,
         }
-        *next_ref += 1;
     }
-    if let Value::Code(code) = &mut object.value
-        && let Some(Field::Object(filename)) = code.field_mut(FieldName::Filename)
-    {
-        set_str(filename, data);
-    }
-    children_mut(object, |child| replace(child, data, shared, next_ref));
 }
 
-/// Replaces the string `object` holds (anything else is left alone: a stream whose filename is
-/// not a string is not the interpreter's).
-fn set_str(object: &mut Object, data: &[u8]) {
-    if let Value::Str(s) = &mut object.value {
-        s.kind = StrKind::for_str(data, s.kind.is_interned());
-        s.data = data.to_vec();
+/// What the scan found an object to be.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Str(StrSpan),
+    Ref(u32),
+    Null,
+    Other,
+}
+
+/// One entry of the input's reference list.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Read whole (a reference from inside the object itself is refused).
+    done: bool,
+    /// The string it is, if it is one.
+    string: Option<StrSpan>,
+}
+
+#[derive(Debug)]
+struct Scan<'a> {
+    cursor: Cursor<'a>,
+    format: Format,
+    refs: Vec<Slot>,
+    edits: Vec<Edit>,
+    /// The reference indices that `co_filename` fields name.
+    filename_refs: Vec<u32>,
+}
+
+impl Scan<'_> {
+    fn object(&mut self) -> Result<Found, MarshalError> {
+        let offset = self.cursor.pos;
+        self.cursor.check_depth(offset)?;
+        let byte = self.cursor.byte()?;
+        let (flagged, code) = (byte & FLAG_REF != 0, byte & !FLAG_REF);
+        if code == b'r' {
+            return self.reference(offset).map(Found::Ref);
+        }
+        if never_joins_refs(code) {
+            return Ok(if code == b'0' {
+                Found::Null
+            } else {
+                Found::Other
+            });
+        }
+        let slot = flagged.then(|| {
+            self.refs.push(Slot {
+                done: false,
+                string: None,
+            });
+            self.refs.len() - 1
+        });
+        self.cursor.depth += 1;
+        let found = self.value(code, offset);
+        self.cursor.depth -= 1;
+        let found = found?;
+        if let Some(slot) = slot {
+            let string = match found {
+                Found::Str(span) => Some(span),
+                _ => None,
+            };
+            self.refs[slot] = Slot { done: true, string };
+        }
+        Ok(found)
     }
+
+    fn reference(&mut self, offset: usize) -> Result<u32, MarshalError> {
+        let index = self.cursor.u32()?;
+        match self.refs.get(index as usize) {
+            Some(slot) if slot.done => Ok(index),
+            Some(_) => Err(MarshalError::RefInsideItself { offset, index }),
+            None => Err(MarshalError::BadRef {
+                offset,
+                index,
+                count: self.refs.len(),
+            }),
+        }
+    }
+
+    /// Moves past the object of type `code` (its type byte already read at `offset`).
+    fn value(&mut self, code: u8, offset: usize) -> Result<Found, MarshalError> {
+        match code {
+            b')' => {
+                let len = u32::from(self.cursor.byte()?);
+                self.items(len)?;
+            }
+            b'(' | b'[' | b'<' | b'>' => {
+                let len = self.cursor.u32()?;
+                self.items(len)?;
+            }
+            b'{' => self.dict()?,
+            b'c' => self.code()?,
+            b':' if self.format.version >= 5 => {
+                for _ in 0..3 {
+                    self.object()?;
+                }
+            }
+            _ => {
+                self.cursor.skip_scalar(code, offset)?;
+                return Ok(match StrKind::from_code(code) {
+                    Some(kind) => Found::Str(StrSpan {
+                        start: offset,
+                        end: self.cursor.pos,
+                        interned: kind.is_interned(),
+                    }),
+                    None => Found::Other,
+                });
+            }
+        }
+        Ok(Found::Other)
+    }
+
+    fn items(&mut self, len: u32) -> Result<(), MarshalError> {
+        for _ in 0..self.cursor.count(len, 1)? {
+            self.object()?;
+        }
+        Ok(())
+    }
+
+    fn dict(&mut self) -> Result<(), MarshalError> {
+        loop {
+            let offset = self.cursor.pos;
+            if let Found::Null = self.object()? {
+                if self.cursor.data[offset] & FLAG_REF != 0 {
+                    self.edits.push(Edit::DictEnd(offset));
+                }
+                return Ok(());
+            }
+            self.object()?;
+        }
+    }
+
+    fn code(&mut self) -> Result<(), MarshalError> {
+        for &name in self.format.code.fields() {
+            if name.is_int() {
+                self.cursor.take(4)?;
+                continue;
+            }
+            let found = self.object()?;
+            if name == FieldName::Filename {
+                match found {
+                    Found::Str(span) => self.edits.push(Edit::Str(span)),
+                    Found::Ref(index) => self.filename_refs.push(index),
+                    Found::Null | Found::Other => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `data` with each of `edits` (sorted, apart) applied, filenames becoming `new`.
+fn splice(data: &[u8], edits: &[Edit], new: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + edits.len() * (new.len() + 5));
+    let mut at = 0;
+    for edit in edits {
+        out.extend_from_slice(&data[at..edit.start()]);
+        match *edit {
+            Edit::DictEnd(start) => {
+                out.push(b'0');
+                at = start + 1;
+            }
+            Edit::Str(span) => {
+                let kind = StrKind::for_str(new, span.interned);
+                out.push(kind.code() | (data[span.start] & FLAG_REF));
+                if kind.is_short() {
+                    out.push(new.len() as u8);
+                } else {
+                    out.extend_from_slice(&(new.len() as u32).to_le_bytes());
+                }
+                out.extend_from_slice(new);
+                at = span.end;
+            }
+        }
+    }
+    out.extend_from_slice(&data[at..]);
+    out
 }
 
 /// `path.decode('utf-8', 'surrogateescape').encode('utf-8', 'surrogatepass')`.
@@ -74,27 +274,4 @@ pub(crate) fn encode_surrogatepass(path: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// As [`Object::for_each_child`], mutably.
-fn children_mut(object: &mut Object, mut f: impl FnMut(&mut Object)) {
-    match &mut object.value {
-        Value::Tuple { items, .. }
-        | Value::List(items)
-        | Value::Set(items)
-        | Value::FrozenSet(items) => {
-            items.iter_mut().for_each(f);
-        }
-        Value::Dict(pairs) => pairs.iter_mut().for_each(|(k, v)| {
-            f(k);
-            f(v);
-        }),
-        Value::Code(code) => code.fields.iter_mut().for_each(|field| {
-            if let Field::Object(o) = field {
-                f(o);
-            }
-        }),
-        Value::Slice(parts) => parts.iter_mut().for_each(f),
-        _ => {}
-    }
 }

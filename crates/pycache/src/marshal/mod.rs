@@ -9,6 +9,11 @@
 //!   `add-det --handler=pyc` writes (see [`canonical`](self::canonical()) for why it is needed).
 //! - [`rewrite_filename`]: every `co_filename` re-pointed, as the interpreter would write it.
 //!
+//! [`canonical`] and [`rewrite_filename`] run on every pyc `compile --reproducible` writes and
+//! on every cache hit, so they never build the tree: each walks the bytes once (the `canonical`
+//! and `filename` modules). Their first implementations over the tree stay, doc-hidden, as
+//! [`tree_reference`]: the statement of what they must give, which the tests compare them with.
+//!
 //! It must never panic or allocate without bound on hostile bytes: errors name the offset.
 //!
 //! ```
@@ -22,9 +27,11 @@
 //! ```
 
 mod canonical;
+mod cursor;
 mod filename;
 mod object;
 mod read;
+mod tree;
 mod write;
 
 pub use object::{Code, CodeLayout, Field, FieldName, Long, Object, Str, StrKind, Value};
@@ -184,7 +191,7 @@ pub fn write(object: &Object) -> Vec<u8> {
 ///
 /// As [`read`].
 pub fn canonical(bytes: &[u8], format: Format) -> Result<Vec<u8>, MarshalError> {
-    Ok(canonical::write_canonical(&read(bytes, format)?))
+    canonical::canonical_from(bytes, 0, format)
 }
 
 /// `bytes` with every code object's `co_filename` replaced by `new_path` (a path as bytes, as
@@ -198,9 +205,39 @@ pub fn rewrite_filename(
     format: Format,
     new_path: &[u8],
 ) -> Result<Vec<u8>, MarshalError> {
-    let mut object = read(bytes, format)?;
-    filename::repoint(&mut object, new_path);
-    Ok(write(&object))
+    filename::repoint_from(bytes, 0, format, new_path)
+}
+
+/// The first implementations of [`canonical`] and [`rewrite_filename`], over an [`Object`]
+/// tree: slower, and kept only as the reference the streaming ones are tested and benchmarked
+/// against (`examples/marshal_cpu.rs`). Same signatures, same results.
+#[doc(hidden)]
+pub mod tree_reference {
+    use super::{Format, MarshalError, read, tree, write};
+
+    /// As [`canonical`](super::canonical()), over a tree.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`].
+    pub fn canonical(bytes: &[u8], format: Format) -> Result<Vec<u8>, MarshalError> {
+        Ok(tree::write_canonical(&read(bytes, format)?))
+    }
+
+    /// As [`rewrite_filename`](super::rewrite_filename()), over a tree.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`].
+    pub fn rewrite_filename(
+        bytes: &[u8],
+        format: Format,
+        new_path: &[u8],
+    ) -> Result<Vec<u8>, MarshalError> {
+        let mut object = read(bytes, format)?;
+        tree::repoint(&mut object, new_path);
+        Ok(write(&object))
+    }
 }
 
 /// Every object of `root` that joins the reference list, by reference index: what each
@@ -280,8 +317,7 @@ impl<'a> Pyc<'a> {
     ///
     /// As [`read`], offsets counting from the start of the file.
     pub fn canonical(&self) -> Result<Vec<u8>, MarshalError> {
-        let object = self.code()?;
-        Ok(self.with_payload(&canonical::write_canonical(&object)))
+        canonical::canonical_from(self.data, self.header_len, self.format)
     }
 
     /// True when the pyc's payload is already in [`canonical`] form.
@@ -290,8 +326,7 @@ impl<'a> Pyc<'a> {
     ///
     /// As [`read`], offsets counting from the start of the file.
     pub fn is_canonical(&self) -> Result<bool, MarshalError> {
-        let object = self.code()?;
-        Ok(canonical::write_canonical(&object) == self.payload())
+        Ok(self.canonical()? == self.data)
     }
 
     /// The whole pyc with every `co_filename` re-pointed to `new_path`.
@@ -300,16 +335,7 @@ impl<'a> Pyc<'a> {
     ///
     /// As [`read`], offsets counting from the start of the file.
     pub fn rewrite_filename(&self, new_path: &[u8]) -> Result<Vec<u8>, MarshalError> {
-        let mut object = self.code()?;
-        filename::repoint(&mut object, new_path);
-        Ok(self.with_payload(&write(&object)))
-    }
-
-    fn with_payload(&self, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.header_len + payload.len());
-        out.extend_from_slice(self.header());
-        out.extend_from_slice(payload);
-        out
+        filename::repoint_from(self.data, self.header_len, self.format, new_path)
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`MAX_DEPTH`], and no count is believed beyond the bytes left, so nothing allocates more than
 //! a small multiple of the input.
 
+use super::cursor::{Cursor, never_joins_refs};
 use super::object::{Code, CodeLayout, Field, Long, Object, Str, StrKind, Value};
 use super::{FLAG_REF, Format, MarshalError};
 
@@ -16,24 +17,22 @@ pub const MAX_DEPTH: usize = 500;
 /// Reads one object from `data[start..]`, which must hold nothing after it.
 pub(super) fn read_all(data: &[u8], start: usize, format: Format) -> Result<Object, MarshalError> {
     let mut reader = Reader {
-        data,
-        pos: start,
+        cursor: Cursor::new(data, start),
         format,
-        depth: 0,
         refs: Vec::new(),
     };
     let object = reader.object()?;
-    if reader.pos != data.len() {
-        return Err(MarshalError::TrailingBytes { offset: reader.pos });
+    if reader.cursor.pos != data.len() {
+        return Err(MarshalError::TrailingBytes {
+            offset: reader.cursor.pos,
+        });
     }
     Ok(object)
 }
 
 struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
+    cursor: Cursor<'a>,
     format: Format,
-    depth: usize,
     /// One entry per FLAG_REF object so far: true once it has been read whole (a reference to
     /// an object from inside itself is refused, as CPython refuses it for tuples and code).
     refs: Vec<bool>,
@@ -41,66 +40,40 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], MarshalError> {
-        let rest = &self.data[self.pos..];
-        if rest.len() < n {
-            return Err(MarshalError::Truncated {
-                offset: self.pos,
-                needed: n - rest.len(),
-            });
-        }
-        self.pos += n;
-        Ok(&rest[..n])
+        self.cursor.take(n)
     }
 
     fn byte(&mut self) -> Result<u8, MarshalError> {
-        Ok(self.take(1)?[0])
+        self.cursor.byte()
     }
 
     fn u32(&mut self) -> Result<u32, MarshalError> {
-        let bytes = self.take(4)?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        self.cursor.u32()
     }
 
     fn u64(&mut self) -> Result<u64, MarshalError> {
-        let bytes = self.take(8)?;
         let mut out = [0; 8];
-        out.copy_from_slice(bytes);
+        out.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(out))
     }
 
-    /// A count of items (or bytes) that must each take at least `unit` bytes of what is left.
     fn count(&mut self, len: u32, unit: usize) -> Result<usize, MarshalError> {
-        let offset = self.pos;
-        let len = len as usize;
-        let remaining = self.data.len() - self.pos;
-        if len.saturating_mul(unit) > remaining {
-            return Err(MarshalError::BadLength {
-                offset,
-                len,
-                remaining,
-            });
-        }
-        Ok(len)
+        self.cursor.count(len, unit)
     }
 
     fn object(&mut self) -> Result<Object, MarshalError> {
-        let offset = self.pos;
-        if self.depth >= MAX_DEPTH {
-            return Err(MarshalError::TooDeep {
-                offset,
-                limit: MAX_DEPTH,
-            });
-        }
+        let offset = self.cursor.pos;
+        self.cursor.check_depth(offset)?;
         let byte = self.byte()?;
         let (flag_ref, code) = (byte & FLAG_REF != 0, byte & !FLAG_REF);
         // Singletons and references never enter the reference list, flagged or not.
-        let slot = (flag_ref && !b"0NFTS.r".contains(&code)).then(|| {
+        let slot = (flag_ref && !never_joins_refs(code)).then(|| {
             self.refs.push(false);
             self.refs.len() - 1
         });
-        self.depth += 1;
+        self.cursor.depth += 1;
         let value = self.value(code, offset);
-        self.depth -= 1;
+        self.cursor.depth -= 1;
         if let Some(slot) = slot {
             self.refs[slot] = true;
         }

@@ -87,7 +87,8 @@ fn nesting_is_limited() {
     assert_eq!(write(&read(&deepest, V311).unwrap()), deepest);
     assert_eq!(canonical(&deepest, V311).unwrap(), deepest);
     let mut tree = read(&deepest, V311).unwrap();
-    filename::repoint(&mut tree, b"/x");
+    tree::repoint(&mut tree, b"/x");
+    assert_eq!(rewrite_filename(&deepest, V311, b"/x").unwrap(), deepest);
     assert_eq!(
         read(&nested(MAX_DEPTH), V311),
         Err(MarshalError::TooDeep {
@@ -292,5 +293,129 @@ proptest! {
         prop_assert_eq!(&read(&bytes, V311).unwrap(), &object);
         let once = canonical(&bytes, V311).unwrap();
         prop_assert_eq!(canonical(&once, V311).unwrap(), once.clone());
+    }
+}
+
+/// A stream of code objects whose filenames are written every way an interpreter (or a
+/// hostile writer) may: a flagged string named by references, a plain copy, a flagged copy no
+/// one names, a reference to a flagged constant, something that is not a string.
+fn code_stream() -> impl Strategy<Value = Object> {
+    let filename = (0..6usize, 0..4usize, any::<bool>()).prop_map(|(how, kind, flag_ref)| {
+        let kinds = [b'z', b'Z', b'a', b't'];
+        let s = Value::Str(Str {
+            kind: StrKind::from_code(kinds[kind]).unwrap(),
+            data: b"/a.py".to_vec(),
+        });
+        match how {
+            0 => Object::new(Value::Ref(0)),
+            1 => Object::new(Value::Ref(1)),
+            2 => Object { flag_ref, value: s },
+            3 => Object::new(Value::Int(1)),
+            4 => Object {
+                flag_ref,
+                value: Value::Dict(vec![(Object::new(Value::None), Object::new(Value::True))]),
+            },
+            _ => Object::new(s),
+        }
+    });
+    let codes = prop::collection::vec((filename, prop::collection::vec(object(), 0..3)), 0..4);
+    codes.prop_map(|codes| {
+        // Reference 0 is a flagged filename string, reference 1 a flagged tuple.
+        let mut items = vec![
+            Object {
+                flag_ref: true,
+                value: Value::Str(Str {
+                    kind: StrKind::ShortAsciiInterned,
+                    data: b"/a.py".to_vec(),
+                }),
+            },
+            Object {
+                flag_ref: true,
+                value: Value::Tuple {
+                    small: true,
+                    items: vec![],
+                },
+            },
+        ];
+        items.extend(codes.into_iter().map(|(f, inner)| code(f, inner)));
+        let inner = Object::new(Value::Tuple { small: true, items });
+        code(Object::new(Value::Ref(0)), vec![inner])
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn streaming_canonical_is_the_tree_canonical_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        for format in [V311, V314] {
+            prop_assert_eq!(canonical(&bytes, format), tree_reference::canonical(&bytes, format));
+            prop_assert_eq!(
+                rewrite_filename(&bytes, format, b"/x/\xff.py"),
+                tree_reference::rewrite_filename(&bytes, format, b"/x/\xff.py")
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_canonical_is_the_tree_canonical_on_objects(object in object()) {
+        let bytes = write(&with_refs(object));
+        prop_assert_eq!(canonical(&bytes, V311), tree_reference::canonical(&bytes, V311));
+    }
+
+    #[test]
+    fn streaming_passes_are_the_tree_ones_on_code(object in code_stream(), cut in any::<prop::sample::Index>()) {
+        let bytes = write(&object);
+        for path in [&b"/b.py"[..], "/é/x.py".as_bytes(), &[b'/'; 300][..]] {
+            let moved = rewrite_filename(&bytes, V311, path);
+            prop_assert_eq!(&moved, &tree_reference::rewrite_filename(&bytes, V311, path));
+            let moved = moved.unwrap();
+            prop_assert_eq!(canonical(&moved, V311), tree_reference::canonical(&moved, V311));
+        }
+        prop_assert_eq!(canonical(&bytes, V311), tree_reference::canonical(&bytes, V311));
+        // Cut short or damaged anywhere: the same error.
+        let cut = cut.index(bytes.len());
+        prop_assert_eq!(canonical(&bytes[..cut], V311), tree_reference::canonical(&bytes[..cut], V311));
+        let mut damaged = bytes.clone();
+        damaged[cut] ^= 0x80;
+        prop_assert_eq!(canonical(&damaged, V311), tree_reference::canonical(&damaged, V311));
+        prop_assert_eq!(
+            rewrite_filename(&damaged, V311, b"/b.py"),
+            tree_reference::rewrite_filename(&damaged, V311, b"/b.py")
+        );
+    }
+}
+
+#[test]
+fn rewrite_filename_writes_a_flagged_dict_end_plainly_as_the_tree_does() {
+    // A dict whose closing NULL carries FLAG_REF: the reader drops the flag.
+    let bytes = b"{N\xe9\x01\x00\x00\x00\xb0";
+    let out = rewrite_filename(bytes, V311, b"/x").unwrap();
+    assert_eq!(out, b"{N\xe9\x01\x00\x00\x00\x30");
+    assert_eq!(
+        out,
+        tree_reference::rewrite_filename(bytes, V311, b"/x").unwrap()
+    );
+}
+
+#[test]
+fn canonical_writes_tuples_below_256_items_with_a_one_byte_count() {
+    for len in [0usize, 3, 255, 256, 300] {
+        // Distinct ints, so that nothing is shared.
+        let items = (0..len as i32)
+            .map(|i| Object::new(Value::Int(i)))
+            .collect();
+        let tuple = |small| {
+            write(&Object::new(Value::Tuple {
+                small,
+                items: Vec::clone(&items),
+            }))
+        };
+        let expected = tuple(len < 256);
+        assert_eq!(canonical(&tuple(false), V311).unwrap(), expected, "{len}");
+        assert_eq!(
+            canonical(&tuple(false), V311),
+            tree_reference::canonical(&tuple(false), V311)
+        );
     }
 }

@@ -381,3 +381,52 @@ fn rewrite_filename_gives_what_the_interpreter_compiles_at_the_other_path() {
         }
     }
 }
+
+/// The streaming `canonical` and `rewrite_filename` against their first implementations over
+/// an `Object` tree (`marshal::tree_reference`), on every pyc of every interpreter's corpus,
+/// whole and cut short.
+#[test]
+fn streaming_marshal_passes_agree_with_the_tree_on_every_pyc() {
+    use pycache::marshal::{self, tree_reference};
+    for (index, interpreter) in interpreters().iter().enumerate() {
+        let corpus = corpus(index);
+        let mut count = 0;
+        for ((_, rel), path) in corpus.sources.iter().zip(corpus.pycs()) {
+            let data = read(&path);
+            let pyc = Pyc::split(&data).unwrap();
+            let (payload, format) = (pyc.payload(), pyc.format());
+            let what = format!("{}: {}", interpreter.display_name(), path.display());
+            let canonical = marshal::canonical(payload, format);
+            assert!(canonical.is_ok(), "{what}");
+            assert!(
+                canonical == tree_reference::canonical(payload, format),
+                "{what}"
+            );
+            for prefix in other_prefixes() {
+                let new_path = [prefix.as_slice(), rel.as_bytes()].concat();
+                let moved = marshal::rewrite_filename(payload, format, &new_path);
+                let expected = tree_reference::rewrite_filename(payload, format, &new_path);
+                assert!(moved.is_ok() && moved == expected, "{what}: re-pointed");
+                let moved = moved.unwrap();
+                let canonical = marshal::canonical(&moved, format);
+                assert!(
+                    canonical == tree_reference::canonical(&moved, format),
+                    "{what}: re-pointed, canonical"
+                );
+            }
+            let cut = &payload[..payload.len() * (count % 7 + 1) / 8];
+            assert_eq!(
+                marshal::canonical(cut, format),
+                tree_reference::canonical(cut, format),
+                "{what}: cut"
+            );
+            assert_eq!(
+                marshal::rewrite_filename(cut, format, b"/x.py"),
+                tree_reference::rewrite_filename(cut, format, b"/x.py"),
+                "{what}: cut"
+            );
+            count += 1;
+        }
+        assert!(count >= 50, "{}: {count} pycs", interpreter.display_name());
+    }
+}
