@@ -39,6 +39,7 @@ pub mod python_str;
 mod regular_file;
 mod source_hash;
 mod version;
+pub mod walk;
 
 pub use cache_path::{CachePathError, CacheScheme, OPT_PREFIX, PYCACHE, legacy_cache_from_source};
 pub use freshness::{

@@ -7,7 +7,9 @@ use crate::cli::{CheckArgs, CleanArgs, SelectArgs};
 use crate::json_path;
 use crate::printer::{Printer, count};
 use pycache::Interpreter;
-use pycache::hygiene::{CleanOptions, Finding, Scan, ScanOptions, plan_clean, remove, scan};
+use pycache::hygiene::{
+    CleanOptions, Finding, FindingKind, Scan, ScanOptions, plan_clean, remove, scan,
+};
 use pycache::python_str::repr;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -43,7 +45,8 @@ fn shown(path: &std::path::Path) -> String {
 }
 
 fn finding_json(finding: &Finding, interpreters: &[Interpreter]) -> Value {
-    let mut value = json!({"kind": finding.kind(), "path": json_path::path(finding.path())});
+    let mut value =
+        json!({"kind": finding.kind().as_str(), "path": json_path::path(finding.path())});
     match finding {
         Finding::Fresh {
             source,
@@ -91,8 +94,8 @@ fn tally(
                 reason,
                 ..
             } if *i == index => {
-                *counts.entry(finding.kind()).or_default() += 1;
-                if finding.kind() == "stale" {
+                *counts.entry(finding.kind().as_str()).or_default() += 1;
+                if finding.kind() == FindingKind::Stale {
                     *reasons.entry(reason.keyword()).or_default() += 1;
                 }
             }
@@ -138,7 +141,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         let mut findings: Vec<Value> = scan
             .findings
             .iter()
-            .filter(|f| args.verbose || f.kind() != "fresh")
+            .filter(|f| args.verbose || f.kind() != FindingKind::Fresh)
             .map(|f| finding_json(f, &interpreters))
             .collect();
         let per: Vec<Value> = interpreters
@@ -161,7 +164,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         let mut debris: BTreeMap<&str, usize> = BTreeMap::new();
         for finding in &scan.findings {
             if !matches!(finding, Finding::Fresh { .. } | Finding::Stale { .. }) {
-                *debris.entry(finding.kind()).or_default() += 1;
+                *debris.entry(finding.kind().as_str()).or_default() += 1;
             }
         }
         findings.extend(not_canonical.iter().map(|n| match &n.error {
@@ -198,7 +201,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
         let mut debris: BTreeMap<&str, usize> = BTreeMap::new();
         for finding in &scan.findings {
             if !matches!(finding, Finding::Fresh { .. } | Finding::Stale { .. }) {
-                *debris.entry(finding.kind()).or_default() += 1;
+                *debris.entry(finding.kind().as_str()).or_default() += 1;
             }
         }
         let labels = [
@@ -249,7 +252,11 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<Status> {
             }
         }
         if args.verbose {
-            for finding in scan.findings.iter().filter(|f| f.kind() != "fresh") {
+            for finding in scan
+                .findings
+                .iter()
+                .filter(|f| f.kind() != FindingKind::Fresh)
+            {
                 let detail = match finding {
                     Finding::Stale {
                         source,
@@ -381,7 +388,7 @@ pub(crate) fn clean(args: &CleanArgs) -> anyhow::Result<Status> {
         }
         let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
         for removal in &report.removed {
-            *by_kind.entry(removal.why).or_default() += 1;
+            *by_kind.entry(removal.why.as_str()).or_default() += 1;
         }
         let kinds: Vec<String> = by_kind.iter().map(|(k, v)| format!("{v} {k}")).collect();
         printer.line(&format!(

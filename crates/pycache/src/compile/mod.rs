@@ -1,8 +1,8 @@
 //! The compile engine: `compileall` for one or many interpreters in one run.
 //!
 //! The work is split where each part is exact and cheap:
-//! - Rust walks the tree once (`select`), stating each source and reading each expected pyc's
-//!   header relative to its directory's descriptor, and decides freshness with each target
+//! - Rust walks the tree once ([`crate::walk`]), stating each source and reading each expected
+//!   pyc's header relative to its directory's descriptor, and decides freshness with each target
 //!   interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only when import
 //!   would accept it *and* it has the invalidation mode asked for. A run where everything is
 //!   fresh starts no Python.
@@ -18,22 +18,13 @@
 
 mod cached;
 mod dfile;
-mod directory;
 mod failures;
 mod pool;
-mod select;
 mod worker;
 mod write;
 
 pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
-pub use directory::FileFacts;
-pub use select::{
-    Candidate, Walk, WalkProblem, excluded, has_py_suffix, symlink_allowed, walk, walk_parallel,
-};
-pub(crate) use select::{
-    Head, Lookup, Prefetch, PycacheListings, PycacheRead, basename, posix_join, walk_roots,
-};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
@@ -41,6 +32,10 @@ use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mas
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
+use crate::walk::{
+    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
+    WalkProblem, WalkRoot, excluded, has_py_suffix, walk,
+};
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use pool::{Pools, open_files_cap};
 use std::collections::HashMap;
@@ -295,75 +290,6 @@ struct Target {
     mode: InvalidationMode,
     max_levels: usize,
     roots: Vec<OsString>,
-}
-
-/// What a command derives from an interpreter and the selection options: its cache scheme
-/// (with `--pycache-prefix` applied), the roots to walk (the targets, or `sys.path`) and how
-/// deep (compileall's default for that interpreter, 0 for `sys.path`).
-pub(crate) struct Scope {
-    pub(crate) scheme: CacheScheme,
-    pub(crate) roots: Vec<OsString>,
-    pub(crate) max_levels: usize,
-}
-
-impl Scope {
-    pub(crate) fn of(
-        interpreter: &Interpreter,
-        targets: &[OsString],
-        max_levels: Option<usize>,
-        pycache_prefix: Option<&Option<OsString>>,
-    ) -> Self {
-        let mut scheme = interpreter.cache_scheme();
-        if let Some(prefix) = pycache_prefix {
-            scheme = scheme.with_pycache_prefix(prefix.clone());
-        }
-        if targets.is_empty() {
-            Scope {
-                scheme,
-                roots: sys_path_roots(interpreter),
-                max_levels: 0,
-            }
-        } else {
-            Scope {
-                scheme,
-                roots: targets.to_vec(),
-                max_levels: max_levels.unwrap_or_else(|| default_max_levels(interpreter)),
-            }
-        }
-    }
-}
-
-/// compileall's default recursion depth for `version`.
-fn default_max_levels(interpreter: &Interpreter) -> usize {
-    if interpreter.version().at_least(3, 9) {
-        1000
-    } else {
-        10
-    }
-}
-
-/// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
-/// where the first entry is the current directory from 3.7 on and skipped before; only
-/// directories.
-fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
-    let cwd = std::env::current_dir()
-        .map(PathBuf::into_os_string)
-        .unwrap_or_default();
-    interpreter
-        .sys_path()
-        .into_iter()
-        .map(PathBuf::into_os_string)
-        .filter_map(|entry| {
-            if entry.is_empty() || entry == "." {
-                interpreter.version().at_least(3, 7).then(|| cwd.clone())
-            } else {
-                Some(entry)
-            }
-        })
-        // compileall only prints "Can't list" for entries that are not directories (zip files,
-        // paths that do not exist): they are not failures, so they are not walked at all.
-        .filter(|entry| Path::new(entry).is_dir())
-        .collect()
 }
 
 struct Job {
@@ -676,23 +602,25 @@ pub fn compile(
         },
         keep_files: Some(&is_source),
     };
-    let mut walks = walk_roots(&plan, options.workers.clamp(1, 8), &prefetch);
-    for walked in walks.values() {
-        for problem in &walked.problems {
-            on_event(Event::Problem(problem));
-            summary.problems.push(problem.clone());
-        }
+    let walk_options = WalkOptions {
+        threads: options.workers.clamp(1, 8),
+        prefetch,
+    };
+    let mut walked = walk(&WalkRoot::union(&plan), &walk_options);
+    for problem in &walked.problems {
+        on_event(Event::Problem(problem));
+        summary.problems.push(problem.clone());
     }
 
     // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
-    let listings = PycacheListings::take_from(walks.values_mut());
+    let listings = std::mem::take(&mut walked.listings);
     // One cell per source for all interpreters (a source met under two roots gets two).
     let mut sources: Vec<Arc<SourceCell>> = Vec::new();
     let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
     let mut pairs: Vec<(usize, &OsString, &Candidate, usize)> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         for root in &target.roots {
-            let candidates = &walks[root].candidates;
+            let candidates = walked.candidates_under(root);
             let cells = cell_of
                 .entry(root)
                 .or_insert_with(|| vec![usize::MAX; candidates.len()]);

@@ -1,6 +1,6 @@
 //! `pycache clean`: which findings go, and removing them.
 
-use super::{Finding, Scan};
+use super::{Finding, FindingKind, Scan};
 use crate::freshness::StaleReason;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub struct Removal {
     /// The file.
     pub path: PathBuf,
     /// The finding's kind (`orphan`, `stale`, ...).
-    pub why: &'static str,
+    pub why: FindingKind,
     /// Its size in bytes (of the link itself for a symlink).
     pub bytes: u64,
 }
@@ -194,7 +194,7 @@ fn remove_inside(removal: &Removal, roots: &[PathBuf], dry_run: bool) -> Result<
         }
     }
     // Held until the unlink: a writer that locks it later finds it gone, not half-removed.
-    let _lock = if removal.why == "temp" {
+    let _lock = if removal.why == FindingKind::Temp {
         Some(temp_file_not_in_use(&dir, name, &stat)?)
     } else {
         None

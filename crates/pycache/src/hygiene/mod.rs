@@ -14,17 +14,17 @@ mod clean;
 pub use clean::{CleanOptions, Removal, RemovalReport, TEMP_FILE_GRACE, plan_clean, remove};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::compile::{
-    Candidate, FileFacts, Lookup, Prefetch, Scope, WalkProblem, basename, excluded, has_py_suffix,
-    optimization_for, walk_roots,
-};
-use crate::compile::{Head, PycacheListings, PycacheRead, posix_join};
+use crate::compile::optimization_for;
 use crate::freshness::{
     CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc,
     classify_pyc_file,
 };
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
+use crate::walk::{
+    Candidate, FileFacts, Head, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
+    WalkProblem, WalkRoot, basename, excluded, has_py_suffix, posix_join, walk,
+};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -113,23 +113,70 @@ pub enum Finding {
     },
 }
 
-impl Finding {
-    /// A keyword for reports: `fresh`, `stale`, `missing`, `orphan`, `legacy`, `sourceless`,
+/// What kind of thing a [`Finding`] is, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// [`Finding::Fresh`].
+    Fresh,
+    /// [`Finding::Stale`] with no pyc at all ([`StaleReason::Missing`]).
+    Missing,
+    /// Any other [`Finding::Stale`].
+    Stale,
+    /// [`Finding::Orphan`].
+    Orphan,
+    /// [`Finding::LegacyWithSource`].
+    Legacy,
+    /// [`Finding::SourcelessLegacy`].
+    Sourceless,
+    /// [`Finding::OtherTag`].
+    OtherTag,
+    /// [`Finding::TempFile`].
+    Temp,
+    /// [`Finding::Unreadable`].
+    Unreadable,
+}
+
+impl FindingKind {
+    /// The keyword: `fresh`, `stale`, `missing`, `orphan`, `legacy`, `sourceless`,
     /// `other-tag`, `temp`, `unreadable`.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Finding::Fresh { .. } => "fresh",
+            FindingKind::Fresh => "fresh",
+            FindingKind::Missing => "missing",
+            FindingKind::Stale => "stale",
+            FindingKind::Orphan => "orphan",
+            FindingKind::Legacy => "legacy",
+            FindingKind::Sourceless => "sourceless",
+            FindingKind::OtherTag => "other-tag",
+            FindingKind::Temp => "temp",
+            FindingKind::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Finding {
+    /// What kind of finding this is.
+    pub fn kind(&self) -> FindingKind {
+        match self {
+            Finding::Fresh { .. } => FindingKind::Fresh,
             Finding::Stale {
                 reason: StaleReason::Missing,
                 ..
-            } => "missing",
-            Finding::Stale { .. } => "stale",
-            Finding::Orphan { .. } => "orphan",
-            Finding::LegacyWithSource { .. } => "legacy",
-            Finding::SourcelessLegacy { .. } => "sourceless",
-            Finding::OtherTag { .. } => "other-tag",
-            Finding::TempFile { .. } => "temp",
-            Finding::Unreadable { .. } => "unreadable",
+            } => FindingKind::Missing,
+            Finding::Stale { .. } => FindingKind::Stale,
+            Finding::Orphan { .. } => FindingKind::Orphan,
+            Finding::LegacyWithSource { .. } => FindingKind::Legacy,
+            Finding::SourcelessLegacy { .. } => FindingKind::Sourceless,
+            Finding::OtherTag { .. } => FindingKind::OtherTag,
+            Finding::TempFile { .. } => FindingKind::Temp,
+            Finding::Unreadable { .. } => FindingKind::Unreadable,
         }
     }
 
@@ -176,7 +223,9 @@ pub(crate) fn tag_of(name: &[u8]) -> Option<&[u8]> {
     (parts.len() >= 3).then(|| parts[1])
 }
 
-struct Target {
+/// One interpreter as the scan sees it: where its pycs go, what its import accepts, which
+/// roots it walks and how deep.
+struct ScanTarget {
     scheme: CacheScheme,
     rules: ImportRules,
     roots: Vec<OsString>,
@@ -191,7 +240,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     } else {
         options.levels.clone()
     };
-    let targets: Vec<Target> = interpreters
+    let targets: Vec<ScanTarget> = interpreters
         .iter()
         .map(|interpreter| {
             let scope = Scope::of(
@@ -200,7 +249,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
                 options.max_levels,
                 options.pycache_prefix.as_ref(),
             );
-            Target {
+            ScanTarget {
                 scheme: scope.scheme,
                 rules: interpreter.import_rules(options.check_hash_based_pycs),
                 roots: scope.roots,
@@ -226,30 +275,24 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         pycache: PycacheRead::List(&wanted),
         keep_files: Some(&interesting),
     };
-    let mut walks = walk_roots(&plan, threads, &prefetch);
-    let listings = PycacheListings::take_from(walks.values_mut());
-    let mut result = Scan::default();
-    let mut seen_roots = HashSet::new();
-    let mut candidates: Vec<&Candidate> = Vec::new();
-    for target in &targets {
-        for root in &target.roots {
-            if seen_roots.insert(root.clone()) {
-                result.roots.extend(resolved_tree(Path::new(root)));
-                let walked = &walks[root];
-                result.problems.extend(walked.problems.iter().cloned());
-                result
-                    .pycache_dirs
-                    .extend(walked.pycache_dirs.iter().map(PathBuf::from));
-                candidates.extend(walked.candidates.iter());
-            }
-        }
-    }
+    let roots = WalkRoot::union(&plan);
+    let walked = walk(&roots, &WalkOptions { threads, prefetch });
+    let listings = &walked.listings;
+    let mut result = Scan {
+        problems: walked.problems.clone(),
+        pycache_dirs: walked.pycache_dirs.iter().map(PathBuf::from).collect(),
+        roots: (roots.iter())
+            .filter_map(|root| resolved_tree(Path::new(&root.path)))
+            .collect(),
+        ..Scan::default()
+    };
+    let candidates: Vec<&Candidate> = walked.candidates.iter().collect();
 
     // Every selected source, for every interpreter and level.
     let mut jobs: Vec<(usize, &Candidate, PathBuf)> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         for root in &target.roots {
-            for candidate in &walks[root].candidates {
+            for candidate in walked.candidates_under(root) {
                 if candidate.depth() > target.max_levels
                     || !has_py_suffix(&candidate.path)
                     || excluded(&candidate.path, options.exclude.as_ref(), None)
@@ -285,7 +328,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             .filter(FileFacts::is_file)?;
         Some(classify_listed(
             &targets[*t].rules,
-            &listings,
+            listings,
             pyc,
             facts,
             source,
@@ -463,7 +506,7 @@ fn judge_pycache_file(
     is_file: bool,
     head: Option<&Head>,
     tags: &[Option<&str>],
-    targets: &[Target],
+    targets: &[ScanTarget],
     sources: &HashMap<&[u8], FileFacts>,
 ) -> Option<Finding> {
     let name = path.file_name()?.as_bytes();

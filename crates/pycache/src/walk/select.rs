@@ -1,0 +1,57 @@
+//! compileall's per-path name checks: `posixpath.join`/`basename`, the `.py` suffix test and
+//! `compile_file`'s early returns (`-x`, `-e`).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// `posixpath.join(a, b)`.
+pub(crate) fn posix_join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    if b.starts_with(b"/") || a.is_empty() {
+        return b.to_vec();
+    }
+    let mut out = a.to_vec();
+    if !a.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(b);
+    out
+}
+
+/// `posixpath.basename`.
+pub(crate) fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+/// `compile_file`'s `-e` check: a symlinked file is kept only when its target resolves inside
+/// `limit` (`Path(limit).resolve() in Path(fullname).resolve().parents`).
+pub fn symlink_allowed(path: &Path, limit: &Path) -> bool {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return true;
+    }
+    let resolve = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()))
+    };
+    let limit = resolve(limit);
+    let target: PathBuf = resolve(path);
+    target.ancestors().skip(1).any(|parent| parent == limit)
+}
+
+/// `compile_file`'s early returns: `-x` finds the path, or `-e` rejects the symlink.
+pub fn excluded(
+    path: &OsStr,
+    exclude: Option<&crate::exclude::Exclude>,
+    limit_symlinks: Option<&Path>,
+) -> bool {
+    if exclude.is_some_and(|rx| rx.is_match(path)) {
+        return true;
+    }
+    limit_symlinks.is_some_and(|limit| !symlink_allowed(Path::new(path), limit))
+}
+
+/// True when the base name ends in `.py` (case-sensitive; a file named just `.py` counts).
+pub fn has_py_suffix(path: &OsStr) -> bool {
+    basename(path.as_bytes()).ends_with(b".py")
+}
