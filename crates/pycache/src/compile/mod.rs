@@ -27,7 +27,7 @@ pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
+use crate::freshness::{CheckHashBasedPycs, ImportRules, PycHead, SourceStat, judge};
 use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
@@ -406,13 +406,6 @@ fn write_pycs(
     Ok(())
 }
 
-/// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
-/// read or is not a regular file (a FIFO is never waited on).
-fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
-    let mut file = crate::regular_file::open(cfile).ok()?;
-    crate::regular_file::read_head(&mut file, out).ok()
-}
-
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
 /// Headers come from the walk's `listings` where it read them, else from disk.
 fn is_fresh(
@@ -423,55 +416,49 @@ fn is_fresh(
     listings: &PycacheListings,
     verify: bool,
 ) -> bool {
-    let layout = target.rules.layout;
-    let hashes = target.interpreter.source_hash_algorithm().is_some();
     let mut source_bytes: Option<Vec<u8>> = None;
     for cfile in cfiles {
-        let mut buf = [0u8; 16];
-        let data: &[u8] = match listings.find(cfile.as_os_str().as_bytes()) {
+        let read_now;
+        let head = match listings.find(cfile.as_os_str().as_bytes()) {
             Lookup::Missing => return false,
-            Lookup::Listed(_, _, file) if file.head.is_some() => {
-                match file.head.as_ref().map(|head| head.header(layout.len())) {
-                    Some(Ok(bytes)) => bytes,
-                    _ => return false,
-                }
+            Lookup::Listed(_, _, file) if file.head.is_some() => file.head.as_ref(),
+            _ => {
+                read_now = PycHead::read_path(cfile);
+                Some(&read_now)
             }
-            _ => match read_header(cfile, &mut buf[..layout.len()]) {
-                Some(len) => &buf[..len],
-                None => return false,
-            },
         };
-        let mode_matches = match PycHeader::parse(data, layout).map(|h| h.invalidation) {
-            Ok(Invalidation::Timestamp { .. }) => {
-                target.mode == InvalidationMode::Timestamp || !hashes
-            }
-            Ok(Invalidation::Hash { checked: true, .. }) => {
-                target.mode == InvalidationMode::CheckedHash
-            }
-            Ok(Invalidation::Hash { checked: false, .. }) => {
-                target.mode == InvalidationMode::UncheckedHash
-            }
-            Err(_) => false,
-        };
-        if !mode_matches {
+        if !head.is_some_and(|head| has_mode(target, head)) {
             return false;
         }
-        let verdict = classify_pyc(&target.rules, data, stat, || {
+        let read_source = || {
             if source_bytes.is_none() {
                 source_bytes = Some(std::fs::read(source)?);
             }
             Ok(source_bytes.clone().unwrap_or_default())
-        });
-        let verdict = if verify {
-            crate::payload::verified(verdict, &target.rules, cfile)
-        } else {
-            verdict
         };
-        if !matches!(verdict, Freshness::Fresh(_)) {
+        if !judge(&target.rules, cfile, head, stat, read_source, verify).is_fresh() {
             return false;
         }
     }
     true
+}
+
+/// True when the header in `head` has the invalidation mode `target` writes.
+fn has_mode(target: &Target, head: &PycHead) -> bool {
+    let hashes = target.interpreter.source_hash_algorithm().is_some();
+    let Ok(data) = head.header(target.rules.layout.len()) else {
+        return false;
+    };
+    match PycHeader::parse(data, target.rules.layout).map(|h| h.invalidation) {
+        Ok(Invalidation::Timestamp { .. }) => target.mode == InvalidationMode::Timestamp || !hashes,
+        Ok(Invalidation::Hash { checked: true, .. }) => {
+            target.mode == InvalidationMode::CheckedHash
+        }
+        Ok(Invalidation::Hash { checked: false, .. }) => {
+            target.mode == InvalidationMode::UncheckedHash
+        }
+        Err(_) => false,
+    }
 }
 
 /// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the

@@ -15,14 +15,11 @@ pub use clean::{CleanOptions, Removal, RemovalReport, TEMP_FILE_GRACE, plan_clea
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::compile::optimization_for;
-use crate::freshness::{
-    CheckHashBasedPycs, Freshness, ImportRules, SourceStat, StaleReason, classify_pyc,
-    classify_pyc_file,
-};
+use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, PycHead, StaleReason, judge};
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::walk::{
-    Candidate, FileFacts, Head, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
+    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
     WalkProblem, WalkRoot, basename, excluded, has_py_suffix, posix_join, walk,
 };
 use std::collections::{HashMap, HashSet};
@@ -368,7 +365,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         .iter()
         .filter_map(|c| Some((c.path.as_bytes(), c.facts?)))
         .collect();
-    let mut pycache_files: Vec<(PathBuf, bool, Option<&Head>)> = Vec::new();
+    let mut pycache_files: Vec<(PathBuf, bool, Option<&PycHead>)> = Vec::new();
     for dir in &result.pycache_dirs {
         let dir_bytes = dir.as_os_str().as_bytes();
         match listings.position(dir_bytes) {
@@ -387,7 +384,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
                 let Ok(entries) = std::fs::read_dir(dir) else {
                     continue;
                 };
-                let mut names: Vec<(PathBuf, bool, Option<&Head>)> = entries
+                let mut names: Vec<(PathBuf, bool, Option<&PycHead>)> = entries
                     .filter_map(Result::ok)
                     .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file()), None))
                     .filter(|(path, _, _)| !covered.contains(path))
@@ -449,38 +446,14 @@ fn classify_listed(
     verify: bool,
 ) -> (Freshness, Option<(usize, usize)>) {
     let stat = facts.source_stat();
+    let read_source = || std::fs::read(source);
     match listings.find(pyc.as_os_str().as_bytes()) {
         Lookup::Missing => (Freshness::Stale(StaleReason::Missing), None),
         Lookup::Listed(dir, index, file) => (
-            classify_head(rules, file.head.as_ref(), pyc, stat, source, verify),
+            judge(rules, pyc, file.head.as_ref(), stat, read_source, verify),
             Some((dir, index)),
         ),
-        Lookup::Unknown => (classify_head(rules, None, pyc, stat, source, verify), None),
-    }
-}
-
-/// Import's verdict on `pyc` from `head` (what the walk read of it), or from disk when the
-/// walk did not read it; a fresh one has its payload checked too.
-fn classify_head(
-    rules: &ImportRules,
-    head: Option<&Head>,
-    pyc: &Path,
-    stat: SourceStat,
-    source: &Path,
-    verify: bool,
-) -> Freshness {
-    let read_source = || std::fs::read(source);
-    // check is a gate: a pyc import would fail to load is not fresh, whatever its header says.
-    let verdict = match head.map(|head| head.header(rules.layout.len())) {
-        Some(Ok(bytes)) => classify_pyc(rules, bytes, stat, read_source),
-        Some(Err(error)) if cannot_exist(&error) => Freshness::Stale(StaleReason::Missing),
-        Some(Err(error)) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
-        None => classify_pyc_file(rules, pyc, stat, read_source),
-    };
-    if verify {
-        crate::payload::verified(verdict, rules, pyc)
-    } else {
-        verdict
+        Lookup::Unknown => (judge(rules, pyc, None, stat, read_source, verify), None),
     }
 }
 
@@ -491,20 +464,10 @@ fn is_pyc_of_a_source(pyc: &Path) -> bool {
         .is_ok()
 }
 
-/// A pyc that cannot exist where it is expected: its `__pycache__` is a file, or its path is
-/// longer than the system allows. It is missing, not stale (there is nothing to remove).
-fn cannot_exist(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::NotFound
-        || matches!(
-            error.raw_os_error(),
-            Some(libc::ENOTDIR | libc::ENAMETOOLONG)
-        )
-}
-
 fn judge_pycache_file(
     path: &Path,
     is_file: bool,
-    head: Option<&Head>,
+    head: Option<&PycHead>,
     tags: &[Option<&str>],
     targets: &[ScanTarget],
     sources: &HashMap<&[u8], FileFacts>,
@@ -556,14 +519,9 @@ fn judge_pycache_file(
         });
     };
     // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
-    match classify_head(
-        &targets[index].rules,
-        head,
-        path,
-        facts.source_stat(),
-        &source,
-        true,
-    ) {
+    let read_source = || std::fs::read(&source);
+    let stat = facts.source_stat();
+    match judge(&targets[index].rules, path, head, stat, read_source, true) {
         Freshness::Fresh(_) => Some(Finding::Fresh {
             source,
             pyc: path.to_owned(),

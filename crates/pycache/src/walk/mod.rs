@@ -27,7 +27,7 @@ mod tests;
 mod tree;
 
 pub use directory::FileFacts;
-pub(crate) use pycache::{Head, Lookup, PycacheListings};
+pub(crate) use pycache::{Lookup, PycacheListings};
 pub(crate) use scope::Scope;
 pub(crate) use select::{basename, posix_join};
 pub use select::{excluded, has_py_suffix, symlink_allowed};

@@ -5,6 +5,7 @@
 use super::NameFilter;
 use super::directory::{Directory, Kind, Listing};
 use super::select::posix_join;
+use crate::freshness::PycHead;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -13,16 +14,9 @@ fn pycache_path(parent_path: &[u8]) -> OsString {
     OsString::from_vec(posix_join(parent_path, b"__pycache__"))
 }
 
-fn read_head(dir: &Directory, name: &[u8]) -> Head {
-    let mut bytes = [0u8; HEAD_LEN];
-    match dir.read_head(name, &mut bytes) {
-        Ok(len) => Head::Read {
-            bytes,
-            len: len as u8,
-        },
-        Err(error) if error.raw_os_error().is_none() => Head::NotRegular,
-        Err(error) => Head::Failed(error.raw_os_error().unwrap_or(libc::EIO)),
-    }
+/// What the walk reads of the pyc `name` in `dir`.
+fn read_head(dir: &Directory, name: &[u8]) -> PycHead {
+    PycHead::read(|| dir.open_regular(name))
 }
 
 fn sort_by_name(files: &mut [PycacheFile]) {
@@ -93,7 +87,7 @@ pub(super) fn probe_pycache(
             let head = read_head(&dir, &name);
             files.push(PycacheFile {
                 name: OsString::from_vec(name),
-                is_file: matches!(head, Head::Read { .. }),
+                is_file: matches!(head, PycHead::Read { .. }),
                 head: Some(head),
             });
         }
@@ -106,44 +100,6 @@ pub(super) fn probe_pycache(
     })
 }
 
-/// How many bytes of each pyc the walk reads: the longest header.
-const HEAD_LEN: usize = 16;
-
-/// What the walk read of a pyc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Head {
-    /// Its first bytes (up to [`HEAD_LEN`]).
-    Read {
-        /// The bytes; only `len` of them are the file's.
-        bytes: [u8; HEAD_LEN],
-        /// How many were read.
-        len: u8,
-    },
-    /// Opening or reading failed with this `errno`.
-    Failed(i32),
-    /// Not a regular file (a FIFO, a device, a directory): never read.
-    NotRegular,
-}
-
-impl Head {
-    /// The bytes read, or the error as `std::io` reports it.
-    pub(crate) fn bytes(&self) -> Result<&[u8], std::io::Error> {
-        match self {
-            Head::Read { bytes, len } => Ok(&bytes[..usize::from(*len)]),
-            Head::Failed(errno) => Err(std::io::Error::from_raw_os_error(*errno)),
-            Head::NotRegular => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file (a FIFO, a device or a directory)",
-            )),
-        }
-    }
-
-    /// The first `len` bytes read (a header's length), as a read of `len` bytes would give.
-    pub(crate) fn header(&self, len: usize) -> Result<&[u8], std::io::Error> {
-        self.bytes().map(|bytes| &bytes[..bytes.len().min(len)])
-    }
-}
-
 /// A file in a `__pycache__`, as the walk saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PycacheFile {
@@ -151,7 +107,7 @@ pub(crate) struct PycacheFile {
     /// A regular file (not following a symlink).
     pub(crate) is_file: bool,
     /// Its header, when the walk was asked to read it.
-    pub(crate) head: Option<Head>,
+    pub(crate) head: Option<PycHead>,
 }
 
 /// A listed `__pycache__`, its files sorted by name.
