@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// What to remove beyond the default (orphans, stale pycs, temporary files).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CleanOptions {
     /// Also remove pycs of tags outside this list (`--tags`).
     pub keep_tags: Option<Vec<String>>,
@@ -22,6 +23,7 @@ pub struct CleanOptions {
 
 /// One file to remove, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Removal {
     /// The file.
     pub path: PathBuf,
@@ -33,6 +35,7 @@ pub struct Removal {
 
 /// What [`remove`] did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RemovalReport {
     /// Files removed (or that would be, on a dry run).
     pub removed: Vec<Removal>,

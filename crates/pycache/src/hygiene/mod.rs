@@ -19,7 +19,7 @@ use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, PycHead, Stal
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::walk::{
-    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
+    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
     WalkProblem, WalkRoot, basename, excluded, has_py_suffix, posix_join, walk,
 };
 use std::collections::{HashMap, HashSet};
@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 /// What to scan: `pycache compile`'s selection options.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ScanOptions {
     /// Files and directories; empty means each interpreter's `sys.path` (top level only).
     pub targets: Vec<OsString>,
@@ -193,6 +194,7 @@ impl Finding {
 
 /// The result of [`scan`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Scan {
     /// Everything found, sources first (in walk order), then debris.
     pub findings: Vec<Finding>,
@@ -229,16 +231,46 @@ struct ScanTarget {
     max_levels: usize,
 }
 
-/// Scans `options.targets` for `interpreters` (see the module docs).
+/// Scans `options.targets` for `interpreters` (see the module docs): one walk, then the
+/// sources' pycs judged, then the debris in `__pycache__` directories and beside the sources.
 pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
     let threads = options.threads.max(1);
-    let levels: Vec<i8> = if options.levels.is_empty() {
-        vec![-1]
-    } else {
-        options.levels.clone()
-    };
-    let targets: Vec<ScanTarget> = interpreters
+    let targets = scan_targets(interpreters, options);
+    let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
+    let plan: Vec<(&[OsString], usize)> = targets
         .iter()
+        .map(|t| (&t.roots[..], t.max_levels))
+        .collect();
+    let roots = WalkRoot::union(&plan);
+    let walked = walk_tree(&roots, &tags, threads);
+    let mut result = Scan {
+        problems: walked.problems.clone(),
+        pycache_dirs: walked.pycache_dirs.iter().map(PathBuf::from).collect(),
+        roots: (roots.iter())
+            .filter_map(|root| resolved_tree(Path::new(&root.path)))
+            .collect(),
+        ..Scan::default()
+    };
+    let (sources, covered) = judge_sources(&targets, &walked, options, threads);
+    result.findings = sources;
+    let debris = PycacheDebris {
+        tags: &tags,
+        targets: &targets,
+        sources: (walked.candidates.iter())
+            .filter_map(|c| Some((c.path.as_bytes(), c.facts?)))
+            .collect(),
+    };
+    let in_pycache = debris.judge_all(&result.pycache_dirs, &walked.listings, &covered, threads);
+    result.findings.extend(in_pycache);
+    result
+        .findings
+        .extend(beside_sources(&walked.candidates, &covered, options));
+    result
+}
+
+/// Each interpreter's scheme, import rules, roots and depth for `options`.
+fn scan_targets(interpreters: &[Interpreter], options: &ScanOptions) -> Vec<ScanTarget> {
+    (interpreters.iter())
         .map(|interpreter| {
             let scope = Scope::of(
                 interpreter,
@@ -253,14 +285,12 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
                 max_levels: scope.max_levels,
             }
         })
-        .collect();
-    let plan: Vec<(&[OsString], usize)> = targets
-        .iter()
-        .map(|t| (&t.roots[..], t.max_levels))
-        .collect();
-    // The walk stats every source and reads the header of every pyc of a selected tag, holding
-    // each directory open; what follows only looks things up.
-    let tags: Vec<Option<&str>> = interpreters.iter().map(Interpreter::cache_tag).collect();
+        .collect()
+}
+
+/// The walk of `roots`, which stats every source and reads the header of every pyc of a tag in
+/// `tags`, holding each directory open; what follows only looks things up.
+fn walk_tree(roots: &[WalkRoot], tags: &[Option<&str>], threads: usize) -> Walk {
     let wanted = |name: &[u8]| {
         name.ends_with(b".pyc")
             && tag_of(name).is_some_and(|tag| tags.iter().flatten().any(|t| t.as_bytes() == tag))
@@ -272,47 +302,25 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
         pycache: PycacheRead::List(&wanted),
         keep_files: Some(&interesting),
     };
-    let roots = WalkRoot::union(&plan);
-    let walked = walk(&roots, &WalkOptions { threads, prefetch });
-    let listings = &walked.listings;
-    let mut result = Scan {
-        problems: walked.problems.clone(),
-        pycache_dirs: walked.pycache_dirs.iter().map(PathBuf::from).collect(),
-        roots: (roots.iter())
-            .filter_map(|root| resolved_tree(Path::new(&root.path)))
-            .collect(),
-        ..Scan::default()
-    };
-    let candidates: Vec<&Candidate> = walked.candidates.iter().collect();
+    walk(roots, &WalkOptions { threads, prefetch })
+}
 
-    // Every selected source, for every interpreter and level.
-    let mut jobs: Vec<(usize, &Candidate, PathBuf)> = Vec::new();
-    for (t, target) in targets.iter().enumerate() {
-        for root in &target.roots {
-            for candidate in walked.candidates_under(root) {
-                if candidate.depth() > target.max_levels
-                    || !has_py_suffix(&candidate.path)
-                    || excluded(&candidate.path, options.exclude.as_ref(), None)
-                {
-                    continue;
-                }
-                for &level in &levels {
-                    let pyc = if options.legacy {
-                        Some(PathBuf::from(legacy_cache_from_source(&candidate.path)))
-                    } else {
-                        target
-                            .scheme
-                            .cache_from_source(&candidate.path, optimization_for(level).as_deref())
-                            .ok()
-                            .map(PathBuf::from)
-                    };
-                    if let Some(pyc) = pyc {
-                        jobs.push((t, candidate, pyc));
-                    }
-                }
-            }
-        }
-    }
+/// The pycs judged as some source's expected pyc: listed ones by position in the walk's
+/// listings, others by path. The debris passes skip them.
+#[derive(Default)]
+struct Covered {
+    listed: HashSet<(usize, usize)>,
+    paths: HashSet<PathBuf>,
+}
+
+/// Every selected source's expected pycs (per interpreter and level), judged.
+fn judge_sources(
+    targets: &[ScanTarget],
+    walked: &Walk,
+    options: &ScanOptions,
+    threads: usize,
+) -> (Vec<Finding>, Covered) {
+    let jobs = source_jobs(targets, walked, options);
     let judged = parallel_map(&jobs, threads, |(t, candidate, pyc)| {
         let source = Path::new(&candidate.path);
         let facts = candidate
@@ -325,26 +333,25 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             .filter(FileFacts::is_file)?;
         Some(classify_listed(
             &targets[*t].rules,
-            listings,
+            &walked.listings,
             pyc,
             facts,
             source,
             options.verify_payloads,
         ))
     });
-    // The pycs judged as some source's expected pyc: listed ones by position, others by path.
-    let mut covered_listed: HashSet<(usize, usize)> = HashSet::new();
-    let mut covered: HashSet<PathBuf> = HashSet::new();
+    let mut covered = Covered::default();
+    let mut findings = Vec::new();
     for ((t, candidate, pyc), verdict) in jobs.into_iter().zip(judged) {
         let Some((verdict, listed)) = verdict else {
             continue;
         };
         match listed {
-            Some(position) => covered_listed.insert(position),
-            None => covered.insert(pyc.clone()),
+            Some(position) => covered.listed.insert(position),
+            None => covered.paths.insert(pyc.clone()),
         };
         let source = PathBuf::from(&candidate.path);
-        result.findings.push(match verdict {
+        findings.push(match verdict {
             Freshness::Fresh(_) => Finding::Fresh {
                 source,
                 pyc,
@@ -358,48 +365,121 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             },
         });
     }
+    (findings, covered)
+}
 
-    // Debris in __pycache__ directories: the walk listed them (and read the headers of the
-    // selected tags' pycs); a directory it could not list is listed again here.
-    let sources: HashMap<&[u8], FileFacts> = candidates
-        .iter()
-        .filter_map(|c| Some((c.path.as_bytes(), c.facts?)))
-        .collect();
-    let mut pycache_files: Vec<(PathBuf, bool, Option<&PycHead>)> = Vec::new();
-    for dir in &result.pycache_dirs {
-        let dir_bytes = dir.as_os_str().as_bytes();
-        match listings.position(dir_bytes) {
-            Some(at) => {
-                for (i, file) in listings.dirs[at].files.iter().enumerate() {
-                    if !covered_listed.contains(&(at, i)) {
-                        let path = PathBuf::from(OsString::from_vec(posix_join(
-                            dir_bytes,
-                            file.name.as_bytes(),
-                        )));
-                        pycache_files.push((path, file.is_file, file.head.as_ref()));
-                    }
-                }
-            }
-            None => {
-                let Ok(entries) = std::fs::read_dir(dir) else {
+/// Every selected source with each pyc it should have: (interpreter, source, pyc).
+fn source_jobs<'w>(
+    targets: &[ScanTarget],
+    walked: &'w Walk,
+    options: &ScanOptions,
+) -> Vec<(usize, &'w Candidate, PathBuf)> {
+    let levels: &[i8] = if options.levels.is_empty() {
+        &[-1]
+    } else {
+        &options.levels
+    };
+    let mut jobs = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        for root in &target.roots {
+            for candidate in walked.candidates_under(root) {
+                if candidate.depth() > target.max_levels
+                    || !has_py_suffix(&candidate.path)
+                    || excluded(&candidate.path, options.exclude.as_ref(), None)
+                {
                     continue;
-                };
-                let mut names: Vec<(PathBuf, bool, Option<&PycHead>)> = entries
-                    .filter_map(Result::ok)
-                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file()), None))
-                    .filter(|(path, _, _)| !covered.contains(path))
-                    .collect();
-                names.sort_by(|a, b| a.0.cmp(&b.0));
-                pycache_files.extend(names);
+                }
+                for &level in levels {
+                    let pyc = if options.legacy {
+                        Some(PathBuf::from(legacy_cache_from_source(&candidate.path)))
+                    } else {
+                        (target.scheme)
+                            .cache_from_source(&candidate.path, optimization_for(level).as_deref())
+                            .ok()
+                            .map(PathBuf::from)
+                    };
+                    jobs.extend(pyc.map(|pyc| (t, candidate, pyc)));
+                }
             }
         }
     }
-    let debris = parallel_map(&pycache_files, threads, |(path, is_file, head)| {
-        judge_pycache_file(path, *is_file, *head, &tags, &targets, &sources)
-    });
-    result.findings.extend(debris.into_iter().flatten());
+    jobs
+}
 
-    // Legacy pycs and temporary files beside the sources.
+/// What judging the files of `__pycache__` directories needs.
+struct PycacheDebris<'a> {
+    tags: &'a [Option<&'a str>],
+    targets: &'a [ScanTarget],
+    /// The sources the walk stat'ed, by path.
+    sources: HashMap<&'a [u8], FileFacts>,
+}
+
+impl PycacheDebris<'_> {
+    /// Debris in `pycache_dirs`: the walk listed them (and read the headers of the selected
+    /// tags' pycs); a directory it could not list is listed again here.
+    fn judge_all(
+        &self,
+        pycache_dirs: &[PathBuf],
+        listings: &PycacheListings,
+        covered: &Covered,
+        threads: usize,
+    ) -> Vec<Finding> {
+        let mut files: Vec<(PathBuf, bool, Option<&PycHead>)> = Vec::new();
+        for dir in pycache_dirs {
+            let dir_bytes = dir.as_os_str().as_bytes();
+            match listings.position(dir_bytes) {
+                Some(at) => {
+                    for (i, file) in listings.dirs[at].files.iter().enumerate() {
+                        if !covered.listed.contains(&(at, i)) {
+                            let path = PathBuf::from(OsString::from_vec(posix_join(
+                                dir_bytes,
+                                file.name.as_bytes(),
+                            )));
+                            files.push((path, file.is_file, file.head.as_ref()));
+                        }
+                    }
+                }
+                None => files.extend(list_again(dir, &covered.paths)),
+            }
+        }
+        let debris = parallel_map(&files, threads, |(path, is_file, head)| {
+            judge_pycache_file(
+                path,
+                *is_file,
+                *head,
+                self.tags,
+                self.targets,
+                &self.sources,
+            )
+        });
+        debris.into_iter().flatten().collect()
+    }
+}
+
+/// The files of a `__pycache__` the walk could not list, but `covered`, sorted by path.
+fn list_again<'a>(
+    dir: &Path,
+    covered: &HashSet<PathBuf>,
+) -> Vec<(PathBuf, bool, Option<&'a PycHead>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<(PathBuf, bool, Option<&PycHead>)> = entries
+        .filter_map(Result::ok)
+        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_file()), None))
+        .filter(|(path, _, _)| !covered.contains(path))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    names
+}
+
+/// Legacy pycs and temporary files beside the sources.
+fn beside_sources(
+    candidates: &[Candidate],
+    covered: &Covered,
+    options: &ScanOptions,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for candidate in candidates {
         let name = candidate.path.as_bytes();
         if !name.ends_with(b".pyc") && !name.last().is_some_and(u8::is_ascii_digit) {
@@ -410,11 +490,11 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             continue;
         }
         if is_temp_file_name(basename(name)) {
-            result.findings.push(Finding::TempFile { path });
-        } else if name.ends_with(b".pyc") && !covered.contains(&path) {
+            findings.push(Finding::TempFile { path });
+        } else if name.ends_with(b".pyc") && !covered.paths.contains(&path) {
             let source = PathBuf::from(OsString::from_vec(name[..name.len() - 1].to_vec()));
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                result.findings.push(if source.exists() {
+                findings.push(if source.exists() {
                     Finding::LegacyWithSource { pyc: path }
                 } else {
                     Finding::SourcelessLegacy { pyc: path }
@@ -422,7 +502,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
             }
         }
     }
-    result
+    findings
 }
 
 /// The real path of the tree `root` names: the directory itself, or a file's directory.
