@@ -443,16 +443,87 @@ impl PycacheDebris<'_> {
             }
         }
         let debris = parallel_map(&files, threads, |(path, is_file, head)| {
-            judge_pycache_file(
-                path,
-                *is_file,
-                *head,
-                self.tags,
-                self.targets,
-                &self.sources,
-            )
+            self.judge_file(path, *is_file, *head)
         });
         debris.into_iter().flatten().collect()
+    }
+
+    /// What the file at `path` in a `__pycache__` is: a temporary file, an orphan, a pyc of
+    /// another tag, or a selected interpreter's pyc (at a level nobody asked about) judged.
+    fn judge_file(&self, path: &Path, is_file: bool, head: Option<&PycHead>) -> Option<Finding> {
+        let name = path.file_name()?.as_bytes();
+        if is_temp_file_name(name) {
+            return Some(Finding::TempFile {
+                path: path.to_owned(),
+            });
+        }
+        if !name.ends_with(b".pyc") || !is_file {
+            return None;
+        }
+        // A name import's source_from_cache refuses (`a.tag.opt-.pyc`, `a.tag.opt-1.opt-2.pyc`)
+        // is the pyc of no source: import never reads it.
+        if !is_pyc_of_a_source(path) {
+            return Some(Finding::Orphan {
+                pyc: path.to_owned(),
+            });
+        }
+        // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
+        let base = name.split(|&b| b == b'.').next().unwrap_or_default();
+        let mut source_name = base.to_vec();
+        source_name.extend_from_slice(b".py");
+        let source = path
+            .parent()?
+            .parent()?
+            .join(OsStr::from_bytes(&source_name));
+        let facts = (self.sources)
+            .get(source.as_os_str().as_bytes())
+            .copied()
+            .or_else(|| {
+                std::fs::metadata(&source)
+                    .ok()
+                    .map(|m| FileFacts::from_metadata(&m))
+            });
+        let Some(facts) = facts else {
+            return Some(Finding::Orphan {
+                pyc: path.to_owned(),
+            });
+        };
+        let tag = tag_of(name)
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .unwrap_or_default();
+        let Some(index) = self.tags.iter().position(|t| *t == Some(tag.as_str())) else {
+            return Some(Finding::OtherTag {
+                pyc: path.to_owned(),
+                tag,
+            });
+        };
+        // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
+        let read_source = || std::fs::read(&source);
+        let stat = facts.source_stat();
+        match judge(
+            &self.targets[index].rules,
+            path,
+            head,
+            stat,
+            read_source,
+            true,
+        ) {
+            Freshness::Fresh(_) => Some(Finding::Fresh {
+                source,
+                pyc: path.to_owned(),
+                interpreter: index,
+            }),
+            Freshness::Stale(StaleReason::Unreadable(reason)) => Some(Finding::Unreadable {
+                path: path.to_owned(),
+                reason,
+            }),
+            Freshness::Stale(reason) => Some(Finding::Stale {
+                source,
+                pyc: path.to_owned(),
+                interpreter: index,
+                reason,
+            }),
+        }
     }
 }
 
@@ -542,80 +613,4 @@ fn is_pyc_of_a_source(pyc: &Path) -> bool {
     CacheScheme::new(Some("any"), crate::version::PythonVersion::new(3, 99))
         .source_from_cache(pyc.as_os_str())
         .is_ok()
-}
-
-fn judge_pycache_file(
-    path: &Path,
-    is_file: bool,
-    head: Option<&PycHead>,
-    tags: &[Option<&str>],
-    targets: &[ScanTarget],
-    sources: &HashMap<&[u8], FileFacts>,
-) -> Option<Finding> {
-    let name = path.file_name()?.as_bytes();
-    if is_temp_file_name(name) {
-        return Some(Finding::TempFile {
-            path: path.to_owned(),
-        });
-    }
-    if !name.ends_with(b".pyc") || !is_file {
-        return None;
-    }
-    // A name import's source_from_cache refuses (`a.tag.opt-.pyc`, `a.tag.opt-1.opt-2.pyc`)
-    // is the pyc of no source: import never reads it.
-    if !is_pyc_of_a_source(path) {
-        return Some(Finding::Orphan {
-            pyc: path.to_owned(),
-        });
-    }
-    // source_from_cache's rule: the text before the first dot, plus ".py", beside __pycache__.
-    let base = name.split(|&b| b == b'.').next().unwrap_or_default();
-    let mut source_name = base.to_vec();
-    source_name.extend_from_slice(b".py");
-    let source = path
-        .parent()?
-        .parent()?
-        .join(OsStr::from_bytes(&source_name));
-    let facts = sources
-        .get(source.as_os_str().as_bytes())
-        .copied()
-        .or_else(|| {
-            std::fs::metadata(&source)
-                .ok()
-                .map(|m| FileFacts::from_metadata(&m))
-        });
-    let Some(facts) = facts else {
-        return Some(Finding::Orphan {
-            pyc: path.to_owned(),
-        });
-    };
-    let tag = tag_of(name)
-        .map(|t| String::from_utf8_lossy(t).into_owned())
-        .unwrap_or_default();
-    let Some(index) = tags.iter().position(|t| *t == Some(tag.as_str())) else {
-        return Some(Finding::OtherTag {
-            pyc: path.to_owned(),
-            tag,
-        });
-    };
-    // A pyc of a selected interpreter at a level nobody asked about: judge it all the same.
-    let read_source = || std::fs::read(&source);
-    let stat = facts.source_stat();
-    match judge(&targets[index].rules, path, head, stat, read_source, true) {
-        Freshness::Fresh(_) => Some(Finding::Fresh {
-            source,
-            pyc: path.to_owned(),
-            interpreter: index,
-        }),
-        Freshness::Stale(StaleReason::Unreadable(reason)) => Some(Finding::Unreadable {
-            path: path.to_owned(),
-            reason,
-        }),
-        Freshness::Stale(reason) => Some(Finding::Stale {
-            source,
-            pyc: path.to_owned(),
-            interpreter: index,
-            reason,
-        }),
-    }
 }

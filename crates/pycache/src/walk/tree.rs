@@ -98,6 +98,27 @@ fn sort_python(listing: &mut Listing) {
     }
 }
 
+/// Whether the entry `name` of `dir` (of `kind`, as listed) is a directory (following a
+/// symlink, as `os.path.isdir`) and a symlink, with its stat when one had to be made.
+fn what_is(dir: &Directory, name: &[u8], kind: Kind) -> (bool, bool, Option<FileFacts>) {
+    match kind {
+        Kind::Dir => (true, false, None),
+        Kind::File | Kind::Other => (false, false, None),
+        Kind::Symlink => {
+            let target = dir.stat(name, true).ok();
+            (target.is_some_and(|t| t.is_dir()), true, target)
+        }
+        Kind::Unknown => match dir.stat(name, false) {
+            Ok(own) if own.is_symlink() => {
+                let target = dir.stat(name, true).ok();
+                (target.is_some_and(|t| t.is_dir()), true, target)
+            }
+            Ok(own) => (own.is_dir(), false, Some(own)),
+            Err(_) => (false, false, None),
+        },
+    }
+}
+
 /// Lists `dir` and gathers what `prefetch` asks for; returns the record, the names of the
 /// subdirectories to descend into, and the `__pycache__` listing.
 fn read_directory(
@@ -121,22 +142,7 @@ fn read_directory(
     for entry in &listing.entries {
         let name = listing.name(entry);
         let is_py = prefetch.stat_sources && name.ends_with(b".py");
-        let (is_dir, is_link, stat) = match entry.kind {
-            Kind::Dir => (true, false, None),
-            Kind::File | Kind::Other => (false, false, None),
-            Kind::Symlink => {
-                let target = dir.stat(name, true).ok();
-                (target.is_some_and(|t| t.is_dir()), true, target)
-            }
-            Kind::Unknown => match dir.stat(name, false) {
-                Ok(own) if own.is_symlink() => {
-                    let target = dir.stat(name, true).ok();
-                    (target.is_some_and(|t| t.is_dir()), true, target)
-                }
-                Ok(own) => (own.is_dir(), false, Some(own)),
-                Err(_) => (false, false, None),
-            },
-        };
+        let (is_dir, is_link, stat) = what_is(dir, name, entry.kind);
         if name == b"__pycache__" {
             pycache |= is_dir && !is_link;
             pycache_named = true;
