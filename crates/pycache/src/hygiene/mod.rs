@@ -218,8 +218,10 @@ pub fn is_temp_file_name(name: &[u8]) -> bool {
 
 /// The cache tag in a `__pycache__` file name (`foo.cpython-312.opt-1.pyc` → `cpython-312`).
 pub(crate) fn tag_of(name: &[u8]) -> Option<&[u8]> {
-    let parts: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
-    (parts.len() >= 3).then(|| parts[1])
+    let mut parts = name.split(|&b| b == b'.');
+    parts.next()?;
+    let tag = parts.next()?;
+    parts.next().map(|_| tag)
 }
 
 /// One interpreter as the scan sees it: where its pycs go, what its import accepts, which

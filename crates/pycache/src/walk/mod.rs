@@ -181,33 +181,29 @@ struct RootStart {
 }
 
 impl Walk {
-    /// The part of the walk that came from the first root at `path` (empty if none).
-    fn part(&self, path: &OsStr) -> (RootStart, RootStart) {
-        let at = self.starts.iter().position(|s| s.path == path);
-        let end = RootStart {
-            path: OsString::new(),
-            candidates: self.candidates.len(),
-            problems: self.problems.len(),
+    /// The ranges of the three lists that came from the first root at `path` (empty if none).
+    fn part(&self, path: &OsStr) -> [std::ops::Range<usize>; 2] {
+        let Some(at) = self.starts.iter().position(|s| s.path == path) else {
+            return [0..0, 0..0];
         };
-        match at {
-            Some(at) => (
-                self.starts[at].clone(),
-                self.starts.get(at + 1).cloned().unwrap_or(end),
-            ),
-            None => (end.clone(), end),
-        }
+        let start = &self.starts[at];
+        let (candidates, problems) = match self.starts.get(at + 1) {
+            Some(next) => (next.candidates, next.problems),
+            None => (self.candidates.len(), self.problems.len()),
+        };
+        [start.candidates..candidates, start.problems..problems]
     }
 
     /// The candidates found under the root `path`.
     pub fn candidates_under(&self, path: &OsStr) -> &[Candidate] {
-        let (start, end) = self.part(path);
-        &self.candidates[start.candidates..end.candidates]
+        let [candidates, _] = self.part(path);
+        &self.candidates[candidates]
     }
 
     /// The problems met under the root `path`.
     pub fn problems_under(&self, path: &OsStr) -> &[WalkProblem] {
-        let (start, end) = self.part(path);
-        &self.problems[start.problems..end.problems]
+        let [_, problems] = self.part(path);
+        &self.problems[problems]
     }
 }
 

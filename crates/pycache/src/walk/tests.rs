@@ -122,3 +122,49 @@ fn prefetched_stats_and_headers_match_the_file_system() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn roots_walk_once_as_deep_as_needed_and_each_keeps_its_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    fs::create_dir_all(a.join("x/y")).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    fs::write(a.join("top.py"), "").unwrap();
+    fs::write(a.join("x/mid.py"), "").unwrap();
+    fs::write(a.join("x/y/deep.py"), "").unwrap();
+    fs::write(b.join("other.py"), "").unwrap();
+    let (a, b) = (a.into_os_string(), b.into_os_string());
+    let gone = tmp.path().join("gone").into_os_string();
+    let first = [a.clone(), gone.clone()];
+    let second = [b.clone(), a.clone()];
+    let roots = WalkRoot::union(&[(&first[..], 1), (&second[..], 2)]);
+    let depths: Vec<(&OsStr, usize)> = roots
+        .iter()
+        .map(|r| (r.path.as_os_str(), r.max_depth))
+        .collect();
+    assert_eq!(depths, [(a.as_os_str(), 2), (&gone, 1), (&b, 2)]);
+
+    let walked = walk(&roots, &WalkOptions::with_threads(2));
+    let names = |root: &OsStr| -> Vec<usize> {
+        walked
+            .candidates_under(root)
+            .iter()
+            .map(|c| c.depth())
+            .collect()
+    };
+    assert_eq!(names(&a), [0, 1, 2], "a/top.py, a/x/mid.py, a/x/y/deep.py");
+    assert_eq!(names(&b), [0]);
+    assert!(names(&gone).is_empty());
+    assert!(walked.problems_under(&a).is_empty());
+    assert_eq!(
+        walked.problems_under(&gone),
+        [WalkProblem::Missing(gone.clone())]
+    );
+    assert_eq!(walked.problems, [WalkProblem::Missing(gone.clone())]);
+    assert_eq!(walked.candidates.len(), 4);
+    assert!(
+        walked
+            .candidates_under(OsStr::new("/not/a/root"))
+            .is_empty()
+    );
+}
