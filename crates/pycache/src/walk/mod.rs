@@ -6,16 +6,16 @@
 //! undecodable bytes as surrogates), skips every entry named `__pycache__`, yields anything that
 //! is not a directory, and recurses into real (not symlinked) directories while the depth allows.
 //! `compile_file` then drops paths matching `-x`, symlinks pointing outside `-e`, non-files and
-//! names not ending in `.py` ([`select`]). One walk serves every interpreter: each candidate
-//! carries its depth, and each interpreter keeps those within its own `maxlevels` ([`Scope`]).
+//! names not ending in `.py` (`select`). One walk serves every interpreter: each candidate
+//! carries its depth, and each interpreter keeps those within its own `maxlevels` (`Scope`).
 //!
 //! The walk is also where a no-op run spends its time, so it reads, while each directory is
-//! open ([`directory`]), what freshness will ask next ([`Prefetch`]): the stat of every `*.py`
-//! file and the headers of the pycs in the `__pycache__` beside it ([`pycache`]). Directories
-//! are listed on several threads and then put in compileall's order ([`tree`]).
+//! open (`directory`), what freshness will ask next (`Prefetch`): the stat of every `*.py`
+//! file and the headers of the pycs in the `__pycache__` beside it (`pycache`). Directories
+//! are listed on several threads and then put in compileall's order (`tree`).
 //!
 //! [`walk`] is the one entry point and [`Walk`] the one result. Inside, the ordered pass hands
-//! each directory's files to a [`Sink`] as it reaches them; [`Walk`] is the sink that collects,
+//! each directory's files to a `Sink` as it reaches them; [`Walk`] is the sink that collects,
 //! and a caller that streams would be another.
 
 mod directory;
