@@ -10,7 +10,9 @@ pub(crate) fn posix_join(a: &[u8], b: &[u8]) -> Vec<u8> {
     if b.starts_with(b"/") || a.is_empty() {
         return b.to_vec();
     }
-    let mut out = a.to_vec();
+    // One allocation of the final size: this builds the path of every file walked.
+    let mut out = Vec::with_capacity(a.len() + 1 + b.len());
+    out.extend_from_slice(a);
     if !a.ends_with(b"/") {
         out.push(b'/');
     }
@@ -54,4 +56,22 @@ pub fn excluded(
 /// True when the base name ends in `.py` (case-sensitive; a file named just `.py` counts).
 pub fn has_py_suffix(path: &OsStr) -> bool {
     basename(path.as_bytes()).ends_with(b".py")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_as_posixpath_does() {
+        assert_eq!(posix_join(b"a", b"b"), b"a/b");
+        assert_eq!(posix_join(b"a/", b"b"), b"a/b");
+        assert_eq!(posix_join(b"", b"b"), b"b");
+        assert_eq!(posix_join(b"a", b"/b"), b"/b");
+        assert_eq!(posix_join(b"a", b""), b"a/");
+        assert_eq!(basename(b"a/b.py"), b"b.py");
+        assert_eq!(basename(b"b.py"), b"b.py");
+        assert!(has_py_suffix(OsStr::new("d/.py")));
+        assert!(!has_py_suffix(OsStr::new("d.py/x.PY")));
+    }
 }
