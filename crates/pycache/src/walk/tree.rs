@@ -1,19 +1,12 @@
 //! Listing a tree on several threads, then putting it in `compileall._walk_dir`'s order.
 //!
-//! Directories are listed on several threads; a thread descends into its own subdirectories
-//! (holding at most [`MAX_HELD_DIRECTORIES`] open) and hands half of what is left to a thread
-//! that runs dry. The listings are then put in compileall's depth-first order without touching
-//! the file system again, so the result does not depend on the number of threads.
-//!
-//! Why not rayon (which [`crate::parallel`] uses): a thread here opens each subdirectory
-//! relative to its parent's descriptor (`openat`, one name for the kernel to resolve), so a
-//! descent keeps its ancestors open, and the number held is bounded per thread
-//! ([`MAX_HELD_DIRECTORIES`]) to stay within the open-files limit. Work is handed out by path
-//! only when a thread runs dry, half of what is left at a time. A rayon task per subdirectory
-//! would have to carry its parent's descriptor (an `Arc`) while queued, leaving the number of
-//! open directories to the queue's depth, or else open by full path and lose the `openat`
-//! that makes a no-op run cheap; and it would box one job per directory. This scheduler is
-//! kept until a benchmark (which this change could not run) says rayon's does as well.
+//! Directories are listed on a rayon pool of the caller's size, a task per directory: it opens
+//! the directory relative to its parent's descriptor (`openat`, one name for the kernel to
+//! resolve), lists it, and spawns a task per subdirectory. A thread runs its own newest tasks
+//! first (depth first) and an idle one steals the oldest, so the descriptors held open are
+//! those of the directories whose subdirectories wait, at most [`MAX_HELD_DIRECTORIES`] deep.
+//! The listings are then put in compileall's depth-first order without touching the file
+//! system again, so the result does not depend on the number of threads or on who listed what.
 
 use super::directory::{Directory, FileFacts, Kind, Listing, RawEntry};
 use super::pycache::{PycacheDir, list_pycache, probe_pycache};
@@ -23,8 +16,7 @@ use crate::python_str::code_points;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// Walks one root into `sink`: a file named directly, a missing path, or a tree.
 pub(super) fn walk_root(
@@ -187,142 +179,81 @@ fn read_directory(
     )
 }
 
-/// The shared queue of directories still to list, for the threads of [`list_tree`].
-struct Walker<'a> {
-    state: Mutex<WalkerState>,
-    wake: Condvar,
-    /// Threads waiting for work that no queued directory will feed: while this is above
-    /// zero, a thread hands out subdirectories instead of descending into them itself.
-    hungry: AtomicUsize,
-    prefetch: &'a Prefetch<'a>,
-}
-
-struct WalkerState {
-    queue: Vec<(OsString, usize)>,
-    working: usize,
-    waiting: usize,
-}
-
-/// What one thread listed.
+/// What the threads listed: each directory's listing, and the `__pycache__` listings.
 #[derive(Default)]
 struct Found {
     records: Vec<(OsString, Listed)>,
     pycaches: Vec<PycacheDir>,
 }
 
-/// How deep one thread descends with directories held open before it queues the rest.
+/// How many levels below a root directories are opened relative to their parent's descriptor
+/// (which stays open while any of its subdirectories waits to be opened); deeper ones are
+/// opened by path, so that the number of directories held open stays bounded.
 pub(super) const MAX_HELD_DIRECTORIES: usize = 32;
 
-impl Walker<'_> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, WalkerState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
+thread_local! {
+    /// Each thread's `getdents64` buffer, reused for every directory it lists.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
-    fn set_hungry(&self, state: &WalkerState) {
-        self.hungry.store(
-            state.waiting.saturating_sub(state.queue.len()),
-            Ordering::Relaxed,
-        );
-    }
+/// The state the tasks of one [`list_tree`] share.
+struct Lister<'a> {
+    prefetch: &'a Prefetch<'a>,
+    found: Mutex<Found>,
+}
 
-    /// Takes queued directories until every thread is idle and the queue is empty.
-    fn run(&self) -> Found {
-        let mut found = Found::default();
-        let mut buf = Vec::new();
-        loop {
-            let (path, levels) = {
-                let mut state = self.lock();
-                loop {
-                    if let Some(next) = state.queue.pop() {
-                        state.working += 1;
-                        self.set_hungry(&state);
-                        break next;
-                    }
-                    if state.working == 0 {
-                        self.wake.notify_all();
-                        return found;
-                    }
-                    state.waiting += 1;
-                    self.set_hungry(&state);
-                    state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
-                    state.waiting -= 1;
-                    self.set_hungry(&state);
-                }
-            };
-            match Directory::open(&path) {
-                Ok(dir) => self.visit(&dir, path, levels, 0, &mut found, &mut buf),
-                Err(error) => found
-                    .records
-                    .push((path, Listed::Failed(error.to_string()))),
-            }
-            let mut state = self.lock();
-            state.working -= 1;
-            if state.working == 0 && state.queue.is_empty() {
-                self.wake.notify_all();
-            }
-        }
-    }
+/// A directory to open: the subdirectory `name` of an open `parent`, or by path.
+struct ToOpen {
+    parent: Option<(Arc<Directory>, Vec<u8>)>,
+    path: OsString,
+    levels: usize,
+    depth: usize,
+}
 
-    /// Lists `dir`, then its subdirectories: opened from it while no thread is hungry and the
-    /// descent is shallow, queued by path otherwise.
-    fn visit(
-        &self,
-        dir: &Directory,
-        path: OsString,
-        levels: usize,
-        held: usize,
-        found: &mut Found,
-        buf: &mut Vec<u8>,
-    ) {
-        let (outcome, subdirs, pycache) =
-            read_directory(dir, path.as_bytes(), levels, self.prefetch, buf);
+impl Lister<'_> {
+    fn record(&self, path: OsString, listed: Listed, pycache: Option<PycacheDir>) {
+        let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        found.records.push((path, listed));
         found.pycaches.extend(pycache);
-        let names = match &outcome {
-            Listed::Listed(record) => subdirs
-                .iter()
+    }
+
+    /// Opens and lists one directory, then hands each subdirectory to a task of its own.
+    fn visit<'s>(&'s self, scope: &rayon::Scope<'s>, to_open: ToOpen) {
+        let ToOpen {
+            parent,
+            path,
+            levels,
+            depth,
+        } = to_open;
+        let opened = match &parent {
+            Some((parent, name)) => parent.open_subdir(name),
+            None => Directory::open(&path),
+        };
+        drop(parent); // closed once its last subdirectory is open
+        let dir = match opened {
+            Ok(dir) => dir,
+            Err(error) => return self.record(path, Listed::Failed(error.to_string()), None),
+        };
+        let (listed, subdirs, pycache) = BUFFER.with_borrow_mut(|buf| {
+            read_directory(&dir, path.as_bytes(), levels, self.prefetch, buf)
+        });
+        let names: Vec<Vec<u8>> = match &listed {
+            Listed::Listed(record) => (subdirs.iter())
                 .map(|e| record.listing.name(e).to_vec())
                 .collect(),
             Listed::Failed(_) => Vec::new(),
         };
-        let parent = path.as_bytes().to_vec();
-        found.records.push((path, outcome));
-        let mut names = names.into_iter();
-        while let Some(name) = names.next() {
-            let child = OsString::from_vec(posix_join(&parent, &name));
-            if held >= MAX_HELD_DIRECTORIES {
-                self.share(std::iter::once((child, levels - 1)));
-                continue;
-            }
-            if self.hungry.load(Ordering::Relaxed) > 0 {
-                // Hand over half of what is left here (never the one at hand): one wake-up
-                // feeds the idle thread for a while.
-                let mut mine: Vec<Vec<u8>> = names.by_ref().collect();
-                let theirs = mine.split_off(mine.len() / 2);
-                self.share(
-                    theirs
-                        .iter()
-                        .map(|n| (OsString::from_vec(posix_join(&parent, n)), levels - 1)),
-                );
-                names = mine.into_iter();
-            }
-            match dir.open_subdir(&name) {
-                Ok(sub) => self.visit(&sub, child, levels - 1, held + 1, found, buf),
-                Err(error) => found
-                    .records
-                    .push((child, Listed::Failed(error.to_string()))),
-            }
+        let held = (depth < MAX_HELD_DIRECTORIES && !names.is_empty()).then(|| Arc::new(dir));
+        for name in names {
+            let child = ToOpen {
+                path: OsString::from_vec(posix_join(path.as_bytes(), &name)),
+                parent: held.as_ref().map(|dir| (Arc::clone(dir), name)),
+                levels: levels - 1,
+                depth: depth + 1,
+            };
+            scope.spawn(move |scope| self.visit(scope, child));
         }
-    }
-
-    /// Queues directories for any thread to take.
-    fn share(&self, dirs: impl Iterator<Item = (OsString, usize)>) {
-        let mut state = self.lock();
-        let before = state.queue.len();
-        state.queue.extend(dirs);
-        if state.queue.len() > before {
-            self.set_hungry(&state);
-            self.wake.notify_one();
-        }
+        self.record(path, listed, pycache);
     }
 }
 
@@ -334,35 +265,26 @@ fn list_tree(
     threads: usize,
     prefetch: &Prefetch<'_>,
 ) -> (HashMap<OsString, Listed>, Vec<PycacheDir>) {
-    let walker = Walker {
-        state: Mutex::new(WalkerState {
-            queue: vec![(root.to_owned(), max_depth)],
-            working: 0,
-            waiting: 0,
-        }),
-        wake: Condvar::new(),
-        hungry: AtomicUsize::new(0),
+    let lister = Lister {
         prefetch,
+        found: Mutex::new(Found::default()),
     };
-    let found: Vec<Found> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.max(1))
-            .map(|_| scope.spawn(|| walker.run()))
-            .collect();
-        let mut found = vec![walker.run()];
-        found.extend(
-            helpers
-                .into_iter()
-                .map(|h| h.join().expect("a walker thread panicked")),
-        );
-        found
-    });
-    let mut records = HashMap::new();
-    let mut pycaches = Vec::new();
-    for part in found {
-        records.extend(part.records);
-        pycaches.extend(part.pycaches);
+    let start = ToOpen {
+        parent: None,
+        path: root.to_owned(),
+        levels: max_depth,
+        depth: 0,
+    };
+    let shared = &lister;
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool.scope(|scope| shared.visit(scope, start)),
+        Err(_) => rayon::scope(|scope| shared.visit(scope, start)),
     }
-    (records, pycaches)
+    let found = lister.found.into_inner().unwrap_or_else(|p| p.into_inner());
+    (found.records.into_iter().collect(), found.pycaches)
 }
 
 /// compileall's depth-first order over the listings.
