@@ -250,9 +250,14 @@ impl Sink for Walk {
 /// Walks `roots` as compileall's command line does (each to its own depth), with what
 /// `options` asks for.
 pub fn walk(roots: &[WalkRoot], options: &WalkOptions<'_>) -> Walk {
+    // One pool for every root; rayon's global one if no thread can be started.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.max(1))
+        .build()
+        .ok();
     let mut walk = Walk::default();
     for (index, root) in roots.iter().enumerate() {
-        tree::walk_root(index, root, options, &mut walk);
+        tree::walk_root(index, root, options, pool.as_ref(), &mut walk);
     }
     walk
 }

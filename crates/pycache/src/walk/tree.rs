@@ -23,6 +23,7 @@ pub(super) fn walk_root(
     index: usize,
     root: &WalkRoot,
     options: &WalkOptions<'_>,
+    pool: Option<&rayon::ThreadPool>,
     sink: &mut impl Sink,
 ) {
     let path = std::path::Path::new(&root.path);
@@ -42,12 +43,8 @@ pub(super) fn walk_root(
             sink.problem(WalkProblem::Missing(root.path.clone()));
         }
         _ => {
-            let (listings, pycaches) = list_tree(
-                &root.path,
-                root.max_depth,
-                options.threads,
-                &options.prefetch,
-            );
+            let (listings, pycaches) =
+                list_tree(&root.path, root.max_depth, pool, &options.prefetch);
             emit(&root.path, index, &mut Vec::new(), &listings, sink);
             sink.pycache_listings(pycaches);
         }
@@ -257,12 +254,12 @@ impl Lister<'_> {
     }
 }
 
-/// Lists `root` and every directory below it that compileall would enter, on `threads`
-/// threads, with what `prefetch` asks for.
+/// Lists `root` and every directory below it that compileall would enter, on `pool` (rayon's
+/// global pool without one), with what `prefetch` asks for.
 fn list_tree(
     root: &OsStr,
     max_depth: usize,
-    threads: usize,
+    pool: Option<&rayon::ThreadPool>,
     prefetch: &Prefetch<'_>,
 ) -> (HashMap<OsString, Listed>, Vec<PycacheDir>) {
     let lister = Lister {
@@ -276,12 +273,9 @@ fn list_tree(
         depth: 0,
     };
     let shared = &lister;
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-    {
-        Ok(pool) => pool.scope(|scope| shared.visit(scope, start)),
-        Err(_) => rayon::scope(|scope| shared.visit(scope, start)),
+    match pool {
+        Some(pool) => pool.scope(|scope| shared.visit(scope, start)),
+        None => rayon::scope(|scope| shared.visit(scope, start)),
     }
     let found = lister.found.into_inner().unwrap_or_else(|p| p.into_inner());
     (found.records.into_iter().collect(), found.pycaches)
