@@ -168,3 +168,43 @@ fn roots_walk_once_as_deep_as_needed_and_each_keeps_its_part() {
             .is_empty()
     );
 }
+
+/// Descriptors this process has open.
+fn open_descriptors() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn a_deep_walk_holds_a_bounded_number_of_directories_open() {
+    // A comb 300 deep: at each level a leaf `a` (listed last, as its task is the older) and the
+    // chain `b`. Were every parent held until its last subdirectory opened, the whole chain
+    // would be open when the deepest leaf is listed.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dir = tmp.path().to_owned();
+    for _ in 0..300 {
+        fs::create_dir_all(dir.join("a")).unwrap();
+        fs::write(dir.join("a/f.py"), "").unwrap();
+        dir = dir.join("b");
+        fs::create_dir(&dir).unwrap();
+    }
+    let baseline = open_descriptors();
+    let most = std::sync::atomic::AtomicUsize::new(0);
+    let count = |_: &[u8]| {
+        most.fetch_max(open_descriptors(), std::sync::atomic::Ordering::Relaxed);
+        true
+    };
+    let options = WalkOptions {
+        threads: 1,
+        prefetch: Prefetch {
+            keep_files: Some(&count),
+            ..Prefetch::default()
+        },
+    };
+    let walked = walk(&one_root(tmp.path().as_os_str()), &options);
+    assert_eq!(walked.candidates.len(), 300);
+    let most = most.into_inner();
+    assert!(
+        most < baseline + MAX_HELD_DIRECTORIES + 40,
+        "{most} descriptors open at most, {baseline} before the walk"
+    );
+}
