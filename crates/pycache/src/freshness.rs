@@ -306,22 +306,170 @@ pub fn classify_pyc_file(
     stat: SourceStat,
     read_source: impl FnOnce() -> io::Result<Vec<u8>>,
 ) -> Freshness {
-    let mut header = [0u8; 16];
-    let read = crate::regular_file::open(pyc_path).and_then(|mut file| {
-        crate::regular_file::read_head(&mut file, &mut header[..rules.layout.len()])
-    });
-    match read {
-        Ok(filled) => classify_pyc(rules, &header[..filled], stat, read_source),
-        // Its `__pycache__` is a file, or the path is too long: no such pyc can exist.
-        Err(error)
-            if error.kind() == io::ErrorKind::NotFound
-                || matches!(
-                    error.raw_os_error(),
-                    Some(libc::ENOTDIR | libc::ENAMETOOLONG)
-                ) =>
-        {
-            Freshness::Stale(StaleReason::Missing)
+    classify_head(rules, &PycHead::read_path(pyc_path), stat, read_source)
+}
+
+/// How many bytes of a pyc are read before deciding: the longest header.
+pub(crate) const HEAD_LEN: usize = 16;
+
+/// What was read of a pyc before deciding on it: its first [`HEAD_LEN`] bytes, or why not.
+///
+/// This is the one reader of a pyc's header, for the walk (relative to its directory) and for
+/// every other caller (by path). It opens without blocking, so a FIFO or a device named like a
+/// pyc never holds anyone up, and refuses anything that is not a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PycHead {
+    /// Its first bytes (up to [`HEAD_LEN`]).
+    Read {
+        /// The bytes; only `len` of them are the file's.
+        bytes: [u8; HEAD_LEN],
+        /// How many were read.
+        len: u8,
+    },
+    /// Opening or reading failed with this `errno`.
+    Failed(i32),
+    /// Not a regular file (a FIFO, a device, a directory): never read. The text says which.
+    NotRegular(Box<str>),
+}
+
+impl PycHead {
+    /// Reads the head of the file `open` opens (non-blocking, a regular file only: see
+    /// `crate::regular_file`).
+    pub(crate) fn read(open: impl FnOnce() -> io::Result<std::fs::File>) -> Self {
+        let mut bytes = [0u8; HEAD_LEN];
+        let read =
+            open().and_then(|mut file| crate::regular_file::read_head(&mut file, &mut bytes));
+        match read {
+            Ok(len) => PycHead::Read {
+                bytes,
+                len: len as u8,
+            },
+            Err(error) => match error.raw_os_error() {
+                Some(errno) => PycHead::Failed(errno),
+                None => PycHead::NotRegular(error.to_string().into()),
+            },
         }
+    }
+
+    /// Reads the head of the pyc at `path`.
+    pub(crate) fn read_path(path: &std::path::Path) -> Self {
+        PycHead::read(|| crate::regular_file::open(path))
+    }
+
+    /// The bytes read, or the error as `std::io` reports it.
+    pub(crate) fn bytes(&self) -> Result<&[u8], io::Error> {
+        match self {
+            PycHead::Read { bytes, len } => Ok(&bytes[..usize::from(*len)]),
+            PycHead::Failed(errno) => Err(io::Error::from_raw_os_error(*errno)),
+            PycHead::NotRegular(text) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                text.to_string(),
+            )),
+        }
+    }
+
+    /// The first `len` bytes read (a header's length), as a read of `len` bytes would give.
+    pub(crate) fn header(&self, len: usize) -> Result<&[u8], io::Error> {
+        self.bytes().map(|bytes| &bytes[..bytes.len().min(len)])
+    }
+}
+
+/// A pyc that cannot exist where it is expected: no such file, its `__pycache__` is a file, or
+/// its path is longer than the system allows. It is missing, not stale.
+fn cannot_exist(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::NotFound
+        || matches!(
+            error.raw_os_error(),
+            Some(libc::ENOTDIR | libc::ENAMETOOLONG)
+        )
+}
+
+/// Import's verdict from what was read of a pyc: [`classify_pyc`] on its header, or
+/// [`StaleReason::Missing`] / [`StaleReason::Unreadable`] when it could not be read.
+pub(crate) fn classify_head(
+    rules: &ImportRules,
+    head: &PycHead,
+    stat: SourceStat,
+    read_source: impl FnOnce() -> io::Result<Vec<u8>>,
+) -> Freshness {
+    match head.header(rules.layout.len()) {
+        Ok(bytes) => classify_pyc(rules, bytes, stat, read_source),
+        Err(error) if cannot_exist(&error) => Freshness::Stale(StaleReason::Missing),
         Err(error) => Freshness::Stale(StaleReason::Unreadable(error.to_string())),
+    }
+}
+
+/// The one freshness decision of `compile`, `check` and `clean`: import's verdict on the pyc at
+/// `pyc` from `head` (what the walk read of it, or `None` to read it now), and with
+/// `verify_payload`, a fresh pyc whose payload does not parse is [`StaleReason::Corrupt`].
+pub(crate) fn judge(
+    rules: &ImportRules,
+    pyc: &std::path::Path,
+    head: Option<&PycHead>,
+    stat: SourceStat,
+    read_source: impl FnOnce() -> io::Result<Vec<u8>>,
+    verify_payload: bool,
+) -> Freshness {
+    let verdict = match head {
+        Some(head) => classify_head(rules, head, stat, read_source),
+        None => classify_pyc_file(rules, pyc, stat, read_source),
+    };
+    if verify_payload {
+        crate::payload::verified(verdict, rules, pyc)
+    } else {
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::HeaderLayout;
+
+    fn rules() -> ImportRules {
+        ImportRules::for_cpython(PythonVersion::new(3, 12), Magic([0xcb, 0x0d, 0x0d, 0x0a]))
+    }
+
+    const STAT: SourceStat = SourceStat { mtime: 7, size: 3 };
+
+    #[test]
+    fn one_reader_for_every_kind_of_file_and_one_verdict_from_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pyc = tmp.path().join("m.pyc");
+        let header = PycHeader::timestamp(rules().magic, HeaderLayout::Pep552, 7, 3).to_bytes();
+        std::fs::write(&pyc, &header).unwrap();
+        let fresh = PycHead::read_path(&pyc);
+        assert_eq!(fresh.bytes().unwrap(), &header[..]);
+        assert!(judge(&rules(), &pyc, Some(&fresh), STAT, || unreachable!(), false).is_fresh());
+        assert_eq!(
+            classify_pyc_file(&rules(), &pyc, STAT, || unreachable!()),
+            Freshness::Fresh(FreshBy::Timestamp)
+        );
+
+        // A FIFO is refused at once (a blocking open would wait for a writer for ever).
+        let fifo = tmp.path().join("f.pyc");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let head = PycHead::read_path(&fifo);
+        assert!(matches!(head, PycHead::NotRegular(_)), "{head:?}");
+        match judge(&rules(), &fifo, None, STAT, || unreachable!(), false) {
+            Freshness::Stale(StaleReason::Unreadable(why)) => {
+                assert!(why.contains("FIFO"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // No such file, or a file where its directory should be: missing, not unreadable.
+        for missing in [tmp.path().join("gone.pyc"), pyc.join("x.pyc")] {
+            assert_eq!(
+                judge(&rules(), &missing, None, STAT, || unreachable!(), false),
+                Freshness::Stale(StaleReason::Missing)
+            );
+        }
     }
 }

@@ -21,6 +21,11 @@
 //! ```
 #![deny(missing_docs)]
 
+// The walk lists directories with `getdents64` and `/proc/self/fd` tells `clean` where a
+// directory really is: Linux only for now (the README says so).
+#[cfg(not(target_os = "linux"))]
+compile_error!("pycache supports Linux only for now");
+
 pub mod cache;
 mod cache_path;
 pub mod compile;
@@ -39,6 +44,7 @@ pub mod python_str;
 mod regular_file;
 mod source_hash;
 mod version;
+pub mod walk;
 
 pub use cache_path::{CachePathError, CacheScheme, OPT_PREFIX, PYCACHE, legacy_cache_from_source};
 pub use freshness::{

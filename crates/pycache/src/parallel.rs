@@ -1,10 +1,12 @@
-//! A scoped parallel map for the file-system-bound passes (freshness, scans). Work is handed out
-//! in small chunks, so slow directories do not leave a thread idle; results keep input order,
-//! each moved once into place.
+//! A parallel map for the file-system-bound passes (freshness, scans), on rayon.
+//!
+//! Each call runs on a pool of the caller's size (`-j` bounds the file-system passes too), in
+//! chunks of at least [`CHUNK`] items so that slow directories do not leave a thread idle and
+//! the work queue is not contended; results keep input order.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use rayon::prelude::*;
 
-/// Items per hand-out: small enough to balance, large enough that the counter is not contended.
+/// Items per hand-out: small enough to balance, large enough that the queue is not contended.
 const CHUNK: usize = 32;
 
 /// `f` over `items` on `threads` threads; results in input order. Small inputs run inline.
@@ -16,34 +18,12 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
     if threads <= 1 || items.len() < 2 * CHUNK {
         return items.iter().map(f).collect();
     }
-    let next = AtomicUsize::new(0);
-    let mut chunks: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
-        let work = || {
-            let mut mine = Vec::new();
-            loop {
-                let chunk = next.fetch_add(1, Ordering::Relaxed);
-                let start = chunk * CHUNK;
-                if start >= items.len() {
-                    break;
-                }
-                let end = (start + CHUNK).min(items.len());
-                mine.push((chunk, items[start..end].iter().map(&f).collect()));
-            }
-            mine
-        };
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut all = work();
-        for helper in helpers {
-            all.extend(helper.join().expect("a worker thread panicked"));
-        }
-        all
-    });
-    chunks.sort_unstable_by_key(|(chunk, _)| *chunk);
-    let mut results = Vec::with_capacity(items.len());
-    for (_, part) in chunks {
-        results.extend(part);
+    let run = || items.par_iter().with_min_len(CHUNK).map(&f).collect();
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(run),
+        // No thread could be started: do the work here.
+        Err(_) => items.iter().map(&f).collect(),
     }
-    results
 }
 
 #[cfg(test)]
@@ -57,5 +37,18 @@ mod tests {
             let doubled = parallel_map(&items, threads, |&i| i * 2);
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn runs_on_as_many_threads_as_asked() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        parallel_map(&items, 3, |_| {
+            seen.lock().unwrap().insert(std::thread::current().id());
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        });
+        let threads = seen.into_inner().unwrap();
+        assert!(threads.len() <= 3, "{} threads", threads.len());
+        assert!(!threads.contains(&std::thread::current().id()));
     }
 }

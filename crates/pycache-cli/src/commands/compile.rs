@@ -6,10 +6,9 @@ use crate::cli::{CacheArgs, CompileArgs, SelectArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
-use pycache::compile::{
-    CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, WalkProblem, compile,
-};
+use pycache::compile::{CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, compile};
 use pycache::python_str::repr;
+use pycache::walk::WalkProblem;
 use serde_json::json;
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal};

@@ -5,8 +5,8 @@ use super::compile::interpreters;
 use crate::cli::ExtArgs;
 use crate::printer::Printer;
 use pycache::Interpreter;
-use pycache::compile::walk_parallel;
 use pycache::extension::{ExtensionName, ExtensionTag, Found, find_module};
+use pycache::walk::{WalkOptions, WalkRoot, walk};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -58,9 +58,15 @@ fn judge(module: &Module, interpreter: &Interpreter) -> Verdict {
     }
 }
 
-fn modules_under(roots: &[OsString]) -> (Vec<Module>, Vec<pycache::compile::WalkProblem>) {
+fn modules_under(roots: &[OsString]) -> (Vec<Module>, Vec<pycache::walk::WalkProblem>) {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let walk = walk_parallel(roots, 1000, threads);
+    let roots: Vec<WalkRoot> = (roots.iter())
+        .map(|path| WalkRoot {
+            path: path.clone(),
+            max_depth: 1000,
+        })
+        .collect();
+    let walk = walk(&roots, &WalkOptions::with_threads(threads));
     let mut grouped: BTreeMap<(PathBuf, String), Vec<ExtensionName>> = BTreeMap::new();
     for candidate in &walk.candidates {
         let path = Path::new(&candidate.path);

@@ -89,7 +89,7 @@ fn run_command(cli: Cli) -> anyhow::Result<Status> {
 /// as an error; true when there was any: a walk error is a finding, and fails the command.
 pub(crate) fn report_problems(
     printer: &mut crate::printer::Printer,
-    problems: &[pycache::compile::WalkProblem],
+    problems: &[pycache::walk::WalkProblem],
 ) -> std::io::Result<bool> {
     for problem in problems {
         printer.error(&problem_text(problem))?;
@@ -98,9 +98,9 @@ pub(crate) fn report_problems(
 }
 
 /// The text of a walk problem, as compileall words it.
-pub(crate) fn problem_text(problem: &pycache::compile::WalkProblem) -> String {
-    use pycache::compile::WalkProblem;
+pub(crate) fn problem_text(problem: &pycache::walk::WalkProblem) -> String {
     use pycache::python_str::repr;
+    use pycache::walk::WalkProblem;
     use std::os::unix::ffi::OsStrExt;
     match problem {
         WalkProblem::Missing(path) => {
@@ -111,7 +111,7 @@ pub(crate) fn problem_text(problem: &pycache::compile::WalkProblem) -> String {
 }
 
 /// Walk problems in JSON, as `docs/json.md` says: `{"kind", "path", "reason"}`.
-pub(crate) fn problems_json(problems: &[pycache::compile::WalkProblem]) -> Vec<serde_json::Value> {
+pub(crate) fn problems_json(problems: &[pycache::walk::WalkProblem]) -> Vec<serde_json::Value> {
     problems.iter().map(compile::problem_json).collect()
 }
 

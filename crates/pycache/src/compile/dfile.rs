@@ -8,9 +8,9 @@
 //!   component (so a non-prefix can still strip); `-p` is joined in front;
 //! - 3.13: `-s` strips only an exact component prefix, and prints a warning otherwise.
 
-use super::select::{Candidate, basename, posix_join};
 use crate::python_str::repr;
 use crate::version::PythonVersion;
+use crate::walk::{Candidate, basename, posix_join};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 

@@ -1,8 +1,8 @@
 //! The compile engine: `compileall` for one or many interpreters in one run.
 //!
 //! The work is split where each part is exact and cheap:
-//! - Rust walks the tree once (`select`), stating each source and reading each expected pyc's
-//!   header relative to its directory's descriptor, and decides freshness with each target
+//! - Rust walks the tree once ([`crate::walk`]), stating each source and reading each expected
+//!   pyc's header relative to its directory's descriptor, and decides freshness with each target
 //!   interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only when import
 //!   would accept it *and* it has the invalidation mode asked for. A run where everything is
 //!   fresh starts no Python.
@@ -18,29 +18,24 @@
 
 mod cached;
 mod dfile;
-mod directory;
 mod failures;
 mod pool;
-mod select;
 mod worker;
 mod write;
 
 pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
-pub use directory::FileFacts;
-pub use select::{
-    Candidate, Walk, WalkProblem, excluded, has_py_suffix, symlink_allowed, walk, walk_parallel,
-};
-pub(crate) use select::{
-    Head, Lookup, Prefetch, PycacheListings, PycacheRead, basename, posix_join, walk_roots,
-};
 
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
+use crate::freshness::{CheckHashBasedPycs, ImportRules, PycHead, SourceStat, judge};
 use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
 use crate::interpreter::Interpreter;
 use crate::parallel::parallel_map;
 use crate::source_hash::source_hash;
+use crate::walk::{
+    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
+    WalkProblem, WalkRoot, excluded, has_py_suffix, walk,
+};
 use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
 use pool::{Pools, open_files_cap};
 use std::collections::HashMap;
@@ -297,75 +292,6 @@ struct Target {
     roots: Vec<OsString>,
 }
 
-/// What a command derives from an interpreter and the selection options: its cache scheme
-/// (with `--pycache-prefix` applied), the roots to walk (the targets, or `sys.path`) and how
-/// deep (compileall's default for that interpreter, 0 for `sys.path`).
-pub(crate) struct Scope {
-    pub(crate) scheme: CacheScheme,
-    pub(crate) roots: Vec<OsString>,
-    pub(crate) max_levels: usize,
-}
-
-impl Scope {
-    pub(crate) fn of(
-        interpreter: &Interpreter,
-        targets: &[OsString],
-        max_levels: Option<usize>,
-        pycache_prefix: Option<&Option<OsString>>,
-    ) -> Self {
-        let mut scheme = interpreter.cache_scheme();
-        if let Some(prefix) = pycache_prefix {
-            scheme = scheme.with_pycache_prefix(prefix.clone());
-        }
-        if targets.is_empty() {
-            Scope {
-                scheme,
-                roots: sys_path_roots(interpreter),
-                max_levels: 0,
-            }
-        } else {
-            Scope {
-                scheme,
-                roots: targets.to_vec(),
-                max_levels: max_levels.unwrap_or_else(|| default_max_levels(interpreter)),
-            }
-        }
-    }
-}
-
-/// compileall's default recursion depth for `version`.
-fn default_max_levels(interpreter: &Interpreter) -> usize {
-    if interpreter.version().at_least(3, 9) {
-        1000
-    } else {
-        10
-    }
-}
-
-/// The roots compileall uses with no argument: `sys.path` as `python -m compileall` sees it,
-/// where the first entry is the current directory from 3.7 on and skipped before; only
-/// directories.
-fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
-    let cwd = std::env::current_dir()
-        .map(PathBuf::into_os_string)
-        .unwrap_or_default();
-    interpreter
-        .sys_path()
-        .into_iter()
-        .map(PathBuf::into_os_string)
-        .filter_map(|entry| {
-            if entry.is_empty() || entry == "." {
-                interpreter.version().at_least(3, 7).then(|| cwd.clone())
-            } else {
-                Some(entry)
-            }
-        })
-        // compileall only prints "Can't list" for entries that are not directories (zip files,
-        // paths that do not exist): they are not failures, so they are not walked at all.
-        .filter(|entry| Path::new(entry).is_dir())
-        .collect()
-}
-
 struct Job {
     target: usize,
     source: usize,
@@ -480,13 +406,6 @@ fn write_pycs(
     Ok(())
 }
 
-/// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
-/// read or is not a regular file (a FIFO is never waited on).
-fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
-    let mut file = crate::regular_file::open(cfile).ok()?;
-    crate::regular_file::read_head(&mut file, out).ok()
-}
-
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
 /// Headers come from the walk's `listings` where it read them, else from disk.
 fn is_fresh(
@@ -497,55 +416,49 @@ fn is_fresh(
     listings: &PycacheListings,
     verify: bool,
 ) -> bool {
-    let layout = target.rules.layout;
-    let hashes = target.interpreter.source_hash_algorithm().is_some();
     let mut source_bytes: Option<Vec<u8>> = None;
     for cfile in cfiles {
-        let mut buf = [0u8; 16];
-        let data: &[u8] = match listings.find(cfile.as_os_str().as_bytes()) {
+        let read_now;
+        let head = match listings.find(cfile.as_os_str().as_bytes()) {
             Lookup::Missing => return false,
-            Lookup::Listed(_, _, file) if file.head.is_some() => {
-                match file.head.as_ref().map(|head| head.header(layout.len())) {
-                    Some(Ok(bytes)) => bytes,
-                    _ => return false,
-                }
+            Lookup::Listed(_, _, file) if file.head.is_some() => file.head.as_ref(),
+            _ => {
+                read_now = PycHead::read_path(cfile);
+                Some(&read_now)
             }
-            _ => match read_header(cfile, &mut buf[..layout.len()]) {
-                Some(len) => &buf[..len],
-                None => return false,
-            },
         };
-        let mode_matches = match PycHeader::parse(data, layout).map(|h| h.invalidation) {
-            Ok(Invalidation::Timestamp { .. }) => {
-                target.mode == InvalidationMode::Timestamp || !hashes
-            }
-            Ok(Invalidation::Hash { checked: true, .. }) => {
-                target.mode == InvalidationMode::CheckedHash
-            }
-            Ok(Invalidation::Hash { checked: false, .. }) => {
-                target.mode == InvalidationMode::UncheckedHash
-            }
-            Err(_) => false,
-        };
-        if !mode_matches {
+        if !head.is_some_and(|head| has_mode(target, head)) {
             return false;
         }
-        let verdict = classify_pyc(&target.rules, data, stat, || {
+        let read_source = || {
             if source_bytes.is_none() {
                 source_bytes = Some(std::fs::read(source)?);
             }
             Ok(source_bytes.clone().unwrap_or_default())
-        });
-        let verdict = if verify {
-            crate::payload::verified(verdict, &target.rules, cfile)
-        } else {
-            verdict
         };
-        if !matches!(verdict, Freshness::Fresh(_)) {
+        if !judge(&target.rules, cfile, head, stat, read_source, verify).is_fresh() {
             return false;
         }
     }
     true
+}
+
+/// True when the header in `head` has the invalidation mode `target` writes.
+fn has_mode(target: &Target, head: &PycHead) -> bool {
+    let hashes = target.interpreter.source_hash_algorithm().is_some();
+    let Ok(data) = head.header(target.rules.layout.len()) else {
+        return false;
+    };
+    match PycHeader::parse(data, target.rules.layout).map(|h| h.invalidation) {
+        Ok(Invalidation::Timestamp { .. }) => target.mode == InvalidationMode::Timestamp || !hashes,
+        Ok(Invalidation::Hash { checked: true, .. }) => {
+            target.mode == InvalidationMode::CheckedHash
+        }
+        Ok(Invalidation::Hash { checked: false, .. }) => {
+            target.mode == InvalidationMode::UncheckedHash
+        }
+        Err(_) => false,
+    }
 }
 
 /// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the
@@ -676,23 +589,25 @@ pub fn compile(
         },
         keep_files: Some(&is_source),
     };
-    let mut walks = walk_roots(&plan, options.workers.clamp(1, 8), &prefetch);
-    for walked in walks.values() {
-        for problem in &walked.problems {
-            on_event(Event::Problem(problem));
-            summary.problems.push(problem.clone());
-        }
+    let walk_options = WalkOptions {
+        threads: options.workers.clamp(1, 8),
+        prefetch,
+    };
+    let mut walked = walk(&WalkRoot::union(&plan), &walk_options);
+    for problem in &walked.problems {
+        on_event(Event::Problem(problem));
+        summary.problems.push(problem.clone());
     }
 
     // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
-    let listings = PycacheListings::take_from(walks.values_mut());
+    let listings = std::mem::take(&mut walked.listings);
     // One cell per source for all interpreters (a source met under two roots gets two).
     let mut sources: Vec<Arc<SourceCell>> = Vec::new();
     let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
     let mut pairs: Vec<(usize, &OsString, &Candidate, usize)> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         for root in &target.roots {
-            let candidates = &walks[root].candidates;
+            let candidates = walked.candidates_under(root);
             let cells = cell_of
                 .entry(root)
                 .or_insert_with(|| vec![usize::MAX; candidates.len()]);

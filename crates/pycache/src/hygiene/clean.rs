@@ -1,11 +1,12 @@
 //! `pycache clean`: which findings go, and removing them.
 
-use super::{Finding, Scan};
+use super::{Finding, FindingKind, Scan};
 use crate::freshness::StaleReason;
 use std::path::{Path, PathBuf};
 
 /// What to remove beyond the default (orphans, stale pycs, temporary files).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CleanOptions {
     /// Also remove pycs of tags outside this list (`--tags`).
     pub keep_tags: Option<Vec<String>>,
@@ -22,17 +23,19 @@ pub struct CleanOptions {
 
 /// One file to remove, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Removal {
     /// The file.
     pub path: PathBuf,
     /// The finding's kind (`orphan`, `stale`, ...).
-    pub why: &'static str,
+    pub why: FindingKind,
     /// Its size in bytes (of the link itself for a symlink).
     pub bytes: u64,
 }
 
 /// What [`remove`] did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RemovalReport {
     /// Files removed (or that would be, on a dry run).
     pub removed: Vec<Removal>,
@@ -194,7 +197,7 @@ fn remove_inside(removal: &Removal, roots: &[PathBuf], dry_run: bool) -> Result<
         }
     }
     // Held until the unlink: a writer that locks it later finds it gone, not half-removed.
-    let _lock = if removal.why == "temp" {
+    let _lock = if removal.why == FindingKind::Temp {
         Some(temp_file_not_in_use(&dir, name, &stat)?)
     } else {
         None
