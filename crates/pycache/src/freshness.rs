@@ -153,10 +153,6 @@ impl StaleReason {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl fmt::Display for StaleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -182,8 +178,8 @@ impl fmt::Display for StaleReason {
                 write!(
                     f,
                     "hash {} in pyc, source hashes to {}",
-                    hex(pyc),
-                    hex(source)
+                    hex::encode(pyc),
+                    hex::encode(source)
                 )
             }
             StaleReason::SourceUnreadable(why) => write!(f, "source cannot be read: {why}"),
