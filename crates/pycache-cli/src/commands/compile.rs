@@ -299,7 +299,8 @@ fn on_event(
             if !report.warnings.is_empty() && args.quiet < 2 {
                 printer.stderr(report.warnings.as_bytes())?;
             }
-            if let Outcome::Failed(message) = &report.outcome {
+            if let Outcome::Failed(failure) = &report.outcome {
+                let message = &failure.to_string();
                 if args.quiet < 2 {
                     printer.stderr(
                         format!(

@@ -364,7 +364,7 @@ pub(super) fn serve(
                 threads,
                 |(job, payloads)| match context.sources[job.source].bytes() {
                     Ok(source) => report(context, job, &source, payloads, Outcome::FromRemote),
-                    Err(message) => report_outcome(job, Outcome::Failed(message)),
+                    Err(failure) => report_outcome(job, Outcome::Failed(failure)),
                 },
             ));
         }
@@ -415,7 +415,7 @@ fn report(
     let target = &context.targets[job.target];
     let outcome = match write_pycs(target, job, cell, source, payloads, context.options) {
         Ok(()) => served,
-        Err(message) => Outcome::Failed(message),
+        Err(failure) => Outcome::Failed(failure),
     };
     report_outcome(job, outcome)
 }
@@ -428,6 +428,5 @@ fn report_outcome(job: &Job, outcome: Outcome) -> FileReport {
         outcome,
         warnings: String::new(),
         notices: job.notices.clone(),
-        compile_error: false,
     }
 }

@@ -19,6 +19,7 @@
 mod cached;
 mod dfile;
 mod directory;
+mod failure;
 mod failures;
 mod pool;
 mod select;
@@ -28,6 +29,7 @@ mod write;
 pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
 pub use directory::FileFacts;
+pub use failure::Failure;
 pub use select::{
     Candidate, Walk, WalkProblem, excluded, has_py_suffix, symlink_allowed, walk, walk_parallel,
 };
@@ -174,8 +176,8 @@ pub enum Outcome {
     FromRemote,
     /// Its pycs were fresh but not canonical (`reproducible`): rewritten in canonical form.
     Canonicalized,
-    /// It could not be compiled or written; the message says why, as compileall would.
-    Failed(String),
+    /// It could not be compiled or written; the failure renders why, as compileall would.
+    Failed(Failure),
     /// Not done: the run was interrupted first.
     Interrupted,
 }
@@ -195,9 +197,6 @@ pub struct FileReport {
     pub warnings: String,
     /// compileall's own notices (3.13's "stripdir is not a valid prefix").
     pub notices: Vec<String>,
-    /// True when the interpreter itself rejected the source (a SyntaxError and the like), as
-    /// opposed to an I/O error, a timeout or a dead worker.
-    pub compile_error: bool,
 }
 
 /// What [`compile`] tells its caller as it goes.
@@ -396,24 +395,24 @@ impl SourceCell {
     /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
     /// flat however many files and interpreters there are). A source larger than the worker
     /// protocol carries is refused from its size, before anything is read.
-    fn bytes(&self) -> Result<Vec<u8>, String> {
+    fn bytes(&self) -> Result<Vec<u8>, Failure> {
         use std::io::Read;
-        let error = |e: std::io::Error| write::python_os_error(&e, &self.path);
+        let error = |e: std::io::Error| Failure::io(&self.path, e);
         let mut file = crate::regular_file::open(&self.path).map_err(error)?;
         let size = file.metadata().map_err(error)?.len();
         if size > MAX_SOURCE_BYTES {
-            return Err(format!(
-                "{}: the source is {size} bytes; pycache compiles sources of at most {MAX_SOURCE_BYTES} bytes",
-                self.path.display()
-            ));
+            return Err(Failure::SourceTooLarge {
+                path: self.path.clone(),
+                size,
+                limit: MAX_SOURCE_BYTES,
+            });
         }
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         file.read_to_end(&mut data).map_err(error)?;
         if data.len() as u64 > MAX_SOURCE_BYTES {
-            return Err(format!(
-                "{}: the source grew while read",
-                self.path.display()
-            ));
+            return Err(Failure::SourceGrew {
+                path: self.path.clone(),
+            });
         }
         Ok(data)
     }
@@ -459,7 +458,7 @@ fn write_pycs(
     source: &[u8],
     code: &[Vec<u8>],
     options: &CompileOptions,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let metadata = cell.metadata();
     let stat = metadata
         .map(SourceStat::from_metadata)
@@ -553,7 +552,7 @@ fn is_fresh(
 fn canonical_payloads(
     interpreter: &Interpreter,
     payloads: Vec<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<Vec<Vec<u8>>, Failure> {
     let Ok((format, _)) = crate::marshal::Format::for_magic(interpreter.magic()) else {
         return Ok(payloads);
     };
@@ -561,11 +560,9 @@ fn canonical_payloads(
         .iter()
         .map(|payload| crate::marshal::canonical(payload, format))
         .collect::<Result<_, _>>()
-        .map_err(|e| {
-            format!(
-                "{}: unreadable marshal data: {e}",
-                interpreter.display_name()
-            )
+        .map_err(|e| Failure::BadMarshal {
+            interpreter: interpreter.display_name(),
+            reason: e.to_string(),
         })
 }
 
@@ -574,16 +571,20 @@ fn canonical_payloads(
 fn canonicalize_in_place(
     cfiles: &[PathBuf],
     source: Option<&std::fs::Metadata>,
-) -> Result<bool, String> {
+) -> Result<bool, Failure> {
     let mut changed = false;
     for cfile in cfiles {
-        let data = std::fs::read(cfile).map_err(|e| format!("{}: {e}", cfile.display()))?;
+        let data = std::fs::read(cfile).map_err(|e| Failure::NotCanonicalized {
+            path: cfile.clone(),
+            reason: e.to_string(),
+        })?;
         let Ok(pyc) = crate::marshal::Pyc::split(&data) else {
             continue;
         };
-        let canonical = pyc
-            .canonical()
-            .map_err(|e| format!("{}: bad code object: {e}", cfile.display()))?;
+        let canonical = pyc.canonical().map_err(|e| Failure::NotCanonicalized {
+            path: cfile.clone(),
+            reason: format!("bad code object: {e}"),
+        })?;
         if canonical != data {
             write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
             changed = true;
@@ -751,7 +752,6 @@ pub fn compile(
                 },
                 warnings: String::new(),
                 notices: job.notices,
-                compile_error: false,
             });
         } else {
             job.size = size;
@@ -782,10 +782,12 @@ pub fn compile(
                     interpreter: job.target,
                     source: job.candidate.path.clone(),
                     pycs: job.cfiles.clone(),
-                    outcome: Outcome::Failed(message.to_owned()),
+                    outcome: Outcome::Failed(Failure::Rejected {
+                        message: message.to_owned(),
+                        warnings: warnings.to_owned(),
+                    }),
                     warnings: warnings.to_owned(),
                     notices: job.notices.clone(),
-                    compile_error: true,
                 }),
                 None => {
                     keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
@@ -903,10 +905,11 @@ pub fn compile(
                 interpreter: 0,
                 source: OsString::new(),
                 pycs: Vec::new(),
-                outcome: Outcome::Failed(format!("internal error: {error}")),
+                outcome: Outcome::Failed(Failure::Panicked {
+                    message: error.to_string(),
+                }),
                 warnings: String::new(),
                 notices: Vec::new(),
-                compile_error: false,
             },
         };
         if let Some(failures) = &mut failures
@@ -914,8 +917,8 @@ pub fn compile(
         {
             // The stat made for freshness is the one the failure is remembered against.
             match (&report.outcome, shared.sources[source].metadata()) {
-                (Outcome::Failed(message), Some(metadata)) if report.compile_error => {
-                    failures.record(key, metadata, message, &report.warnings);
+                (Outcome::Failed(Failure::Rejected { message, warnings }), Some(metadata)) => {
+                    failures.record(key, metadata, message, warnings);
                 }
                 (Outcome::Compiled, _) => failures.forget(&key),
                 _ => {}
@@ -1022,105 +1025,104 @@ struct Context<'a> {
 }
 
 impl Shared {
+    /// Compiles one job; a panic in it is reported as this file's failure.
     fn run(&self, job: Job) -> FileReport {
         let cell = Arc::clone(&self.sources[job.source]);
-        let mut report = FileReport {
-            interpreter: job.target,
-            source: job.candidate.path.clone(),
-            pycs: job.cfiles.clone(),
-            outcome: Outcome::Interrupted,
-            warnings: String::new(),
-            notices: job.notices.clone(),
-            compile_error: false,
+        let compiled = if self.options.cancel.load(Ordering::SeqCst) {
+            Err(Failure::Interrupted)
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.compile_job(&job, &cell)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(Failure::Panicked {
+                    message: panic_message(&*panic),
+                })
+            })
         };
-        if !self.options.cancel.load(Ordering::SeqCst) {
-            report.outcome =
-                self.compile_job(&job, &cell, &mut report.warnings, &mut report.compile_error);
+        let (outcome, warnings) = match compiled {
+            Ok(warnings) => (Outcome::Compiled, warnings),
+            Err(Failure::Interrupted) => (Outcome::Interrupted, String::new()),
+            Err(failure) => {
+                let warnings = match &failure {
+                    Failure::Rejected { warnings, .. } => warnings.clone(),
+                    _ => String::new(),
+                };
+                (Outcome::Failed(failure), warnings)
+            }
+        };
+        FileReport {
+            interpreter: job.target,
+            source: job.candidate.path,
+            pycs: job.cfiles,
+            outcome,
+            warnings,
+            notices: job.notices,
         }
-        report
     }
 
-    fn compile_job(
-        &self,
-        job: &Job,
-        cell: &SourceCell,
-        warnings: &mut String,
-        compile_error: &mut bool,
-    ) -> Outcome {
+    /// Compiles and writes one job; the warnings the interpreter printed.
+    fn compile_job(&self, job: &Job, cell: &SourceCell) -> Result<String, Failure> {
         let target = &self.targets[job.target];
+        #[cfg(test)]
+        tests::panic_if_asked(&cell.path);
         if job.cfiles.is_empty() {
-            return Outcome::Failed(job.notices.last().cloned().unwrap_or_default());
+            return Err(Failure::NoPycPath {
+                message: job.notices.last().cloned().unwrap_or_default(),
+            });
         }
         for cfile in &job.cfiles {
-            if let Err(message) = write::check_target(cfile) {
-                return Outcome::Failed(message);
-            }
+            write::check_target(cfile)?;
         }
-        let source = match cell.bytes() {
-            Ok(source) => source,
-            Err(message) => return Outcome::Failed(message),
-        };
-        let reply = match self.compile_in_worker(job, &source) {
-            Ok(reply) => reply,
-            Err(Some(message)) => return Outcome::Failed(message),
-            Err(None) => return Outcome::Interrupted,
-        };
-        let code = match reply {
-            Reply::Compiled {
-                code,
-                warnings: text,
-            } => {
-                *warnings = text;
-                code
-            }
-            Reply::Failed {
-                message,
-                warnings: text,
-            } => {
-                *warnings = text;
-                *compile_error = true;
-                return Outcome::Failed(message);
+        let source = cell.bytes()?;
+        let (code, warnings) = match self.compile_in_worker(job, &source)? {
+            Reply::Compiled { code, warnings } => (code, warnings),
+            Reply::Failed { message, warnings } => {
+                return Err(Failure::Rejected { message, warnings });
             }
         };
         if self.options.cancel.load(Ordering::SeqCst) {
-            return Outcome::Interrupted;
+            return Err(Failure::Interrupted);
         }
         let code = if self.options.reproducible {
-            match canonical_payloads(&target.interpreter, code) {
-                Ok(code) => code,
-                Err(message) => return Outcome::Failed(message),
-            }
+            canonical_payloads(&target.interpreter, code)?
         } else {
             code
         };
-        if let Err(message) = write_pycs(target, job, cell, &source, &code, &self.options) {
-            return Outcome::Failed(message);
-        }
+        write_pycs(target, job, cell, &source, &code, &self.options)?;
         if let Some(cache) = &self.cache
             && warnings.is_empty()
         {
             let digest = crate::cache::KeyParts::source_digest(&source);
             cache.store(target, &self.levels, digest, &code);
         }
-        Outcome::Compiled
+        Ok(warnings)
     }
 
     /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
-    /// retried once, a hung one is killed. `Err(None)`: the run was interrupted.
-    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Option<String>> {
+    /// retried once, a hung one is killed.
+    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Failure> {
         let target = &self.targets[job.target];
-        let name = target.interpreter.display_name();
+        let interpreter = || target.interpreter.display_name();
         for attempt in 0..2 {
             let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
                 Ok(lease) => lease,
-                Err(WorkerError::Interrupted) => return Err(None),
+                Err(WorkerError::Interrupted) => return Err(Failure::Interrupted),
                 Err(error @ WorkerError::WrongMagic { .. }) => {
                     target.interpreter.forget_cached_probe();
-                    return Err(Some(format!(
-                        "{name}: {error}: the cached probe was out of date and is dropped; run again"
-                    )));
+                    return Err(Failure::CannotStart {
+                        interpreter: interpreter(),
+                        reason: format!(
+                            "{error}: the cached probe was out of date and is dropped; run again"
+                        ),
+                    });
                 }
-                Err(error) => return Err(Some(format!("{name}: {error}"))),
+                Err(error) => {
+                    return Err(Failure::CannotStart {
+                        interpreter: interpreter(),
+                        reason: error.to_string(),
+                    });
+                }
             };
             match lease
                 .worker()
@@ -1131,16 +1133,34 @@ impl Shared {
                     return Ok(reply);
                 }
                 Err(WorkerError::Died(_)) if attempt == 0 => lease.discard(),
-                Err(WorkerError::Interrupted) => {
-                    lease.discard();
-                    return Err(None);
-                }
                 Err(error) => {
                     lease.discard();
-                    return Err(Some(format!("{name} worker: {error}")));
+                    return Err(match error {
+                        WorkerError::Interrupted => Failure::Interrupted,
+                        WorkerError::Timeout(after) => Failure::TimedOut {
+                            interpreter: interpreter(),
+                            after,
+                        },
+                        other => Failure::WorkerLost {
+                            interpreter: interpreter(),
+                            reason: other.to_string(),
+                        },
+                    });
                 }
             }
         }
         unreachable!("the loop returns on its second attempt")
     }
 }
+
+/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a compile job panicked".to_owned())
+}
+
+#[cfg(test)]
+mod tests;
