@@ -21,7 +21,11 @@ mod dfile;
 mod directory;
 mod failure;
 mod failures;
+mod fresh;
+mod job;
+mod plan;
 mod pool;
+mod schedule;
 mod select;
 mod worker;
 mod write;
@@ -37,22 +41,17 @@ pub(crate) use select::{
     Head, Lookup, Prefetch, PycacheListings, PycacheRead, basename, posix_join, walk_roots,
 };
 
-use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::freshness::{CheckHashBasedPycs, Freshness, ImportRules, SourceStat, classify_pyc};
-use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
+use crate::cache_path::CacheScheme;
+use crate::freshness::{Freshness, SourceStat, classify_pyc};
+use crate::header::{Invalidation, InvalidationMode, PycHeader};
 use crate::interpreter::Interpreter;
-use crate::parallel::parallel_map;
-use crate::source_hash::source_hash;
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
-use pool::{Pools, open_files_cap};
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use plan::InterpreterPlan;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use worker::{Reply, WorkerError};
 
 /// What to compile and how: compileall's options, plus pycache's own.
 #[derive(Debug, Clone)]
@@ -279,23 +278,6 @@ impl CompileSummary {
     }
 }
 
-/// The largest source sent to a worker: a frame's length is a u32, and holds the source with
-/// its name (up to `PATH_MAX`) and levels.
-const MAX_SOURCE_BYTES: u64 = u32::MAX as u64 - 65_536;
-
-/// The least time a worker gets to start and greet, whatever the per-file timeout.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Per-interpreter facts fixed for the run.
-struct Target {
-    interpreter: Interpreter,
-    scheme: CacheScheme,
-    rules: ImportRules,
-    mode: InvalidationMode,
-    max_levels: usize,
-    roots: Vec<OsString>,
-}
-
 /// What a command derives from an interpreter and the selection options: its cache scheme
 /// (with `--pycache-prefix` applied), the roots to walk (the targets, or `sys.path`) and how
 /// deep (compileall's default for that interpreter, 0 for `sys.path`).
@@ -365,59 +347,6 @@ fn sys_path_roots(interpreter: &Interpreter) -> Vec<OsString> {
         .collect()
 }
 
-struct Job {
-    target: usize,
-    source: usize,
-    candidate: Candidate,
-    cfiles: Vec<PathBuf>,
-    name: Vec<u8>,
-    notices: Vec<String>,
-    size: u64,
-}
-
-/// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
-struct SourceCell {
-    path: PathBuf,
-    /// What the walk's stat said, which decides freshness.
-    facts: Option<FileFacts>,
-    /// The full stat of this source, made by whichever job needs it first. Boxed: a
-    /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
-    stat: std::sync::OnceLock<Option<Box<std::fs::Metadata>>>,
-}
-
-impl SourceCell {
-    fn metadata(&self) -> Option<&std::fs::Metadata> {
-        self.stat
-            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
-            .as_deref()
-    }
-
-    /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
-    /// flat however many files and interpreters there are). A source larger than the worker
-    /// protocol carries is refused from its size, before anything is read.
-    fn bytes(&self) -> Result<Vec<u8>, Failure> {
-        use std::io::Read;
-        let error = |e: std::io::Error| Failure::io(&self.path, e);
-        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
-        let size = file.metadata().map_err(error)?.len();
-        if size > MAX_SOURCE_BYTES {
-            return Err(Failure::SourceTooLarge {
-                path: self.path.clone(),
-                size,
-                limit: MAX_SOURCE_BYTES,
-            });
-        }
-        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut data).map_err(error)?;
-        if data.len() as u64 > MAX_SOURCE_BYTES {
-            return Err(Failure::SourceGrew {
-                path: self.path.clone(),
-            });
-        }
-        Ok(data)
-    }
-}
-
 /// The optimization argument `cache_from_source` gets for a `-o` level.
 pub(crate) fn optimization_for(level: i8) -> Option<String> {
     match level {
@@ -425,58 +354,6 @@ pub(crate) fn optimization_for(level: i8) -> Option<String> {
         0 => Some(String::new()),
         l => Some(l.to_string()),
     }
-}
-
-/// The header `py_compile` would write for this source.
-fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
-    let interpreter = &target.interpreter;
-    let layout = interpreter.header_layout();
-    match (target.mode, interpreter.source_hash_algorithm(), layout) {
-        (InvalidationMode::Timestamp, _, _)
-        | (_, None, _)
-        | (_, _, HeaderLayout::MagicMtime | HeaderLayout::MagicMtimeSize) => PycHeader::timestamp(
-            interpreter.magic(),
-            layout,
-            mask_u32(stat.mtime),
-            stat.size as u32,
-        ),
-        (mode, Some(algorithm), HeaderLayout::Pep552) => PycHeader::hash_based(
-            interpreter.magic(),
-            mode == InvalidationMode::CheckedHash,
-            source_hash(algorithm, interpreter.magic(), source),
-        ),
-    }
-}
-
-/// Writes `code` (one payload per level) as `job`'s pycs, as `py_compile` writes them: the
-/// header from the source's stat (or hash), the mode from the source, atomically; with
-/// `--hardlink-dupes`, a level identical to the one before is a hard link to it.
-fn write_pycs(
-    target: &Target,
-    job: &Job,
-    cell: &SourceCell,
-    source: &[u8],
-    code: &[Vec<u8>],
-    options: &CompileOptions,
-) -> Result<(), Failure> {
-    let metadata = cell.metadata();
-    let stat = metadata
-        .map(SourceStat::from_metadata)
-        .unwrap_or(SourceStat { mtime: 0, size: 0 });
-    let header = header_for(target, stat, source).to_bytes();
-    let mode = write::pyc_mode(metadata);
-    for (index, (cfile, payload)) in job.cfiles.iter().zip(code).enumerate() {
-        if index > 0
-            && options.hardlink_dupes
-            && code[index - 1] == *payload
-            && job.cfiles[index - 1] != *cfile
-        {
-            write::hardlink(&job.cfiles[index - 1], cfile)?;
-        } else {
-            write::write_pyc(cfile, &[&header, payload], mode)?;
-        }
-    }
-    Ok(())
 }
 
 /// The first bytes of `cfile` (up to a header's length) into `out`; `None` when it cannot be
@@ -489,7 +366,7 @@ fn read_header(cfile: &Path, out: &mut [u8]) -> Option<usize> {
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
 /// Headers come from the walk's `listings` where it read them, else from disk.
 fn is_fresh(
-    target: &Target,
+    target: &InterpreterPlan,
     cfiles: &[PathBuf],
     stat: SourceStat,
     source: &Path,
@@ -547,619 +424,150 @@ fn is_fresh(
     true
 }
 
-/// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the
-/// interpreter's marshal format is not one [`crate::marshal`] knows.
-fn canonical_payloads(
-    interpreter: &Interpreter,
-    payloads: Vec<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>, Failure> {
-    let Ok((format, _)) = crate::marshal::Format::for_magic(interpreter.magic()) else {
-        return Ok(payloads);
-    };
-    payloads
-        .iter()
-        .map(|payload| crate::marshal::canonical(payload, format))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Failure::BadMarshal {
-            interpreter: interpreter.display_name(),
-            reason: e.to_string(),
-        })
-}
-
-/// Rewrites (atomically) each of the fresh pycs `cfiles` that is not in canonical form; true
-/// when any was. A pyc whose format is unknown is left alone.
-fn canonicalize_in_place(
-    cfiles: &[PathBuf],
-    source: Option<&std::fs::Metadata>,
-) -> Result<bool, Failure> {
-    let mut changed = false;
-    for cfile in cfiles {
-        let data = std::fs::read(cfile).map_err(|e| Failure::NotCanonicalized {
-            path: cfile.clone(),
-            reason: e.to_string(),
-        })?;
-        let Ok(pyc) = crate::marshal::Pyc::split(&data) else {
-            continue;
-        };
-        let canonical = pyc.canonical().map_err(|e| Failure::NotCanonicalized {
-            path: cfile.clone(),
-            reason: format!("bad code object: {e}"),
-        })?;
-        if canonical != data {
-            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
-            changed = true;
-        }
-    }
-    Ok(changed)
-}
-
-/// The end of the pyc names `scheme` gives a module's sources at `level`
-/// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`), when they live in the `__pycache__` beside
-/// the source; `None` under a pycache prefix.
-fn pyc_suffix(scheme: &CacheScheme, level: i8) -> Option<Vec<u8>> {
-    let probe = scheme
-        .cache_from_source(OsStr::new("/d/m.py"), optimization_for(level).as_deref())
-        .ok()?;
-    probe
-        .as_bytes()
-        .strip_prefix(b"/d/__pycache__/m".as_slice())
-        .map(<[u8]>::to_vec)
-}
-
 /// Compiles `options.targets` (or `sys.path`) for every interpreter in `interpreters`,
 /// calling `on_event` on the caller's thread as files finish.
+///
+/// The run is a sequence of stages, each in its own module: plan (`plan`: the walk and one
+/// job per interpreter and source) -> freshness (`fresh`) -> remembered failures
+/// (`failures`) -> the cache of compiled code (`cached`) -> schedule and collect
+/// (`schedule`, running each job as `job` says).
 pub fn compile(
     interpreters: &[Interpreter],
     options: &CompileOptions,
-    mut on_event: impl FnMut(Event<'_>),
+    on_event: impl FnMut(Event<'_>),
 ) -> CompileSummary {
-    let start = Instant::now();
-    let mut levels = options.levels.clone();
-    levels.sort_unstable();
-    levels.dedup();
-    if levels.is_empty() {
-        levels.push(-1);
+    let mut tally = Tally::new(interpreters.len(), on_event);
+    let mut plan = plan::Plan::new(interpreters, options);
+    let walked = plan::walk(&plan, options);
+    for problem in walked.problems() {
+        tally.problem(problem);
     }
-    let default_mode = options
-        .invalidation_mode
-        .unwrap_or_else(InvalidationMode::default_from_env);
-    let targets: Vec<Target> = interpreters
-        .iter()
-        .map(|interpreter| {
-            let scope = Scope::of(
-                interpreter,
-                &options.targets,
-                options.max_levels,
-                options.pycache_prefix.as_ref(),
-            );
-            Target {
-                rules: interpreter.import_rules(CheckHashBasedPycs::Always),
-                mode: if interpreter.source_hash_algorithm().is_some() {
-                    default_mode
-                } else {
-                    InvalidationMode::Timestamp
-                },
-                max_levels: scope.max_levels,
-                roots: scope.roots,
-                interpreter: interpreter.clone(),
-                scheme: scope.scheme,
-            }
-        })
-        .collect();
-    let mut summary = CompileSummary {
-        interpreters: vec![InterpreterSummary::default(); targets.len()],
-        ..CompileSummary::default()
-    };
-
-    // One walk per distinct root, as deep as the deepest interpreter needs.
-    let plan: Vec<(&[OsString], usize)> = targets
-        .iter()
-        .map(|t| (&t.roots[..], t.max_levels))
-        .collect();
-    // The walk stats every source and reads the headers of the pycs any target would use, with
-    // each directory held open (see `directory`).
-    let suffixes: Vec<Vec<u8>> = if options.legacy || options.force {
-        Vec::new()
-    } else {
-        targets
-            .iter()
-            .flat_map(|t| levels.iter().map(|&level| pyc_suffix(&t.scheme, level)))
-            .collect::<Option<Vec<_>>>()
-            .unwrap_or_default()
-    };
-    let is_source = |name: &[u8]| name.ends_with(b".py");
-    let prefetch = Prefetch {
-        stat_sources: true,
-        pycache: if suffixes.is_empty() {
-            PycacheRead::Skip
-        } else {
-            PycacheRead::Probe(&suffixes)
-        },
-        keep_files: Some(&is_source),
-    };
-    let mut walks = walk_roots(&plan, options.workers.clamp(1, 8), &prefetch);
-    for walked in walks.values() {
-        for problem in &walked.problems {
-            on_event(Event::Problem(problem));
-            summary.problems.push(problem.clone());
-        }
-    }
-
-    // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
-    let listings = PycacheListings::take_from(walks.values_mut());
-    // One cell per source for all interpreters (a source met under two roots gets two).
-    let mut sources: Vec<Arc<SourceCell>> = Vec::new();
-    let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
-    let mut pairs: Vec<(usize, &OsString, &Candidate, usize)> = Vec::new();
-    for (t, target) in targets.iter().enumerate() {
-        for root in &target.roots {
-            let candidates = &walks[root].candidates;
-            let cells = cell_of
-                .entry(root)
-                .or_insert_with(|| vec![usize::MAX; candidates.len()]);
-            for (i, candidate) in candidates.iter().enumerate() {
-                if candidate.depth() > target.max_levels || !has_py_suffix(&candidate.path) {
-                    continue;
-                }
-                if cells[i] == usize::MAX {
-                    cells[i] = sources.len();
-                    sources.push(Arc::new(SourceCell {
-                        path: PathBuf::from(&candidate.path),
-                        facts: candidate.facts,
-                        stat: std::sync::OnceLock::new(),
-                    }));
-                }
-                pairs.push((t, root, candidate, cells[i]));
-            }
-        }
-    }
-    let threads = options.workers.clamp(1, 8);
-    let planned = parallel_map(&pairs, threads, |&(t, root, candidate, source)| {
-        let job = plan_job(t, &targets[t], root, candidate, source, &levels, options)?;
-        let cell = &sources[source];
-        let facts = cell
-            .facts
-            .or_else(|| cell.metadata().map(FileFacts::from_metadata))?;
-        if !facts.is_file() {
-            return None; // compileall's isfile(): FIFOs, dangling links and the like are skipped
-        }
-        let fresh = !options.force
-            && is_fresh(
-                &targets[t],
-                &job.cfiles,
-                facts.source_stat(),
-                &cell.path,
-                &listings,
-                options.verify,
-            );
-        let canonicalized = (fresh && options.reproducible)
-            .then(|| canonicalize_in_place(&job.cfiles, cell.metadata()));
-        Some((job, fresh, facts.size, canonicalized))
-    });
-    drop(pairs);
-    let mut stale: Vec<Job> = Vec::new();
+    let found = plan::found(&mut plan, &walked);
+    let decided = fresh::decide_all(&plan, &found, &walked.listings, options);
+    drop(found);
     let mut fresh_reports = Vec::new();
-    for (mut job, fresh, size, canonicalized) in planned.into_iter().flatten() {
-        if fresh {
-            fresh_reports.push(FileReport {
-                interpreter: job.target,
-                source: job.candidate.path,
-                pycs: job.cfiles,
-                outcome: match canonicalized {
-                    None | Some(Ok(false)) => Outcome::Fresh,
-                    Some(Ok(true)) => Outcome::Canonicalized,
-                    Some(Err(message)) => Outcome::Failed(message),
-                },
-                warnings: String::new(),
-                notices: job.notices,
-            });
-        } else {
-            job.size = size;
-            stale.push(job);
+    let mut stale = Vec::new();
+    for decided in decided {
+        match decided {
+            fresh::Decided::Fresh(report) => fresh_reports.push(report),
+            fresh::Decided::Stale(job) => stale.push(job),
         }
     }
-
-    // Files that failed last time, unchanged since, fail again without starting Python.
-    let mut failures = (!stale.is_empty()).then(failures::Failures::load);
-    let mut remembered_reports = Vec::new();
-    let mut keys: HashMap<(usize, OsString), (failures::Key, usize)> = HashMap::new();
-    if let Some(failures) = &failures {
-        let mut dispatched = Vec::with_capacity(stale.len());
-        for job in stale {
-            let cell = &sources[job.source];
-            let key = failures::Key::new(
-                &targets[job.target].interpreter,
-                &cell.path,
-                &job.name,
-                &levels,
-            );
-            let remembered = cell
-                .metadata()
-                .filter(|_| !options.force)
-                .and_then(|metadata| failures.lookup(&key, metadata));
-            match remembered {
-                Some((message, warnings)) => remembered_reports.push(FileReport {
-                    interpreter: job.target,
-                    source: job.candidate.path.clone(),
-                    pycs: job.cfiles.clone(),
-                    outcome: Outcome::Failed(Failure::Rejected {
-                        message: message.to_owned(),
-                        warnings: warnings.to_owned(),
-                    }),
-                    warnings: warnings.to_owned(),
-                    notices: job.notices.clone(),
-                }),
-                None => {
-                    keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
-                    dispatched.push(job);
-                }
-            }
-        }
-        stale = dispatched;
-    }
-    on_event(Event::Planned {
-        stale: stale.len() + remembered_reports.len(),
-        fresh: fresh_reports.len(),
-    });
-    for report in &fresh_reports {
-        summary.interpreters[report.interpreter].count(&report.outcome);
-        on_event(Event::File(report));
-    }
-    for report in &remembered_reports {
-        summary.interpreters[report.interpreter].failed += 1;
-        on_event(Event::File(report));
-    }
-    for counts in &mut summary.interpreters {
-        counts.elapsed = start.elapsed();
+    let (mut remembered, remembered_reports, stale) =
+        failures::Remembered::consult(&plan, stale, options.force);
+    tally.planned(stale.len() + remembered_reports.len(), fresh_reports.len());
+    for report in fresh_reports.iter().chain(&remembered_reports) {
+        tally.file(report);
     }
     if stale.is_empty() {
-        if let Some(failures) = failures {
-            failures.save();
-        }
-        return summary;
+        remembered.save();
+        return tally.summary;
     }
-
-    // What was compiled before is written from the cache; only the rest goes to the workers.
-    let mut cache_warnings = Vec::new();
-    let cache = cached::CacheStage::open(&options.cache, options.reproducible, &mut cache_warnings);
-    if let Some(cache) = &cache {
-        let context = Context {
-            targets: &targets,
-            sources: &sources,
-            levels: &levels,
-            options,
-        };
-        let served;
-        (served, stale) = cached::serve(cache, &context, stale, &mut cache_warnings);
-        for warning in cache_warnings.drain(..) {
-            on_event(Event::Warning(&warning));
-        }
-        for report in &served {
-            let counts = &mut summary.interpreters[report.interpreter];
-            counts.count(&report.outcome);
-            counts.elapsed = start.elapsed();
-            on_event(Event::File(report));
+    let (cache, stale) = cache_stage(&plan, stale, options, &mut tally);
+    let runner;
+    let cache = if stale.is_empty() {
+        cache.as_ref()
+    } else {
+        let scheduled = schedule::schedule(plan, stale, options, cache);
+        runner = schedule::collect(scheduled, &mut remembered, &mut tally);
+        runner.cache.as_ref()
+    };
+    if let Some(cache) = cache {
+        let mut warnings = Vec::new();
+        tally.summary.cache = Some(cache.finish(&mut warnings));
+        for warning in &warnings {
+            tally.warning(warning);
         }
     }
-    if stale.is_empty() {
-        if let Some(cache) = &cache {
-            summary.cache = Some(cache.finish(&mut cache_warnings));
-        }
-        for warning in &cache_warnings {
-            on_event(Event::Warning(warning));
-        }
-        if let Some(failures) = failures {
-            failures.save();
-        }
-        summary.interrupted = options.cancel.load(Ordering::SeqCst);
-        return summary;
-    }
-
-    // One interpreter after another, largest files first within each: workers are started once
-    // per interpreter (not once per file, as interleaving interpreters would force), and no
-    // worker is left holding one big file at the end.
-    stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
-    let workers = options
-        .workers
-        .max(1)
-        .min(open_files_cap())
-        .min(stale.len());
-    let shared = Arc::new(Shared {
-        targets,
-        sources,
-        levels,
-        // Start-up (importing what compileall imports) gets its own allowance, bounded even
-        // when files may take for ever.
-        pools: Pools::new(
-            workers,
-            options
-                .timeout
-                .map_or(STARTUP_TIMEOUT, |t| t.max(STARTUP_TIMEOUT)),
-            Arc::clone(&options.cancel),
-            options.reproducible,
-        ),
-        options: options.clone(),
-        cache,
-    });
-    // Twice as many threads as worker processes: while one thread writes a file's pycs, another
-    // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(workers * 2)
-        .thread_name_prefix("pycache-compile")
-        .build()
-        .expect("at least one worker");
-    let futures: Vec<Future<FileReport>> = stale
-        .into_iter()
-        .map(|job| {
-            let shared = Arc::clone(&shared);
-            executor
-                .submit(move || shared.run(job))
-                .expect("the executor is running")
-        })
-        .collect();
-    for done in as_completed(futures, None) {
-        let Ok(future) = done else { continue };
-        let report = match future.result(None) {
-            Ok(report) => report,
-            Err(error) => FileReport {
-                interpreter: 0,
-                source: OsString::new(),
-                pycs: Vec::new(),
-                outcome: Outcome::Failed(Failure::Panicked {
-                    message: error.to_string(),
-                }),
-                warnings: String::new(),
-                notices: Vec::new(),
-            },
-        };
-        if let Some(failures) = &mut failures
-            && let Some((key, source)) = keys.remove(&(report.interpreter, report.source.clone()))
-        {
-            // The stat made for freshness is the one the failure is remembered against.
-            match (&report.outcome, shared.sources[source].metadata()) {
-                (Outcome::Failed(Failure::Rejected { message, warnings }), Some(metadata)) => {
-                    failures.record(key, metadata, message, warnings);
-                }
-                (Outcome::Compiled, _) => failures.forget(&key),
-                _ => {}
-            }
-        }
-        let counts = &mut summary.interpreters[report.interpreter];
-        counts.count(&report.outcome);
-        counts.elapsed = start.elapsed();
-        on_event(Event::File(&report));
-    }
-    executor.shutdown(true, false);
-    shared.pools.close_all();
-    if let Some(cache) = &shared.cache {
-        summary.cache = Some(cache.finish(&mut cache_warnings));
-    }
-    for warning in &cache_warnings {
-        on_event(Event::Warning(warning));
-    }
-    if let Some(failures) = failures {
-        failures.save();
-    }
-    summary.interrupted = options.cancel.load(Ordering::SeqCst);
-    summary
+    remembered.save();
+    tally.summary.interrupted = options.cancel.load(Ordering::SeqCst);
+    tally.summary
 }
 
-fn plan_job(
-    t: usize,
-    target: &Target,
-    root: &OsString,
-    candidate: &Candidate,
-    source: usize,
-    levels: &[i8],
+/// The cache stage: what was compiled before is written from the cache; only the rest goes
+/// on to the workers.
+fn cache_stage(
+    plan: &plan::Plan,
+    stale: Vec<plan::Job>,
     options: &CompileOptions,
-) -> Option<Job> {
-    if excluded(
-        &candidate.path,
-        options.exclude.as_ref(),
-        options.limit_symlinks.as_deref(),
-    ) {
-        return None;
+    tally: &mut Tally<impl FnMut(Event<'_>)>,
+) -> (Option<cached::CacheStage>, Vec<plan::Job>) {
+    let mut warnings = Vec::new();
+    let cache = cached::CacheStage::open(&options.cache, options.reproducible, &mut warnings);
+    let Some(cache) = cache else {
+        for warning in &warnings {
+            tally.warning(warning);
+        }
+        return (None, stale);
+    };
+    let context = Context {
+        targets: &plan.targets,
+        sources: &plan.sources,
+        levels: &plan.levels,
+        options,
+    };
+    let (served, stale) = cached::serve(&cache, &context, stale, &mut warnings);
+    for warning in &warnings {
+        tally.warning(warning);
     }
-    let mut notices = Vec::new();
-    let name = match dfile_for(
-        target.interpreter.version(),
-        candidate,
-        root,
-        &options.dfile,
-    ) {
-        Ok(dfile) => {
-            notices.extend(dfile.warning.clone());
-            dfile::compiled_name(&dfile, candidate).as_bytes().to_vec()
-        }
-        Err(error) => {
-            notices.push(error.to_string());
-            candidate.path.as_bytes().to_vec()
-        }
-    };
-    let cfiles: Result<Vec<PathBuf>, _> = levels
-        .iter()
-        .map(|&level| {
-            if options.legacy {
-                Ok(PathBuf::from(legacy_cache_from_source(&candidate.path)))
-            } else {
-                target
-                    .scheme
-                    .cache_from_source(&candidate.path, optimization_for(level).as_deref())
-                    .map(PathBuf::from)
-            }
-        })
-        .collect();
-    let cfiles = match cfiles {
-        Ok(cfiles) => cfiles,
-        Err(error) => {
-            notices.push(format!("{}: {error}", error.python_exception()));
-            Vec::new()
-        }
-    };
-    Some(Job {
-        target: t,
-        source,
-        candidate: candidate.clone(),
-        cfiles,
-        name,
-        notices,
-        size: 0,
-    })
-}
-
-struct Shared {
-    targets: Vec<Target>,
-    sources: Vec<Arc<SourceCell>>,
-    levels: Vec<i8>,
-    pools: Pools,
-    options: CompileOptions,
-    cache: Option<cached::CacheStage>,
+    for report in &served {
+        tally.file(report);
+    }
+    (Some(cache), stale)
 }
 
 /// What the stages after planning read: the targets, the sources, the levels and the options.
 struct Context<'a> {
-    targets: &'a [Target],
-    sources: &'a [Arc<SourceCell>],
+    targets: &'a [plan::InterpreterPlan],
+    sources: &'a [Arc<plan::SourceCell>],
     levels: &'a [i8],
     options: &'a CompileOptions,
 }
 
-impl Shared {
-    /// Compiles one job; a panic in it is reported as this file's failure.
-    fn run(&self, job: Job) -> FileReport {
-        let cell = Arc::clone(&self.sources[job.source]);
-        let compiled = if self.options.cancel.load(Ordering::SeqCst) {
-            Err(Failure::Interrupted)
-        } else {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compile_job(&job, &cell)
-            }))
-            .unwrap_or_else(|panic| {
-                Err(Failure::Panicked {
-                    message: panic_message(&*panic),
-                })
-            })
-        };
-        let (outcome, warnings) = match compiled {
-            Ok(warnings) => (Outcome::Compiled, warnings),
-            Err(Failure::Interrupted) => (Outcome::Interrupted, String::new()),
-            Err(failure) => {
-                let warnings = match &failure {
-                    Failure::Rejected { warnings, .. } => warnings.clone(),
-                    _ => String::new(),
-                };
-                (Outcome::Failed(failure), warnings)
-            }
-        };
-        FileReport {
-            interpreter: job.target,
-            source: job.candidate.path,
-            pycs: job.cfiles,
-            outcome,
-            warnings,
-            notices: job.notices,
-        }
-    }
-
-    /// Compiles and writes one job; the warnings the interpreter printed.
-    fn compile_job(&self, job: &Job, cell: &SourceCell) -> Result<String, Failure> {
-        let target = &self.targets[job.target];
-        #[cfg(test)]
-        tests::panic_if_asked(&cell.path);
-        if job.cfiles.is_empty() {
-            return Err(Failure::NoPycPath {
-                message: job.notices.last().cloned().unwrap_or_default(),
-            });
-        }
-        for cfile in &job.cfiles {
-            write::check_target(cfile)?;
-        }
-        let source = cell.bytes()?;
-        let (code, warnings) = match self.compile_in_worker(job, &source)? {
-            Reply::Compiled { code, warnings } => (code, warnings),
-            Reply::Failed { message, warnings } => {
-                return Err(Failure::Rejected { message, warnings });
-            }
-        };
-        if self.options.cancel.load(Ordering::SeqCst) {
-            return Err(Failure::Interrupted);
-        }
-        let code = if self.options.reproducible {
-            canonical_payloads(&target.interpreter, code)?
-        } else {
-            code
-        };
-        write_pycs(target, job, cell, &source, &code, &self.options)?;
-        if let Some(cache) = &self.cache
-            && warnings.is_empty()
-        {
-            let digest = crate::cache::KeyParts::source_digest(&source);
-            cache.store(target, &self.levels, digest, &code);
-        }
-        Ok(warnings)
-    }
-
-    /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
-    /// retried once, a hung one is killed.
-    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Failure> {
-        let target = &self.targets[job.target];
-        let interpreter = || target.interpreter.display_name();
-        for attempt in 0..2 {
-            let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
-                Ok(lease) => lease,
-                Err(WorkerError::Interrupted) => return Err(Failure::Interrupted),
-                Err(error @ WorkerError::WrongMagic { .. }) => {
-                    target.interpreter.forget_cached_probe();
-                    return Err(Failure::CannotStart {
-                        interpreter: interpreter(),
-                        reason: format!(
-                            "{error}: the cached probe was out of date and is dropped; run again"
-                        ),
-                    });
-                }
-                Err(error) => {
-                    return Err(Failure::CannotStart {
-                        interpreter: interpreter(),
-                        reason: error.to_string(),
-                    });
-                }
-            };
-            match lease
-                .worker()
-                .compile(&self.levels, &job.name, source, self.options.timeout)
-            {
-                Ok(reply) => {
-                    lease.release();
-                    return Ok(reply);
-                }
-                Err(WorkerError::Died(_)) if attempt == 0 => lease.discard(),
-                Err(error) => {
-                    lease.discard();
-                    return Err(match error {
-                        WorkerError::Interrupted => Failure::Interrupted,
-                        WorkerError::Timeout(after) => Failure::TimedOut {
-                            interpreter: interpreter(),
-                            after,
-                        },
-                        other => Failure::WorkerLost {
-                            interpreter: interpreter(),
-                            reason: other.to_string(),
-                        },
-                    });
-                }
-            }
-        }
-        unreachable!("the loop returns on its second attempt")
-    }
+/// The summary of a run as it goes, and the caller's `on_event`: each report is counted and
+/// told in one place.
+struct Tally<F> {
+    summary: CompileSummary,
+    start: Instant,
+    on_event: F,
 }
 
-/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a compile job panicked".to_owned())
+impl<F: FnMut(Event<'_>)> Tally<F> {
+    fn new(interpreters: usize, on_event: F) -> Self {
+        Tally {
+            summary: CompileSummary {
+                interpreters: vec![InterpreterSummary::default(); interpreters],
+                ..CompileSummary::default()
+            },
+            start: Instant::now(),
+            on_event,
+        }
+    }
+
+    fn problem(&mut self, problem: &WalkProblem) {
+        (self.on_event)(Event::Problem(problem));
+        self.summary.problems.push(problem.clone());
+    }
+
+    /// Selection and freshness are decided; every interpreter's clock reads this moment until
+    /// its next file.
+    fn planned(&mut self, stale: usize, fresh: usize) {
+        (self.on_event)(Event::Planned { stale, fresh });
+        for counts in &mut self.summary.interpreters {
+            counts.elapsed = self.start.elapsed();
+        }
+    }
+
+    fn file(&mut self, report: &FileReport) {
+        let counts = &mut self.summary.interpreters[report.interpreter];
+        counts.count(&report.outcome);
+        counts.elapsed = self.start.elapsed();
+        (self.on_event)(Event::File(report));
+    }
+
+    fn warning(&mut self, warning: &str) {
+        (self.on_event)(Event::Warning(warning));
+    }
 }
 
 #[cfg(test)]

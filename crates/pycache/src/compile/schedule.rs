@@ -1,0 +1,121 @@
+//! The schedule and collect stages: the jobs left after the cache go to compile threads, one
+//! interpreter after another and largest files first, sharing at most `workers` worker
+//! processes; the caller's thread collects each report as it finishes.
+
+use super::cached::CacheStage;
+use super::failures::Remembered;
+use super::job::Runner;
+use super::plan::{Job, Plan};
+use super::pool::{Pools, open_files_cap};
+use super::{CompileOptions, Failure, FileReport, Outcome, Tally};
+use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The least time a worker gets to start and greet, whatever the per-file timeout.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Jobs submitted to compile threads, each future known by the job it runs.
+pub(super) struct Scheduled {
+    executor: ThreadPoolExecutor,
+    futures: Vec<Future<FileReport>>,
+    /// Each future with a copy of its job, for a future that ends without a report.
+    jobs: Vec<(Future<FileReport>, Job)>,
+    pub(super) runner: Arc<Runner>,
+}
+
+/// Submits `stale` (not empty) to compile threads.
+pub(super) fn schedule(
+    plan: Plan,
+    mut stale: Vec<Job>,
+    options: &CompileOptions,
+    cache: Option<CacheStage>,
+) -> Scheduled {
+    // One interpreter after another, largest files first within each: workers are started once
+    // per interpreter (not once per file, as interleaving interpreters would force), and no
+    // worker is left holding one big file at the end.
+    stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
+    let workers = options
+        .workers
+        .max(1)
+        .min(open_files_cap())
+        .min(stale.len());
+    let runner = Arc::new(Runner {
+        plan,
+        // Start-up (importing what compileall imports) gets its own allowance, bounded even
+        // when files may take for ever.
+        pools: Pools::new(
+            workers,
+            options
+                .timeout
+                .map_or(STARTUP_TIMEOUT, |t| t.max(STARTUP_TIMEOUT)),
+            Arc::clone(&options.cancel),
+            options.reproducible,
+        ),
+        options: options.clone(),
+        cache,
+    });
+    // Twice as many threads as worker processes: while one thread writes a file's pycs, another
+    // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
+    let executor = ThreadPoolExecutor::builder()
+        .max_workers(workers * 2)
+        .thread_name_prefix("pycache-compile")
+        .build()
+        .expect("at least one worker");
+    let mut jobs = Vec::with_capacity(stale.len());
+    let futures = stale
+        .into_iter()
+        .map(|job| {
+            let copy = job.clone();
+            let runner = Arc::clone(&runner);
+            let future = executor
+                .submit(move || runner.run(job))
+                .expect("the executor is running");
+            jobs.push((future.clone(), copy));
+            future
+        })
+        .collect();
+    Scheduled {
+        executor,
+        futures,
+        jobs,
+        runner,
+    }
+}
+
+/// Reports each file as it finishes (remembering rejections), then stops the threads and the
+/// workers; gives back the cache stage's owner.
+pub(super) fn collect(
+    scheduled: Scheduled,
+    remembered: &mut Remembered,
+    tally: &mut Tally<impl FnMut(super::Event<'_>)>,
+) -> Arc<Runner> {
+    let Scheduled {
+        executor,
+        futures,
+        jobs,
+        runner,
+    } = scheduled;
+    for done in as_completed(futures, None) {
+        let Ok(future) = done else { continue };
+        let report = match future.result(None) {
+            Ok(report) => report,
+            // A job catches its own panics; this is the executor failing it.
+            Err(error) => {
+                let (_, job) = jobs
+                    .iter()
+                    .find(|(f, _)| f.ptr_eq(&future))
+                    .expect("every future is a job's");
+                let failure = Failure::Panicked {
+                    message: error.to_string(),
+                };
+                job.clone().report(Outcome::Failed(failure), String::new())
+            }
+        };
+        remembered.settle(&runner.plan, &report);
+        tally.file(&report);
+    }
+    executor.shutdown(true, false);
+    runner.pools.close_all();
+    runner
+}
