@@ -64,6 +64,17 @@ pub enum Failure {
         /// Why.
         reason: String,
     },
+    /// A worker runs another Python than the interpreter's cached probe says (a wrapper script
+    /// that now runs another interpreter); the probe was dropped. The run probes again and
+    /// goes on; this is reported only when that fails.
+    ProbeOutOfDate {
+        /// The interpreter's display name.
+        interpreter: String,
+        /// The magic number the worker reports.
+        found: String,
+        /// The magic number the probe said.
+        expected: String,
+    },
     /// The worker compiling the file died, or sent what cannot be read.
     WorkerLost {
         /// The interpreter's display name.
@@ -154,6 +165,14 @@ impl std::fmt::Display for Failure {
                 interpreter,
                 reason,
             } => write!(f, "{interpreter}: {reason}"),
+            Failure::ProbeOutOfDate {
+                interpreter,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{interpreter}: the worker reports magic {found}, the probe said {expected}: the cached probe was out of date and is dropped; run again"
+            ),
             Failure::WorkerLost {
                 interpreter,
                 reason,

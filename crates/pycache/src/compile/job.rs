@@ -20,6 +20,9 @@ pub(super) struct Runner {
     pub(super) pools: Pools,
     pub(super) options: CompileOptions,
     pub(super) cache: Option<CacheStage>,
+    /// Per interpreter, set by the first worker that contradicts its probe: the failure every
+    /// later job of that interpreter gets at once (the run probes it again afterwards).
+    pub(super) contradicted: Vec<std::sync::OnceLock<Failure>>,
 }
 
 impl Runner {
@@ -94,18 +97,22 @@ impl Runner {
     fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Failure> {
         let target = &self.plan.targets[job.target];
         let interpreter = || target.interpreter.display_name();
+        let contradicted = &self.contradicted[job.target];
         for attempt in 0..2 {
+            if let Some(failure) = contradicted.get() {
+                return Err(failure.clone());
+            }
             let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
                 Ok(lease) => lease,
                 Err(WorkerError::Interrupted) => return Err(Failure::Interrupted),
-                Err(error @ WorkerError::WrongMagic { .. }) => {
+                Err(WorkerError::WrongMagic { found, expected }) => {
                     target.interpreter.forget_cached_probe();
-                    return Err(Failure::CannotStart {
+                    let failure = Failure::ProbeOutOfDate {
                         interpreter: interpreter(),
-                        reason: format!(
-                            "{error}: the cached probe was out of date and is dropped; run again"
-                        ),
-                    });
+                        found,
+                        expected,
+                    };
+                    return Err(contradicted.get_or_init(|| failure).clone());
                 }
                 Err(error) => {
                     return Err(Failure::CannotStart {

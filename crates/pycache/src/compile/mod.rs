@@ -430,13 +430,49 @@ fn is_fresh(
 /// The run is a sequence of stages, each in its own module: plan (`plan`: the walk and one
 /// job per interpreter and source) -> freshness (`fresh`) -> remembered failures
 /// (`failures`) -> the cache of compiled code (`cached`) -> schedule and collect
-/// (`schedule`, running each job as `job` says).
+/// (`schedule`, running each job as `job` says). When a worker contradicts an interpreter's
+/// cached probe (a wrapper script now runs another Python), the interpreter is probed again
+/// and its files go through the stages once more with what the fresh probe says.
 pub fn compile(
     interpreters: &[Interpreter],
     options: &CompileOptions,
     on_event: impl FnMut(Event<'_>),
 ) -> CompileSummary {
     let mut tally = Tally::new(interpreters.len(), on_event);
+    let held = run(interpreters, options, &mut tally, true);
+    let mut again = Vec::new();
+    for t in held.iter().map(|r| r.interpreter) {
+        if !again.iter().any(|(seen, _)| *seen == t)
+            && let Ok(fresh) = Interpreter::probe(interpreters[t].path())
+        {
+            again.push((t, fresh));
+        }
+    }
+    for report in held
+        .iter()
+        .filter(|r| !again.iter().any(|(t, _)| *t == r.interpreter))
+    {
+        tally.file(report);
+    }
+    if !again.is_empty() {
+        let (indices, fresh): (Vec<usize>, Vec<Interpreter>) = again.into_iter().unzip();
+        for &t in &indices {
+            tally.summary.interpreters[t] = InterpreterSummary::default();
+        }
+        tally.map = indices;
+        run(&fresh, options, &mut tally, false);
+    }
+    tally.summary
+}
+
+/// One pass of the stages over `interpreters`; the reports held back because a worker
+/// contradicted its interpreter's probe (when `hold_back`).
+fn run(
+    interpreters: &[Interpreter],
+    options: &CompileOptions,
+    tally: &mut Tally<impl FnMut(Event<'_>)>,
+    hold_back: bool,
+) -> Vec<FileReport> {
     let mut plan = plan::Plan::new(interpreters, options);
     let walked = plan::walk(&plan, options);
     for problem in walked.problems() {
@@ -461,15 +497,16 @@ pub fn compile(
     }
     if stale.is_empty() {
         remembered.save();
-        return tally.summary;
+        return Vec::new();
     }
-    let (cache, stale) = cache_stage(&plan, stale, options, &mut tally);
-    let runner;
+    let (cache, stale) = cache_stage(&plan, stale, options, tally);
+    let (runner, held);
     let cache = if stale.is_empty() {
+        held = Vec::new();
         cache.as_ref()
     } else {
         let scheduled = schedule::schedule(plan, stale, options, cache);
-        runner = schedule::collect(scheduled, &mut remembered, &mut tally);
+        (runner, held) = schedule::collect(scheduled, &mut remembered, tally, hold_back);
         runner.cache.as_ref()
     };
     if let Some(cache) = cache {
@@ -481,7 +518,7 @@ pub fn compile(
     }
     remembered.save();
     tally.summary.interrupted = options.cancel.load(Ordering::SeqCst);
-    tally.summary
+    held
 }
 
 /// The cache stage: what was compiled before is written from the cache; only the rest goes
@@ -530,6 +567,9 @@ struct Tally<F> {
     summary: CompileSummary,
     start: Instant,
     on_event: F,
+    /// Empty on the first pass; on a pass over interpreters probed again, the index in the
+    /// caller's list of each interpreter of the pass (whose walk and plan were told already).
+    map: Vec<usize>,
 }
 
 impl<F: FnMut(Event<'_>)> Tally<F> {
@@ -541,10 +581,14 @@ impl<F: FnMut(Event<'_>)> Tally<F> {
             },
             start: Instant::now(),
             on_event,
+            map: Vec::new(),
         }
     }
 
     fn problem(&mut self, problem: &WalkProblem) {
+        if !self.map.is_empty() {
+            return;
+        }
         (self.on_event)(Event::Problem(problem));
         self.summary.problems.push(problem.clone());
     }
@@ -552,13 +596,24 @@ impl<F: FnMut(Event<'_>)> Tally<F> {
     /// Selection and freshness are decided; every interpreter's clock reads this moment until
     /// its next file.
     fn planned(&mut self, stale: usize, fresh: usize) {
-        (self.on_event)(Event::Planned { stale, fresh });
+        if self.map.is_empty() {
+            (self.on_event)(Event::Planned { stale, fresh });
+        }
         for counts in &mut self.summary.interpreters {
             counts.elapsed = self.start.elapsed();
         }
     }
 
     fn file(&mut self, report: &FileReport) {
+        let Some(&interpreter) = self.map.get(report.interpreter) else {
+            return self.told(report);
+        };
+        let mut report = report.clone();
+        report.interpreter = interpreter;
+        self.told(&report);
+    }
+
+    fn told(&mut self, report: &FileReport) {
         let counts = &mut self.summary.interpreters[report.interpreter];
         counts.count(&report.outcome);
         counts.elapsed = self.start.elapsed();

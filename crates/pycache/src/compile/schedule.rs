@@ -35,6 +35,7 @@ pub(super) fn schedule(
     // per interpreter (not once per file, as interleaving interpreters would force), and no
     // worker is left holding one big file at the end.
     stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
+    let targets = plan.targets.len();
     let workers = options
         .workers
         .max(1)
@@ -54,6 +55,7 @@ pub(super) fn schedule(
         ),
         options: options.clone(),
         cache,
+        contradicted: (0..targets).map(|_| std::sync::OnceLock::new()).collect(),
     });
     // Twice as many threads as worker processes: while one thread writes a file's pycs, another
     // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
@@ -84,12 +86,15 @@ pub(super) fn schedule(
 }
 
 /// Reports each file as it finishes (remembering rejections), then stops the threads and the
-/// workers; gives back the cache stage's owner.
+/// workers; gives back the cache stage's owner, and (when `hold_back`) the reports of the
+/// files whose worker contradicted the interpreter's probe, untold.
 pub(super) fn collect(
     scheduled: Scheduled,
     remembered: &mut Remembered,
     tally: &mut Tally<impl FnMut(super::Event<'_>)>,
-) -> Arc<Runner> {
+    hold_back: bool,
+) -> (Arc<Runner>, Vec<FileReport>) {
+    let mut held = Vec::new();
     let Scheduled {
         executor,
         futures,
@@ -112,10 +117,19 @@ pub(super) fn collect(
                 job.clone().report(Outcome::Failed(failure), String::new())
             }
         };
+        if hold_back
+            && matches!(
+                report.outcome,
+                Outcome::Failed(Failure::ProbeOutOfDate { .. })
+            )
+        {
+            held.push(report);
+            continue;
+        }
         remembered.settle(&runner.plan, &report);
         tally.file(&report);
     }
     executor.shutdown(true, false);
     runner.pools.close_all();
-    runner
+    (runner, held)
 }
