@@ -7,7 +7,8 @@ use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
 use pycache::compile::{
-    CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, WalkProblem, compile,
+    CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, PrefixSetting, WalkProblem,
+    compile,
 };
 use pycache::python_str::repr;
 use serde_json::json;
@@ -60,7 +61,7 @@ pub(crate) struct Selection {
     pub(crate) max_levels: Option<usize>,
     pub(crate) exclude: Option<pycache::exclude::Exclude>,
     pub(crate) levels: Vec<i8>,
-    pub(crate) pycache_prefix: Option<Option<OsString>>,
+    pub(crate) pycache_prefix: PrefixSetting,
 }
 
 pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
@@ -82,10 +83,11 @@ pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
         max_levels: args.recursion.or(args.no_recursion.then_some(0)),
         exclude,
         levels: if levels.is_empty() { vec![-1] } else { levels },
-        pycache_prefix: args
-            .pycache_prefix
-            .clone()
-            .map(|p| Some(p).filter(|p| !p.is_empty())),
+        pycache_prefix: match &args.pycache_prefix {
+            None => PrefixSetting::Interpreter,
+            Some(dir) if dir.is_empty() => PrefixSetting::Off,
+            Some(dir) => PrefixSetting::Dir(dir.clone()),
+        },
     })
 }
 
@@ -99,38 +101,35 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
             "Hardlinking of duplicated bytecode makes sense only for more than one optimization level."
         );
     }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    Ok(CompileOptions {
-        targets: selection.targets,
-        max_levels: selection.max_levels,
-        force: args.force,
-        verify: args.verify,
-        legacy: args.select.legacy,
-        dfile: DfileOptions {
-            ddir: args.ddir.clone(),
-            stripdir: args.stripdir.clone(),
-            prependdir: args.prependdir.clone(),
-        },
-        exclude: selection.exclude,
-        limit_symlinks: args
-            .limit_symlinks
-            .clone()
-            .filter(|d| !d.is_empty())
-            .map(Into::into),
-        workers: match args.workers {
-            None | Some(0) => cores,
-            Some(n) => n,
-        },
-        levels: selection.levels,
-        invalidation_mode: args.invalidation_mode.map(Into::into),
-        hardlink_dupes: args.hardlink_dupes,
-        pycache_prefix: selection.pycache_prefix,
-        timeout: (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout)),
-        cancel: Arc::new(AtomicBool::new(false)),
-        // SOURCE_DATE_EPOCH already means "a reproducible build".
-        reproducible: args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some(),
-        cache: cache_options(&args.cache),
-    })
+    let mut options = CompileOptions::default();
+    options.targets = selection.targets;
+    options.max_levels = selection.max_levels;
+    options.force = args.force;
+    options.verify = args.verify;
+    options.legacy = args.select.legacy;
+    options.dfile = DfileOptions {
+        ddir: args.ddir.clone(),
+        stripdir: args.stripdir.clone(),
+        prependdir: args.prependdir.clone(),
+    };
+    options.exclude = selection.exclude;
+    options.limit_symlinks = args
+        .limit_symlinks
+        .clone()
+        .filter(|d| !d.is_empty())
+        .map(Into::into);
+    if let Some(n) = args.workers.filter(|&n| n > 0) {
+        options.workers = n; // the default is one per core
+    }
+    options.levels = selection.levels;
+    options.invalidation_mode = args.invalidation_mode.map(Into::into);
+    options.hardlink_dupes = args.hardlink_dupes;
+    options.pycache_prefix = selection.pycache_prefix;
+    options.timeout = (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout));
+    // SOURCE_DATE_EPOCH already means "a reproducible build".
+    options.reproducible = args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some();
+    options.cache = cache_options(&args.cache);
+    Ok(options)
 }
 
 /// The cache of compiled code: on unless `--no-cache` or `PYCACHE_NO_CACHE` (not empty or 0);
@@ -254,28 +253,22 @@ fn on_event(
         }
     };
     match event {
-        Event::Planned { stale, .. } => {
-            if show_progress && stale > 0 {
-                printer.start_progress(progress_bar(stale));
-            }
+        Event::Planned { stale, .. } if show_progress && stale > 0 => {
+            printer.start_progress(progress_bar(stale));
         }
-        Event::Warning(warning) => {
-            if args.quiet < 2 {
-                printer.stderr(format!("pycache: warning: {warning}\n").as_bytes())?;
-            }
+        Event::Warning(warning) if args.quiet < 2 => {
+            printer.stderr(format!("pycache: warning: {warning}\n").as_bytes())?;
         }
-        Event::Problem(problem) => {
-            if args.quiet < 2 {
-                let message = match problem {
-                    WalkProblem::Missing(path) => {
-                        format!("{}: No such file or directory", repr(path.as_bytes()))
-                    }
-                    WalkProblem::CantList(dir, why) => {
-                        format!("Can't list {}: {why}", repr(dir.as_bytes()))
-                    }
-                };
-                printer.error(&message)?;
-            }
+        Event::Problem(problem) if args.quiet < 2 => {
+            let message = match problem {
+                WalkProblem::Missing(path) => {
+                    format!("{}: No such file or directory", repr(path.as_bytes()))
+                }
+                WalkProblem::CantList(dir, why) => {
+                    format!("Can't list {}: {why}", repr(dir.as_bytes()))
+                }
+            };
+            printer.error(&message)?;
         }
         Event::File(report) => {
             if args.quiet < 2 {
@@ -315,6 +308,7 @@ fn on_event(
                 failures.push(failure_json(report, message, interpreters, levels));
             }
         }
+        _ => {}
     }
     Ok(())
 }

@@ -53,8 +53,39 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// What to compile and how: compileall's options, plus pycache's own.
+/// Which `sys.pycache_prefix` a run uses (`--pycache-prefix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PrefixSetting {
+    /// Each interpreter's own (from `PYTHONPYCACHEPREFIX`, as it was probed).
+    #[default]
+    Interpreter,
+    /// None, whatever the interpreters say (`--pycache-prefix ''`).
+    Off,
+    /// This directory, for every interpreter (ignored before 3.8, which has no prefix).
+    Dir(OsString),
+}
+
+impl PrefixSetting {
+    /// `scheme` with this setting applied.
+    pub fn apply(&self, scheme: CacheScheme) -> CacheScheme {
+        match self {
+            PrefixSetting::Interpreter => scheme,
+            PrefixSetting::Off => scheme.with_pycache_prefix(None),
+            PrefixSetting::Dir(dir) => scheme.with_pycache_prefix(Some(dir.clone())),
+        }
+    }
+}
+
+/// What to compile and how: compileall's options, plus pycache's own. Made with
+/// [`Default`] and then fields set, so that a new option breaks no caller:
+///
+/// ```
+/// let mut options = pycache::compile::CompileOptions::default();
+/// options.targets = vec!["src".into()];
+/// options.force = true;
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CompileOptions {
     /// Files and directories (`FILE|DIR...`); empty means each interpreter's `sys.path`.
     pub targets: Vec<OsString>,
@@ -81,8 +112,8 @@ pub struct CompileOptions {
     pub invalidation_mode: Option<InvalidationMode>,
     /// `--hardlink-dupes`.
     pub hardlink_dupes: bool,
-    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
-    pub pycache_prefix: Option<Option<OsString>>,
+    /// `--pycache-prefix`.
+    pub pycache_prefix: PrefixSetting,
     /// Per-file (and start-up) timeout; `None` waits forever.
     pub timeout: Option<Duration>,
     /// Set (e.g. from a SIGINT handler) to stop: nothing new starts, nothing is left half done.
@@ -112,7 +143,7 @@ impl Default for CompileOptions {
             levels: vec![-1],
             invalidation_mode: None,
             hardlink_dupes: false,
-            pycache_prefix: None,
+            pycache_prefix: PrefixSetting::Interpreter,
             timeout: Some(Duration::from_secs(60)),
             cancel: Arc::new(AtomicBool::new(false)),
             reproducible: false,
@@ -164,6 +195,7 @@ impl CodeCacheOptions {
 
 /// How one file ended for one interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Compiled and written.
     Compiled,
@@ -183,6 +215,7 @@ pub enum Outcome {
 
 /// One file, one interpreter.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FileReport {
     /// Index of the interpreter in the list given to [`compile`].
     pub interpreter: usize,
@@ -200,6 +233,7 @@ pub struct FileReport {
 
 /// What [`compile`] tells its caller as it goes.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Selection and freshness are decided: `stale` files will be compiled.
     Planned {
@@ -218,6 +252,7 @@ pub enum Event<'a> {
 
 /// Counts for one interpreter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InterpreterSummary {
     /// Files compiled.
     pub compiled: usize,
@@ -254,6 +289,7 @@ impl InterpreterSummary {
 
 /// The result of a run.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CompileSummary {
     /// Per interpreter, in the order given.
     pub interpreters: Vec<InterpreterSummary>,
@@ -292,12 +328,9 @@ impl Scope {
         interpreter: &Interpreter,
         targets: &[OsString],
         max_levels: Option<usize>,
-        pycache_prefix: Option<&Option<OsString>>,
+        pycache_prefix: &PrefixSetting,
     ) -> Self {
-        let mut scheme = interpreter.cache_scheme();
-        if let Some(prefix) = pycache_prefix {
-            scheme = scheme.with_pycache_prefix(prefix.clone());
-        }
+        let scheme = pycache_prefix.apply(interpreter.cache_scheme());
         if targets.is_empty() {
             Scope {
                 scheme,

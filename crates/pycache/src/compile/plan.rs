@@ -133,7 +133,7 @@ impl Plan {
                     interpreter,
                     &options.targets,
                     options.max_levels,
-                    options.pycache_prefix.as_ref(),
+                    &options.pycache_prefix,
                 );
                 InterpreterPlan {
                     rules: interpreter.import_rules(CheckHashBasedPycs::Always),

@@ -54,3 +54,21 @@ fn a_panicking_job_keeps_its_file_and_interpreter() {
     assert_eq!(summary.interpreters[0].compiled, 1);
     assert_eq!(summary.interpreters[1].compiled, 1);
 }
+
+#[test]
+fn a_prefix_setting_keeps_replaces_or_drops_the_interpreters_prefix() {
+    let scheme = CacheScheme::new(Some("cpython-312"), crate::PythonVersion::new(3, 12))
+        .with_pycache_prefix(Some("/env".into()));
+    let prefix = |setting: PrefixSetting| {
+        setting
+            .apply(scheme.clone())
+            .pycache_prefix()
+            .map(std::ffi::OsStr::to_owned)
+    };
+    assert_eq!(prefix(PrefixSetting::Interpreter), Some("/env".into()));
+    assert_eq!(prefix(PrefixSetting::Off), None);
+    assert_eq!(
+        prefix(PrefixSetting::Dir("/flag".into())),
+        Some("/flag".into())
+    );
+}

@@ -43,8 +43,8 @@ pub struct ScanOptions {
     pub legacy: bool,
     /// `-o` levels; empty means the interpreter's own (-1).
     pub levels: Vec<i8>,
-    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
-    pub pycache_prefix: Option<Option<OsString>>,
+    /// `--pycache-prefix`.
+    pub pycache_prefix: crate::compile::PrefixSetting,
     /// How import treats hash-based pycs.
     pub check_hash_based_pycs: CheckHashBasedPycs,
     /// Threads for the file-system passes.
@@ -198,7 +198,7 @@ pub fn scan(interpreters: &[Interpreter], options: &ScanOptions) -> Scan {
                 interpreter,
                 &options.targets,
                 options.max_levels,
-                options.pycache_prefix.as_ref(),
+                &options.pycache_prefix,
             );
             Target {
                 scheme: scope.scheme,
