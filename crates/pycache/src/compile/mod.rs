@@ -11,10 +11,21 @@
 //!   `workers` of them across all interpreters, largest files first.
 //! - Rust builds the header and writes each pyc atomically, as `py_compile` would (`write`).
 //!
-//! Jobs run on a [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them
-//! with [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
-//! never stops the others; a worker that dies is replaced and its file retried once; a hung one
-//! is killed after the per-file timeout.
+//! [`compile`] runs stages, one module each, each with its own input and output types:
+//!
+//! | stage | module | in | out |
+//! |---|---|---|---|
+//! | plan | `plan` | options, interpreters | `Plan` (per-interpreter `InterpreterPlan`, sources), the walk, one `Job` per interpreter and source |
+//! | freshness | `fresh` | `Job` | `Decided::Fresh(FileReport)` or `Decided::Stale(Job)` |
+//! | remembered failures | `failures` | stale `Job`s | reports of files that failed unchanged, the rest |
+//! | cache | `cached` | stale `Job`s | reports of files served from the cache, the rest |
+//! | schedule, collect | `schedule` (each job run by `job`) | stale `Job`s | a `FileReport` each |
+//!
+//! Every way a file can fail is a [`Failure`], which renders compileall's text. Jobs run on a
+//! [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them with
+//! [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
+//! never stops the others (a panicking job included); a worker that dies is replaced and its
+//! file retried once; a hung one is killed after the per-file timeout.
 
 mod cached;
 mod dfile;
