@@ -15,12 +15,10 @@ use std::time::Duration;
 /// The least time a worker gets to start and greet, whatever the per-file timeout.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Jobs submitted to compile threads, each future known by the job it runs.
+/// Jobs submitted to compile threads.
 pub(super) struct Scheduled {
     executor: ThreadPoolExecutor,
     futures: Vec<Future<FileReport>>,
-    /// Each future with a copy of its job, for a future that ends without a report.
-    jobs: Vec<(Future<FileReport>, Job)>,
     pub(super) runner: Arc<Runner>,
 }
 
@@ -64,23 +62,18 @@ pub(super) fn schedule(
         .thread_name_prefix("pycache-compile")
         .build()
         .expect("at least one worker");
-    let mut jobs = Vec::with_capacity(stale.len());
     let futures = stale
         .into_iter()
         .map(|job| {
-            let copy = job.clone();
             let runner = Arc::clone(&runner);
-            let future = executor
+            executor
                 .submit(move || runner.run(job))
-                .expect("the executor is running");
-            jobs.push((future.clone(), copy));
-            future
+                .expect("the executor is running")
         })
         .collect();
     Scheduled {
         executor,
         futures,
-        jobs,
         runner,
     }
 }
@@ -98,24 +91,24 @@ pub(super) fn collect(
     let Scheduled {
         executor,
         futures,
-        jobs,
         runner,
     } = scheduled;
     for done in as_completed(futures, None) {
         let Ok(future) = done else { continue };
         let report = match future.result(None) {
             Ok(report) => report,
-            // A job catches its own panics; this is the executor failing it.
-            Err(error) => {
-                let (_, job) = jobs
-                    .iter()
-                    .find(|(f, _)| f.ptr_eq(&future))
-                    .expect("every future is a job's");
-                let failure = Failure::Panicked {
+            // A job catches its own panics and reports them with its file (`Runner::run`), so
+            // this is the executor itself failing a task (a broken pool): no file to name.
+            Err(error) => FileReport {
+                interpreter: 0,
+                source: std::ffi::OsString::new(),
+                pycs: Vec::new(),
+                outcome: Outcome::Failed(Failure::Panicked {
                     message: error.to_string(),
-                };
-                job.clone().report(Outcome::Failed(failure), String::new())
-            }
+                }),
+                warnings: String::new(),
+                notices: Vec::new(),
+            },
         };
         if hold_back
             && matches!(
