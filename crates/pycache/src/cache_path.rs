@@ -148,6 +148,27 @@ impl CacheScheme {
         }
     }
 
+    /// The end of the pyc names `cache_from_source` gives a module's sources with this
+    /// `optimization` when they live in the `__pycache__` beside the source
+    /// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`); `None` under a `pycache_prefix` or
+    /// without a cache tag.
+    ///
+    /// ```
+    /// use pycache::{CacheScheme, PythonVersion};
+    ///
+    /// let scheme = CacheScheme::new(Some("cpython-311"), PythonVersion::new(3, 11));
+    /// assert_eq!(scheme.pyc_suffix(Some("1")).unwrap(), b".cpython-311.opt-1.pyc");
+    /// ```
+    pub fn pyc_suffix(&self, optimization: Option<&str>) -> Option<Vec<u8>> {
+        let probe = self
+            .cache_from_source_in(OsStr::new("/d/m.py"), optimization, OsStr::new("/"))
+            .ok()?;
+        probe
+            .as_bytes()
+            .strip_prefix(b"/d/__pycache__/m".as_slice())
+            .map(<[u8]>::to_vec)
+    }
+
     /// `importlib.util.cache_from_source(source, optimization=optimization)`.
     ///
     /// `optimization` is the string CPython would get from `str(optimization)`; `None` means

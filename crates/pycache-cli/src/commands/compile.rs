@@ -6,10 +6,13 @@ use crate::cli::{CacheArgs, CompileArgs, SelectArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use pycache::Interpreter;
-use pycache::compile::{CodeCacheOptions, CompileOptions, DfileOptions, Event, Outcome, compile};
+use pycache::compile::{
+    CodeCacheOptions, CompileOptions, CompileSummary, DfileOptions, Event, FileReport, Outcome,
+    PrefixSetting, compile,
+};
 use pycache::python_str::repr;
 use pycache::walk::WalkProblem;
-use serde_json::json;
+use serde::Serialize;
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -59,7 +62,7 @@ pub(crate) struct Selection {
     pub(crate) max_levels: Option<usize>,
     pub(crate) exclude: Option<pycache::exclude::Exclude>,
     pub(crate) levels: Vec<i8>,
-    pub(crate) pycache_prefix: Option<Option<OsString>>,
+    pub(crate) pycache_prefix: PrefixSetting,
 }
 
 pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
@@ -81,10 +84,11 @@ pub(crate) fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
         max_levels: args.recursion.or(args.no_recursion.then_some(0)),
         exclude,
         levels: if levels.is_empty() { vec![-1] } else { levels },
-        pycache_prefix: args
-            .pycache_prefix
-            .clone()
-            .map(|p| Some(p).filter(|p| !p.is_empty())),
+        pycache_prefix: match &args.pycache_prefix {
+            None => PrefixSetting::Interpreter,
+            Some(dir) if dir.is_empty() => PrefixSetting::Off,
+            Some(dir) => PrefixSetting::Dir(dir.clone()),
+        },
     })
 }
 
@@ -98,38 +102,35 @@ fn options(args: &CompileArgs) -> anyhow::Result<CompileOptions> {
             "Hardlinking of duplicated bytecode makes sense only for more than one optimization level."
         );
     }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    Ok(CompileOptions {
-        targets: selection.targets,
-        max_levels: selection.max_levels,
-        force: args.force,
-        verify: args.verify,
-        legacy: args.select.legacy,
-        dfile: DfileOptions {
-            ddir: args.ddir.clone(),
-            stripdir: args.stripdir.clone(),
-            prependdir: args.prependdir.clone(),
-        },
-        exclude: selection.exclude,
-        limit_symlinks: args
-            .limit_symlinks
-            .clone()
-            .filter(|d| !d.is_empty())
-            .map(Into::into),
-        workers: match args.workers {
-            None | Some(0) => cores,
-            Some(n) => n,
-        },
-        levels: selection.levels,
-        invalidation_mode: args.invalidation_mode.map(Into::into),
-        hardlink_dupes: args.hardlink_dupes,
-        pycache_prefix: selection.pycache_prefix,
-        timeout: (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout)),
-        cancel: Arc::new(AtomicBool::new(false)),
-        // SOURCE_DATE_EPOCH already means "a reproducible build".
-        reproducible: args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some(),
-        cache: cache_options(&args.cache),
-    })
+    let mut options = CompileOptions::default();
+    options.targets = selection.targets;
+    options.max_levels = selection.max_levels;
+    options.force = args.force;
+    options.verify = args.verify;
+    options.legacy = args.select.legacy;
+    options.dfile = DfileOptions {
+        ddir: args.ddir.clone(),
+        stripdir: args.stripdir.clone(),
+        prependdir: args.prependdir.clone(),
+    };
+    options.exclude = selection.exclude;
+    options.limit_symlinks = args
+        .limit_symlinks
+        .clone()
+        .filter(|d| !d.is_empty())
+        .map(Into::into);
+    if let Some(n) = args.workers.filter(|&n| n > 0) {
+        options.workers = n; // the default is one per core
+    }
+    options.levels = selection.levels;
+    options.invalidation_mode = args.invalidation_mode.map(Into::into);
+    options.hardlink_dupes = args.hardlink_dupes;
+    options.pycache_prefix = selection.pycache_prefix;
+    options.timeout = (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout));
+    // SOURCE_DATE_EPOCH already means "a reproducible build".
+    options.reproducible = args.reproducible || std::env::var_os("SOURCE_DATE_EPOCH").is_some();
+    options.cache = cache_options(&args.cache);
+    Ok(options)
 }
 
 /// The cache of compiled code: on unless `--no-cache` or `PYCACHE_NO_CACHE` (not empty or 0);
@@ -165,9 +166,10 @@ pub(crate) fn interpreters(requests: &[String]) -> anyhow::Result<Vec<Interprete
 
 /// This process's peak resident set size (pycache itself, not its workers).
 fn peak_rss_kib() -> i64 {
-    // SAFETY: getrusage fills the struct we pass.
+    // rustix has no getrusage; libc's is used, with a zeroed struct it fills.
+    // SAFETY: `rusage` is plain data, for which all-zero bytes are a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF is always valid.
+    // SAFETY: a valid pointer to a `rusage` we own; RUSAGE_SELF is always valid.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
         usage.ru_maxrss
     } else {
@@ -190,81 +192,148 @@ fn progress_bar(stale: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// A failure in JSON: where, for which pyc and level, and (for a `SyntaxError`) the line and
-/// column. The first level is the one that failed: the worker stops at the first error.
-fn failure_json(
-    report: &pycache::compile::FileReport,
-    message: &str,
-    interpreters: &[Interpreter],
-    levels: &[i8],
-) -> serde_json::Value {
-    let interpreter = &interpreters[report.interpreter];
-    let optimization = levels.first().map(|&level| {
-        if level < 0 {
-            i64::from(interpreter.optimize_flag())
-        } else {
-            i64::from(level)
+/// What `-q`, `-qq`, `-v`, `--json` and the terminal let through, decided once for the run.
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    /// Errors, warnings, compileall's notices and the interpreters' warnings (not `-qq`).
+    errors: bool,
+    /// compileall's `Compiling ...` lines (`-v` without `-q`).
+    compiling: bool,
+    /// The summary lines (no `-q`, no `--json`).
+    summary: bool,
+    /// The progress bar (no `-q`, `--json` or `-v`, and stderr a terminal).
+    progress: bool,
+}
+
+impl Shown {
+    fn of(args: &CompileArgs) -> Self {
+        let quiet = args.quiet;
+        Shown {
+            errors: quiet < 2,
+            compiling: args.verbose && quiet == 0,
+            summary: quiet == 0 && !args.json,
+            progress: quiet == 0 && !args.json && !args.verbose && std::io::stderr().is_terminal(),
         }
-    });
-    let location = super::syntax_error::locate(message, std::path::Path::new(&report.source));
-    json!({
-        "interpreter": interpreter.display_name(),
-        "source": crate::json_path::path(&report.source),
-        "pyc": report.pycs.first().map(crate::json_path::path),
-        "optimization": optimization,
-        "exception": location.exception,
-        "line": location.line,
-        "column": location.column,
-        "message": crate::printer::plain(message),
-    })
+    }
+}
+
+/// A failure in `--json`'s `failures`: where, for which pyc and level, and (for a
+/// `SyntaxError`) the line and column.
+#[derive(Debug, Serialize)]
+struct FailureJson {
+    interpreter: String,
+    source: serde_json::Value,
+    pyc: Option<serde_json::Value>,
+    optimization: Option<i64>,
+    exception: Option<String>,
+    line: Option<u64>,
+    column: Option<u64>,
+    message: String,
+}
+
+impl FailureJson {
+    /// The first level is the one that failed: the worker stops at the first error.
+    fn of(report: &FileReport, message: &str, interpreter: &Interpreter, levels: &[i8]) -> Self {
+        let optimization = levels.first().map(|&level| {
+            if level < 0 {
+                i64::from(interpreter.optimize_flag())
+            } else {
+                i64::from(level)
+            }
+        });
+        let location = super::syntax_error::locate(message, std::path::Path::new(&report.source));
+        FailureJson {
+            interpreter: interpreter.display_name(),
+            source: crate::json_path::path(&report.source),
+            pyc: report.pycs.first().map(crate::json_path::path),
+            optimization,
+            exception: location.exception,
+            line: location.line,
+            column: location.column,
+            message: crate::printer::plain(message),
+        }
+    }
+}
+
+/// A walk problem in JSON, as every command gives it.
+#[derive(Debug, Serialize)]
+struct ProblemJson {
+    kind: &'static str,
+    path: serde_json::Value,
+    reason: String,
 }
 
 /// A walk problem in JSON, as every command gives it.
 pub(crate) fn problem_json(problem: &WalkProblem) -> serde_json::Value {
-    match problem {
-        WalkProblem::Missing(path) => json!({
-            "kind": "missing",
-            "path": crate::json_path::path(path),
-            "reason": "No such file or directory",
-        }),
-        WalkProblem::CantList(dir, why) => json!({
-            "kind": "cannot-list",
-            "path": crate::json_path::path(dir),
-            "reason": crate::printer::plain(why),
-        }),
-    }
+    let problem = match problem {
+        WalkProblem::Missing(path) => ProblemJson {
+            kind: "missing",
+            path: crate::json_path::path(path),
+            reason: "No such file or directory".to_owned(),
+        },
+        WalkProblem::CantList(dir, why) => ProblemJson {
+            kind: "cannot-list",
+            path: crate::json_path::path(dir),
+            reason: crate::printer::plain(why),
+        },
+    };
+    serde_json::to_value(problem).unwrap_or_default()
 }
 
-/// Prints what one engine event says (errors on stderr, notices and `-v` lines on stdout).
-fn on_event(
-    event: Event<'_>,
-    args: &CompileArgs,
-    interpreters: &[Interpreter],
-    show_progress: bool,
-    printer: &mut Printer,
-    failures: &mut Vec<serde_json::Value>,
-    levels: &[i8],
-) -> std::io::Result<()> {
-    let label = |index: usize| {
-        if interpreters.len() > 1 {
-            format!(" ({})", interpreters[index].display_name())
+/// One interpreter's counts in `--json`.
+#[derive(Debug, Serialize)]
+struct InterpreterJson {
+    interpreter: String,
+    path: serde_json::Value,
+    cache_tag: Option<String>,
+    compiled: usize,
+    cached: usize,
+    remote: usize,
+    fresh: usize,
+    canonicalized: usize,
+    failed: usize,
+    interrupted: usize,
+    seconds: f64,
+}
+
+/// `pycache compile --json` (see docs/json.md; the printer adds `version`).
+#[derive(Debug, Serialize)]
+struct CompileJson {
+    ok: bool,
+    peak_rss_kib: i64,
+    interrupted: bool,
+    interpreters: Vec<InterpreterJson>,
+    failures: Vec<FailureJson>,
+    problems: Vec<serde_json::Value>,
+}
+
+/// What a run prints as it goes, and the failures it keeps for `--json`.
+struct Reporter<'a> {
+    printer: Printer,
+    shown: Shown,
+    interpreters: &'a [Interpreter],
+    levels: Vec<i8>,
+    failures: Vec<FailureJson>,
+}
+
+impl Reporter<'_> {
+    /// ` (cpython-3.12)` after a file's name when several interpreters run.
+    fn label(&self, index: usize) -> String {
+        if self.interpreters.len() > 1 {
+            format!(" ({})", self.interpreters[index].display_name())
         } else {
             String::new()
         }
-    };
-    match event {
-        Event::Planned { stale, .. } => {
-            if show_progress && stale > 0 {
-                printer.start_progress(progress_bar(stale));
+    }
+
+    /// Prints what one engine event says (errors on stderr, notices and `-v` lines on stdout).
+    fn on_event(&mut self, event: Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::Planned { stale, .. } if self.shown.progress && stale > 0 => {
+                self.printer.start_progress(progress_bar(stale));
             }
-        }
-        Event::Warning(warning) => {
-            if args.quiet < 2 {
-                printer.stderr(format!("pycache: warning: {warning}\n").as_bytes())?;
-            }
-        }
-        Event::Problem(problem) => {
-            if args.quiet < 2 {
+            Event::Warning(warning) if self.shown.errors => self.printer.warning(warning)?,
+            Event::Problem(problem) if self.shown.errors => {
                 let message = match problem {
                     WalkProblem::Missing(path) => {
                         format!("{}: No such file or directory", repr(path.as_bytes()))
@@ -273,132 +342,103 @@ fn on_event(
                         format!("Can't list {}: {why}", repr(dir.as_bytes()))
                     }
                 };
-                printer.error(&message)?;
+                self.printer.error(&message)?;
             }
+            Event::File(report) => self.on_file(report)?,
+            _ => {}
         }
-        Event::File(report) => {
-            if args.quiet < 2 {
-                for notice in &report.notices {
-                    printer.line(notice)?;
-                }
-            }
-            if !matches!(report.outcome, Outcome::Fresh | Outcome::Canonicalized) {
-                if let Some(bar) = printer.progress() {
-                    bar.inc(1);
-                    bar.set_message(report.source.to_string_lossy().into_owned());
-                }
-                if args.verbose && args.quiet == 0 {
-                    printer.line(&format!(
-                        "Compiling {}{}...",
-                        repr(report.source.as_bytes()),
-                        label(report.interpreter)
-                    ))?;
-                }
-            }
-            if !report.warnings.is_empty() && args.quiet < 2 {
-                printer.stderr(report.warnings.as_bytes())?;
-            }
-            if let Outcome::Failed(message) = &report.outcome {
-                if args.quiet < 2 {
-                    printer.stderr(
-                        format!(
-                            "*** Error compiling {}{}...\n{}\n",
-                            repr(report.source.as_bytes()),
-                            label(report.interpreter),
-                            crate::printer::plain(message.trim_end_matches('\n'))
-                        )
-                        .as_bytes(),
-                    )?;
-                }
-                failures.push(failure_json(report, message, interpreters, levels));
-            }
-        }
+        Ok(())
     }
-    Ok(())
-}
 
-pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
-    if args.quiet > 0 {
-        crate::printer::silence_notes();
-    }
-    let mut options = options(args)?;
-    let interpreters = interpreters(&args.select.python)?;
-    for interpreter in &interpreters {
-        if interpreter.cache_tag().is_none() && !options.legacy {
-            bail!(
-                "{} ({}) has no cache tag (sys.implementation.cache_tag is None): it cannot write __pycache__; use -b",
-                interpreter.path().display(),
-                interpreter.display_name()
-            );
+    fn on_file(&mut self, report: &FileReport) -> std::io::Result<()> {
+        if self.shown.errors {
+            for notice in &report.notices {
+                self.printer.line(notice)?;
+            }
         }
-    }
-    options.cancel = install_interrupt_handler()?;
-    let levels = options.levels.clone();
-    let mut printer = Printer::new();
-    let show_progress =
-        args.quiet == 0 && !args.json && !args.verbose && std::io::stderr().is_terminal();
-    let mut failures = Vec::new();
-    let mut io_error: Option<std::io::Error> = None;
-    let summary = compile(&interpreters, &options, |event| {
-        let result = on_event(
-            event,
-            args,
-            &interpreters,
-            show_progress,
-            &mut printer,
-            &mut failures,
-            &levels,
-        );
-        if let Err(error) = result {
-            options.cancel.store(true, Ordering::SeqCst);
-            io_error.get_or_insert(error);
+        if !matches!(report.outcome, Outcome::Fresh | Outcome::Canonicalized) {
+            if let Some(bar) = self.printer.progress() {
+                bar.inc(1);
+                bar.set_message(report.source.to_string_lossy().into_owned());
+            }
+            if self.shown.compiling {
+                let line = format!(
+                    "Compiling {}{}...",
+                    repr(report.source.as_bytes()),
+                    self.label(report.interpreter)
+                );
+                self.printer.line(&line)?;
+            }
         }
-    });
-    printer.finish_progress();
-    if let Some(error) = io_error {
-        return Err(error.into());
+        if !report.warnings.is_empty() && self.shown.errors {
+            self.printer.stderr(report.warnings.as_bytes())?;
+        }
+        if let Outcome::Failed(failure) = &report.outcome {
+            let message = failure.to_string();
+            if self.shown.errors {
+                let text = format!(
+                    "*** Error compiling {}{}...\n{}\n",
+                    repr(report.source.as_bytes()),
+                    self.label(report.interpreter),
+                    crate::printer::plain(message.trim_end_matches('\n'))
+                );
+                self.printer.stderr(text.as_bytes())?;
+            }
+            let interpreter = &self.interpreters[report.interpreter];
+            let json = FailureJson::of(report, &message, interpreter, &self.levels);
+            self.failures.push(json);
+        }
+        Ok(())
     }
-    if args.json {
-        let per: Vec<_> = summary
+
+    /// `--json`: the whole run in one document.
+    fn json(&mut self, summary: &CompileSummary) -> std::io::Result<()> {
+        let interpreters = summary
             .interpreters
             .iter()
-            .zip(&interpreters)
-            .map(|(s, i)| {
-                json!({
-                    "interpreter": i.display_name(),
-                    "path": crate::json_path::path(i.path()),
-                    "cache_tag": i.cache_tag(),
-                    "compiled": s.compiled,
-                    "cached": s.cached,
-                    "remote": s.remote,
-                    "fresh": s.fresh,
-                    "canonicalized": s.canonicalized,
-                    "failed": s.failed,
-                    "interrupted": s.interrupted,
-                    "seconds": s.elapsed.as_secs_f64(),
-                })
+            .zip(self.interpreters)
+            .map(|(s, i)| InterpreterJson {
+                interpreter: i.display_name(),
+                path: crate::json_path::path(i.path()),
+                cache_tag: i.cache_tag().map(Into::into),
+                compiled: s.compiled,
+                cached: s.cached,
+                remote: s.remote,
+                fresh: s.fresh,
+                canonicalized: s.canonicalized,
+                failed: s.failed,
+                interrupted: s.interrupted,
+                seconds: s.elapsed.as_secs_f64(),
             })
             .collect();
-        let problems = super::problems_json(&summary.problems);
-        printer.json(&json!({
-            "ok": summary.success(),
-            "peak_rss_kib": peak_rss_kib(),
-            "interrupted": summary.interrupted,
-            "interpreters": per,
-            "failures": failures,
-            "problems": problems,
-        }))?;
-    } else if args.quiet == 0 {
-        for (s, i) in summary.interpreters.iter().zip(&interpreters) {
+        let document = CompileJson {
+            ok: summary.success(),
+            peak_rss_kib: peak_rss_kib(),
+            interrupted: summary.interrupted,
+            interpreters,
+            failures: std::mem::take(&mut self.failures),
+            problems: super::problems_json(&summary.problems),
+        };
+        let value = serde_json::to_value(document).map_err(std::io::Error::other)?;
+        self.printer.json(&value)
+    }
+
+    /// One summary line per interpreter, as compileall's own count would read.
+    fn summary(
+        &mut self,
+        summary: &CompileSummary,
+        cache: &CodeCacheOptions,
+    ) -> std::io::Result<()> {
+        for (s, i) in summary.interpreters.iter().zip(self.interpreters) {
             let mut line = format!(
                 "{}: source files: {} compiled, ",
                 i.display_name(),
                 s.compiled
             );
-            if options.cache.enabled {
+            if cache.enabled {
                 line.push_str(&format!("{} from cache, ", s.cached));
             }
-            if options.cache.remote.is_some() {
+            if cache.remote.is_some() {
                 line.push_str(&format!("{} from remote, ", s.remote));
             }
             line.push_str(&format!("{} fresh, {} failed", s.fresh, s.failed));
@@ -415,14 +455,63 @@ pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
                 n => line.push_str(&format!(", {n} paths unreadable")),
             }
             line.push_str(&format!(" in {:.2}s", s.elapsed.as_secs_f64()));
-            printer.line(&line)?;
+            self.printer.line(&line)?;
+        }
+        Ok(())
+    }
+}
+
+/// The interpreters of the run, each able to write what is asked (`-b` or a cache tag).
+fn checked_interpreters(args: &CompileArgs, legacy: bool) -> anyhow::Result<Vec<Interpreter>> {
+    let interpreters = interpreters(&args.select.python)?;
+    for interpreter in &interpreters {
+        if interpreter.cache_tag().is_none() && !legacy {
+            bail!(
+                "{} ({}) has no cache tag (sys.implementation.cache_tag is None): it cannot write __pycache__; use -b",
+                interpreter.path().display(),
+                interpreter.display_name()
+            );
         }
     }
-    printer.flush()?;
+    Ok(interpreters)
+}
+
+pub(crate) fn run(args: &CompileArgs) -> anyhow::Result<Status> {
+    let shown = Shown::of(args);
+    if args.quiet > 0 {
+        crate::printer::silence_notes();
+    }
+    let mut options = options(args)?;
+    let interpreters = checked_interpreters(args, options.legacy)?;
+    options.cancel = install_interrupt_handler()?;
+    let mut reporter = Reporter {
+        printer: Printer::new(),
+        shown,
+        interpreters: &interpreters,
+        levels: options.levels.clone(),
+        failures: Vec::new(),
+    };
+    let mut io_error: Option<std::io::Error> = None;
+    let summary = compile(&interpreters, &options, |event| {
+        if let Err(error) = reporter.on_event(event) {
+            options.cancel.store(true, Ordering::SeqCst);
+            io_error.get_or_insert(error);
+        }
+    });
+    reporter.printer.finish_progress();
+    if let Some(error) = io_error {
+        return Err(error.into());
+    }
+    if args.json {
+        reporter.json(&summary)?;
+    } else if shown.summary {
+        reporter.summary(&summary, &options.cache)?;
+    }
+    reporter.printer.flush()?;
     super::report_exclude_failure(options.exclude.as_ref());
     if summary.interrupted {
-        if args.quiet < 2 {
-            crate::printer::error_line("interrupted");
+        if shown.errors {
+            reporter.printer.error("interrupted")?;
         }
         return Ok(Status::Interrupted);
     }

@@ -8,7 +8,9 @@
 //! were compiled at, and compileall prints them on every compile, so a hit could not say them
 //! truthfully.
 
-use super::{CodeCacheOptions, Context, FileReport, Job, Outcome, Target, write, write_pycs};
+use super::job::write_pycs;
+use super::plan::{InterpreterPlan, Job};
+use super::{CodeCacheOptions, Context, FileReport, Outcome, write};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
 use crate::marshal::{self, Format};
 use crate::parallel::parallel_map;
@@ -87,7 +89,7 @@ impl CacheStage {
 
     /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
     /// compiled by `target`'s interpreter at `level`.
-    pub(super) fn key(&self, target: &Target, level: i8, digest: [u8; 32]) -> CacheKey {
+    pub(super) fn key(&self, target: &InterpreterPlan, level: i8, digest: [u8; 32]) -> CacheKey {
         let interpreter = &target.interpreter;
         CacheKey::new(&KeyParts {
             implementation: interpreter.implementation(),
@@ -104,7 +106,7 @@ impl CacheStage {
     /// `None` on any miss.
     pub(super) fn lookup_local(
         &self,
-        target: &Target,
+        target: &InterpreterPlan,
         job: &Job,
         levels: &[i8],
         digest: [u8; 32],
@@ -135,7 +137,12 @@ impl CacheStage {
 
     /// `payloads` with `co_filename` re-pointed to the job's name (and in canonical form again
     /// when the run is reproducible: a new name may change what is shared).
-    fn repoint(&self, target: &Target, job: &Job, payloads: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    fn repoint(
+        &self,
+        target: &InterpreterPlan,
+        job: &Job,
+        payloads: Vec<Vec<u8>>,
+    ) -> Option<Vec<Vec<u8>>> {
         let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
         payloads
             .iter()
@@ -151,7 +158,13 @@ impl CacheStage {
     }
 
     /// Stores what a worker compiled (no warnings: see the module doc).
-    pub(super) fn store(&self, target: &Target, levels: &[i8], digest: [u8; 32], code: &[Vec<u8>]) {
+    pub(super) fn store(
+        &self,
+        target: &InterpreterPlan,
+        levels: &[i8],
+        digest: [u8; 32],
+        code: &[Vec<u8>],
+    ) {
         #[cfg(feature = "remote")]
         let to_remote = self.remote.is_some() && !self.remote_read_only;
         #[cfg(not(feature = "remote"))]
@@ -178,7 +191,7 @@ impl CacheStage {
     #[cfg(feature = "remote")]
     fn remote_keys(
         &self,
-        targets: &[Target],
+        targets: &[InterpreterPlan],
         jobs: &[(Job, [u8; 32])],
         levels: &[i8],
     ) -> Vec<CacheKey> {
@@ -216,7 +229,7 @@ impl CacheStage {
     #[cfg(feature = "remote")]
     fn take_remote(
         &self,
-        target: &Target,
+        target: &InterpreterPlan,
         job: &Job,
         keys: &[CacheKey],
         found: &[Option<Vec<u8>>],
@@ -467,19 +480,11 @@ fn report(
     let target = &context.targets[job.target];
     let outcome = match write_pycs(target, job, cell, source, payloads, context.options) {
         Ok(()) => served,
-        Err(message) => Outcome::Failed(message),
+        Err(failure) => Outcome::Failed(failure),
     };
     report_outcome(job, outcome)
 }
 
 fn report_outcome(job: &Job, outcome: Outcome) -> FileReport {
-    FileReport {
-        interpreter: job.target,
-        source: job.candidate.path.clone(),
-        pycs: job.cfiles.clone(),
-        outcome,
-        warnings: String::new(),
-        notices: job.notices.clone(),
-        compile_error: false,
-    }
+    job.clone().report(outcome, String::new())
 }

@@ -13,8 +13,11 @@
 //! changed), and keeps at most [`MAX_ENTRIES`], the newest: the file is read whenever a run
 //! has stale files, so it must not grow with every tree ever compiled.
 
+use super::plan::{Job, Plan};
+use super::{Failure, FileReport, Outcome};
 use crate::interpreter::Interpreter;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ const RACY_NS: i128 = 2_000_000_000;
 const MAX_ENTRIES: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Key {
+pub(super) struct Key {
     interpreter: String,
     source: String,
     name: String,
@@ -51,14 +54,11 @@ struct Entry {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok()
 }
 
 fn now_ns() -> i128 {
@@ -203,6 +203,93 @@ impl Failures {
             {
                 let _ = std::fs::remove_file(&temporary);
             }
+        }
+    }
+}
+
+/// The remembered-failures stage of a run: what it looked up, so that each file compiled
+/// now updates its entry, and the file is saved once at the end.
+#[derive(Debug, Default)]
+pub(super) struct Remembered {
+    failures: Option<Failures>,
+    /// The key and source of each job sent on, by interpreter and source path.
+    keys: HashMap<(usize, OsString), (Key, usize)>,
+}
+
+impl Remembered {
+    /// Splits `stale` into the reports of files that failed last time and are unchanged since
+    /// (they fail again without starting Python) and the jobs to go on with. `-f` looks
+    /// nothing up, but still records.
+    pub(super) fn consult(
+        plan: &Plan,
+        stale: Vec<Job>,
+        force: bool,
+    ) -> (Self, Vec<FileReport>, Vec<Job>) {
+        if stale.is_empty() {
+            return (Remembered::default(), Vec::new(), stale);
+        }
+        let failures = Failures::load();
+        let mut keys = HashMap::new();
+        let mut reports = Vec::new();
+        let mut dispatched = Vec::with_capacity(stale.len());
+        for job in stale {
+            let cell = &plan.sources[job.source];
+            let key = Key::new(
+                &plan.targets[job.target].interpreter,
+                &cell.path,
+                &job.name,
+                &plan.levels,
+            );
+            let remembered = cell
+                .metadata()
+                .filter(|_| !force)
+                .and_then(|metadata| failures.lookup(&key, metadata));
+            match remembered {
+                Some((message, warnings)) => {
+                    let failure = Failure::Rejected {
+                        message: message.to_owned(),
+                        warnings: warnings.to_owned(),
+                    };
+                    reports.push(job.report(Outcome::Failed(failure), warnings.to_owned()));
+                }
+                None => {
+                    keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
+                    dispatched.push(job);
+                }
+            }
+        }
+        let stage = Remembered {
+            failures: Some(failures),
+            keys,
+        };
+        (stage, reports, dispatched)
+    }
+
+    /// Remembers a file the interpreter rejected (against the stat made for freshness), and
+    /// forgets one that compiled.
+    pub(super) fn settle(&mut self, plan: &Plan, report: &FileReport) {
+        let Some(failures) = &mut self.failures else {
+            return;
+        };
+        let Some((key, source)) = self
+            .keys
+            .remove(&(report.interpreter, report.source.clone()))
+        else {
+            return;
+        };
+        match (&report.outcome, plan.sources[source].metadata()) {
+            (Outcome::Failed(Failure::Rejected { message, warnings }), Some(metadata)) => {
+                failures.record(key, metadata, message, warnings);
+            }
+            (Outcome::Compiled, _) => failures.forget(&key),
+            _ => {}
+        }
+    }
+
+    /// Saves what changed.
+    pub(super) fn save(self) {
+        if let Some(failures) = self.failures {
+            failures.save();
         }
     }
 }

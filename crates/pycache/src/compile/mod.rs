@@ -11,44 +11,84 @@
 //!   `workers` of them across all interpreters, largest files first.
 //! - Rust builds the header and writes each pyc atomically, as `py_compile` would (`write`).
 //!
-//! Jobs run on a [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them
-//! with [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
-//! never stops the others; a worker that dies is replaced and its file retried once; a hung one
-//! is killed after the per-file timeout.
+//! [`compile`] runs stages, one module each, each with its own input and output types:
+//!
+//! | stage | module | in | out |
+//! |---|---|---|---|
+//! | plan | `plan` | options, interpreters | `Plan` (per-interpreter `InterpreterPlan`, sources), the walk, one `Job` per interpreter and source |
+//! | freshness | `fresh` | `Job` | `Decided::Fresh(FileReport)` or `Decided::Stale(Job)` |
+//! | remembered failures | `failures` | stale `Job`s | reports of files that failed unchanged, the rest |
+//! | cache | `cached` | stale `Job`s | reports of files served from the cache, the rest |
+//! | schedule, collect | `schedule` (each job run by `job`) | stale `Job`s | a `FileReport` each |
+//!
+//! Every way a file can fail is a [`Failure`], which renders compileall's text. Jobs run on a
+//! [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them with
+//! [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
+//! never stops the others (a panicking job included); a worker that dies is replaced and its
+//! file retried once; a hung one is killed after the per-file timeout.
 
 mod cached;
 mod dfile;
+mod failure;
 mod failures;
+mod fresh;
+mod job;
+mod plan;
 mod pool;
+mod schedule;
 mod worker;
 mod write;
 
 pub use cached::CacheCounts;
 pub use dfile::{Dfile, DfileOptions, NothingLeft, dfile_for};
+pub use failure::Failure;
 
-use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::freshness::{CheckHashBasedPycs, ImportRules, PycHead, SourceStat, judge};
-use crate::header::{HeaderLayout, Invalidation, InvalidationMode, PycHeader, mask_u32};
+use crate::cache_path::CacheScheme;
+use crate::freshness::{PycHead, SourceStat, judge};
+use crate::walk::{FileFacts, Lookup, PycacheListings, WalkProblem};
+use crate::header::{Invalidation, InvalidationMode, PycHeader};
 use crate::interpreter::Interpreter;
-use crate::parallel::parallel_map;
-use crate::source_hash::source_hash;
-use crate::walk::{
-    Candidate, FileFacts, Lookup, Prefetch, PycacheListings, PycacheRead, Scope, WalkOptions,
-    WalkProblem, WalkRoot, excluded, has_py_suffix, walk,
-};
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
-use pool::{Pools, open_files_cap};
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use plan::InterpreterPlan;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use worker::{Reply, WorkerError};
 
-/// What to compile and how: compileall's options, plus pycache's own.
+/// Which `sys.pycache_prefix` a run uses (`--pycache-prefix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PrefixSetting {
+    /// Each interpreter's own (from `PYTHONPYCACHEPREFIX`, as it was probed).
+    #[default]
+    Interpreter,
+    /// None, whatever the interpreters say (`--pycache-prefix ''`).
+    Off,
+    /// This directory, for every interpreter (ignored before 3.8, which has no prefix).
+    Dir(OsString),
+}
+
+impl PrefixSetting {
+    /// `scheme` with this setting applied.
+    pub fn apply(&self, scheme: CacheScheme) -> CacheScheme {
+        match self {
+            PrefixSetting::Interpreter => scheme,
+            PrefixSetting::Off => scheme.with_pycache_prefix(None),
+            PrefixSetting::Dir(dir) => scheme.with_pycache_prefix(Some(dir.clone())),
+        }
+    }
+}
+
+/// What to compile and how: compileall's options, plus pycache's own. Made with
+/// [`Default`] and then fields set, so that a new option breaks no caller:
+///
+/// ```
+/// let mut options = pycache::compile::CompileOptions::default();
+/// options.targets = vec!["src".into()];
+/// options.force = true;
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CompileOptions {
     /// Files and directories (`FILE|DIR...`); empty means each interpreter's `sys.path`.
     pub targets: Vec<OsString>,
@@ -75,8 +115,8 @@ pub struct CompileOptions {
     pub invalidation_mode: Option<InvalidationMode>,
     /// `--hardlink-dupes`.
     pub hardlink_dupes: bool,
-    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
-    pub pycache_prefix: Option<Option<OsString>>,
+    /// `--pycache-prefix`.
+    pub pycache_prefix: PrefixSetting,
     /// Per-file (and start-up) timeout; `None` waits forever.
     pub timeout: Option<Duration>,
     /// Set (e.g. from a SIGINT handler) to stop: nothing new starts, nothing is left half done.
@@ -106,7 +146,7 @@ impl Default for CompileOptions {
             levels: vec![-1],
             invalidation_mode: None,
             hardlink_dupes: false,
-            pycache_prefix: None,
+            pycache_prefix: PrefixSetting::Interpreter,
             timeout: Some(Duration::from_secs(60)),
             cancel: Arc::new(AtomicBool::new(false)),
             reproducible: false,
@@ -158,6 +198,7 @@ impl CodeCacheOptions {
 
 /// How one file ended for one interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Compiled and written.
     Compiled,
@@ -169,14 +210,15 @@ pub enum Outcome {
     FromRemote,
     /// Its pycs were fresh but not canonical (`reproducible`): rewritten in canonical form.
     Canonicalized,
-    /// It could not be compiled or written; the message says why, as compileall would.
-    Failed(String),
+    /// It could not be compiled or written; the failure renders why, as compileall would.
+    Failed(Failure),
     /// Not done: the run was interrupted first.
     Interrupted,
 }
 
 /// One file, one interpreter.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FileReport {
     /// Index of the interpreter in the list given to [`compile`].
     pub interpreter: usize,
@@ -190,13 +232,11 @@ pub struct FileReport {
     pub warnings: String,
     /// compileall's own notices (3.13's "stripdir is not a valid prefix").
     pub notices: Vec<String>,
-    /// True when the interpreter itself rejected the source (a SyntaxError and the like), as
-    /// opposed to an I/O error, a timeout or a dead worker.
-    pub compile_error: bool,
 }
 
 /// What [`compile`] tells its caller as it goes.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Selection and freshness are decided: `stale` files will be compiled.
     Planned {
@@ -215,6 +255,7 @@ pub enum Event<'a> {
 
 /// Counts for one interpreter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InterpreterSummary {
     /// Files compiled.
     pub compiled: usize,
@@ -251,6 +292,7 @@ impl InterpreterSummary {
 
 /// The result of a run.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CompileSummary {
     /// Per interpreter, in the order given.
     pub interpreters: Vec<InterpreterSummary>,
@@ -275,76 +317,6 @@ impl CompileSummary {
     }
 }
 
-/// The largest source sent to a worker: a frame's length is a u32, and holds the source with
-/// its name (up to `PATH_MAX`) and levels.
-const MAX_SOURCE_BYTES: u64 = u32::MAX as u64 - 65_536;
-
-/// The least time a worker gets to start and greet, whatever the per-file timeout.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Per-interpreter facts fixed for the run.
-struct Target {
-    interpreter: Interpreter,
-    scheme: CacheScheme,
-    rules: ImportRules,
-    mode: InvalidationMode,
-    max_levels: usize,
-    roots: Vec<OsString>,
-}
-
-struct Job {
-    target: usize,
-    source: usize,
-    candidate: Candidate,
-    cfiles: Vec<PathBuf>,
-    name: Vec<u8>,
-    notices: Vec<String>,
-    size: u64,
-}
-
-/// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
-struct SourceCell {
-    path: PathBuf,
-    /// What the walk's stat said, which decides freshness.
-    facts: Option<FileFacts>,
-    /// The full stat of this source, made by whichever job needs it first. Boxed: a
-    /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
-    stat: std::sync::OnceLock<Option<Box<std::fs::Metadata>>>,
-}
-
-impl SourceCell {
-    fn metadata(&self) -> Option<&std::fs::Metadata> {
-        self.stat
-            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
-            .as_deref()
-    }
-
-    /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
-    /// flat however many files and interpreters there are). A source larger than the worker
-    /// protocol carries is refused from its size, before anything is read.
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        use std::io::Read;
-        let error = |e: std::io::Error| write::python_os_error(&e, &self.path);
-        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
-        let size = file.metadata().map_err(error)?.len();
-        if size > MAX_SOURCE_BYTES {
-            return Err(format!(
-                "{}: the source is {size} bytes; pycache compiles sources of at most {MAX_SOURCE_BYTES} bytes",
-                self.path.display()
-            ));
-        }
-        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut data).map_err(error)?;
-        if data.len() as u64 > MAX_SOURCE_BYTES {
-            return Err(format!(
-                "{}: the source grew while read",
-                self.path.display()
-            ));
-        }
-        Ok(data)
-    }
-}
-
 /// The optimization argument `cache_from_source` gets for a `-o` level.
 pub(crate) fn optimization_for(level: i8) -> Option<String> {
     match level {
@@ -354,62 +326,10 @@ pub(crate) fn optimization_for(level: i8) -> Option<String> {
     }
 }
 
-/// The header `py_compile` would write for this source.
-fn header_for(target: &Target, stat: SourceStat, source: &[u8]) -> PycHeader {
-    let interpreter = &target.interpreter;
-    let layout = interpreter.header_layout();
-    match (target.mode, interpreter.source_hash_algorithm(), layout) {
-        (InvalidationMode::Timestamp, _, _)
-        | (_, None, _)
-        | (_, _, HeaderLayout::MagicMtime | HeaderLayout::MagicMtimeSize) => PycHeader::timestamp(
-            interpreter.magic(),
-            layout,
-            mask_u32(stat.mtime),
-            stat.size as u32,
-        ),
-        (mode, Some(algorithm), HeaderLayout::Pep552) => PycHeader::hash_based(
-            interpreter.magic(),
-            mode == InvalidationMode::CheckedHash,
-            source_hash(algorithm, interpreter.magic(), source),
-        ),
-    }
-}
-
-/// Writes `code` (one payload per level) as `job`'s pycs, as `py_compile` writes them: the
-/// header from the source's stat (or hash), the mode from the source, atomically; with
-/// `--hardlink-dupes`, a level identical to the one before is a hard link to it.
-fn write_pycs(
-    target: &Target,
-    job: &Job,
-    cell: &SourceCell,
-    source: &[u8],
-    code: &[Vec<u8>],
-    options: &CompileOptions,
-) -> Result<(), String> {
-    let metadata = cell.metadata();
-    let stat = metadata
-        .map(SourceStat::from_metadata)
-        .unwrap_or(SourceStat { mtime: 0, size: 0 });
-    let header = header_for(target, stat, source).to_bytes();
-    let mode = write::pyc_mode(metadata);
-    for (index, (cfile, payload)) in job.cfiles.iter().zip(code).enumerate() {
-        if index > 0
-            && options.hardlink_dupes
-            && code[index - 1] == *payload
-            && job.cfiles[index - 1] != *cfile
-        {
-            write::hardlink(&job.cfiles[index - 1], cfile)?;
-        } else {
-            write::write_pyc(cfile, &[&header, payload], mode)?;
-        }
-    }
-    Ok(())
-}
-
 /// True when every pyc would be accepted by import and has the invalidation mode asked for.
 /// Headers come from the walk's `listings` where it read them, else from disk.
 fn is_fresh(
-    target: &Target,
+    target: &InterpreterPlan,
     cfiles: &[PathBuf],
     stat: SourceStat,
     source: &Path,
@@ -444,7 +364,7 @@ fn is_fresh(
 }
 
 /// True when the header in `head` has the invalidation mode `target` writes.
-fn has_mode(target: &Target, head: &PycHead) -> bool {
+fn has_mode(target: &InterpreterPlan, head: &PycHead) -> bool {
     let hashes = target.interpreter.source_hash_algorithm().is_some();
     let Ok(data) = head.header(target.rules.layout.len()) else {
         return false;
@@ -461,601 +381,206 @@ fn has_mode(target: &Target, head: &PycHead) -> bool {
     }
 }
 
-/// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the
-/// interpreter's marshal format is not one [`crate::marshal`] knows.
-fn canonical_payloads(
-    interpreter: &Interpreter,
-    payloads: Vec<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>, String> {
-    let Ok((format, _)) = crate::marshal::Format::for_magic(interpreter.magic()) else {
-        return Ok(payloads);
-    };
-    payloads
-        .iter()
-        .map(|payload| crate::marshal::canonical(payload, format))
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            format!(
-                "{}: unreadable marshal data: {e}",
-                interpreter.display_name()
-            )
-        })
-}
-
-/// Rewrites (atomically) each of the fresh pycs `cfiles` that is not in canonical form; true
-/// when any was. A pyc whose format is unknown is left alone.
-fn canonicalize_in_place(
-    cfiles: &[PathBuf],
-    source: Option<&std::fs::Metadata>,
-) -> Result<bool, String> {
-    let mut changed = false;
-    for cfile in cfiles {
-        let data = std::fs::read(cfile).map_err(|e| format!("{}: {e}", cfile.display()))?;
-        let Ok(pyc) = crate::marshal::Pyc::split(&data) else {
-            continue;
-        };
-        let canonical = pyc
-            .canonical()
-            .map_err(|e| format!("{}: bad code object: {e}", cfile.display()))?;
-        if canonical != data {
-            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
-            changed = true;
-        }
-    }
-    Ok(changed)
-}
-
-/// The end of the pyc names `scheme` gives a module's sources at `level`
-/// (`.cpython-311.pyc`, `.cpython-311.opt-1.pyc`), when they live in the `__pycache__` beside
-/// the source; `None` under a pycache prefix.
-fn pyc_suffix(scheme: &CacheScheme, level: i8) -> Option<Vec<u8>> {
-    let probe = scheme
-        .cache_from_source(OsStr::new("/d/m.py"), optimization_for(level).as_deref())
-        .ok()?;
-    probe
-        .as_bytes()
-        .strip_prefix(b"/d/__pycache__/m".as_slice())
-        .map(<[u8]>::to_vec)
-}
-
 /// Compiles `options.targets` (or `sys.path`) for every interpreter in `interpreters`,
 /// calling `on_event` on the caller's thread as files finish.
+///
+/// The run is a sequence of stages, each in its own module: plan (`plan`: the walk and one
+/// job per interpreter and source) -> freshness (`fresh`) -> remembered failures
+/// (`failures`) -> the cache of compiled code (`cached`) -> schedule and collect
+/// (`schedule`, running each job as `job` says). When a worker contradicts an interpreter's
+/// cached probe (a wrapper script now runs another Python), the interpreter is probed again
+/// and its files go through the stages once more with what the fresh probe says.
 pub fn compile(
     interpreters: &[Interpreter],
     options: &CompileOptions,
-    mut on_event: impl FnMut(Event<'_>),
+    on_event: impl FnMut(Event<'_>),
 ) -> CompileSummary {
-    let start = Instant::now();
-    let mut levels = options.levels.clone();
-    levels.sort_unstable();
-    levels.dedup();
-    if levels.is_empty() {
-        levels.push(-1);
-    }
-    let default_mode = options
-        .invalidation_mode
-        .unwrap_or_else(InvalidationMode::default_from_env);
-    let targets: Vec<Target> = interpreters
-        .iter()
-        .map(|interpreter| {
-            let scope = Scope::of(
-                interpreter,
-                &options.targets,
-                options.max_levels,
-                options.pycache_prefix.as_ref(),
-            );
-            Target {
-                rules: interpreter.import_rules(CheckHashBasedPycs::Always),
-                mode: if interpreter.source_hash_algorithm().is_some() {
-                    default_mode
-                } else {
-                    InvalidationMode::Timestamp
-                },
-                max_levels: scope.max_levels,
-                roots: scope.roots,
-                interpreter: interpreter.clone(),
-                scheme: scope.scheme,
-            }
-        })
-        .collect();
-    let mut summary = CompileSummary {
-        interpreters: vec![InterpreterSummary::default(); targets.len()],
-        ..CompileSummary::default()
-    };
-
-    // One walk per distinct root, as deep as the deepest interpreter needs.
-    let plan: Vec<(&[OsString], usize)> = targets
-        .iter()
-        .map(|t| (&t.roots[..], t.max_levels))
-        .collect();
-    // The walk stats every source and reads the headers of the pycs any target would use, with
-    // each directory held open (see `directory`).
-    let suffixes: Vec<Vec<u8>> = if options.legacy || options.force {
-        Vec::new()
-    } else {
-        targets
-            .iter()
-            .flat_map(|t| levels.iter().map(|&level| pyc_suffix(&t.scheme, level)))
-            .collect::<Option<Vec<_>>>()
-            .unwrap_or_default()
-    };
-    let is_source = |name: &[u8]| name.ends_with(b".py");
-    let prefetch = Prefetch {
-        stat_sources: true,
-        pycache: if suffixes.is_empty() {
-            PycacheRead::Skip
-        } else {
-            PycacheRead::Probe(&suffixes)
-        },
-        keep_files: Some(&is_source),
-    };
-    let walk_options = WalkOptions {
-        threads: options.workers.clamp(1, 8),
-        prefetch,
-    };
-    let mut walked = walk(&WalkRoot::union(&plan), &walk_options);
-    for problem in &walked.problems {
-        on_event(Event::Problem(problem));
-        summary.problems.push(problem.clone());
-    }
-
-    // Freshness, decided in Rust from what the walk read: this is all a no-op run does.
-    let listings = std::mem::take(&mut walked.listings);
-    // One cell per source for all interpreters (a source met under two roots gets two).
-    let mut sources: Vec<Arc<SourceCell>> = Vec::new();
-    let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
-    let mut pairs: Vec<(usize, &OsString, &Candidate, usize)> = Vec::new();
-    for (t, target) in targets.iter().enumerate() {
-        for root in &target.roots {
-            let candidates = walked.candidates_under(root);
-            let cells = cell_of
-                .entry(root)
-                .or_insert_with(|| vec![usize::MAX; candidates.len()]);
-            for (i, candidate) in candidates.iter().enumerate() {
-                if candidate.depth() > target.max_levels || !has_py_suffix(&candidate.path) {
-                    continue;
-                }
-                if cells[i] == usize::MAX {
-                    cells[i] = sources.len();
-                    sources.push(Arc::new(SourceCell {
-                        path: PathBuf::from(&candidate.path),
-                        facts: candidate.facts,
-                        stat: std::sync::OnceLock::new(),
-                    }));
-                }
-                pairs.push((t, root, candidate, cells[i]));
-            }
-        }
-    }
-    let threads = options.workers.clamp(1, 8);
-    let planned = parallel_map(&pairs, threads, |&(t, root, candidate, source)| {
-        let job = plan_job(t, &targets[t], root, candidate, source, &levels, options)?;
-        let cell = &sources[source];
-        let facts = cell
-            .facts
-            .or_else(|| cell.metadata().map(FileFacts::from_metadata))?;
-        if !facts.is_file() {
-            return None; // compileall's isfile(): FIFOs, dangling links and the like are skipped
-        }
-        let fresh = !options.force
-            && is_fresh(
-                &targets[t],
-                &job.cfiles,
-                facts.source_stat(),
-                &cell.path,
-                &listings,
-                options.verify,
-            );
-        let canonicalized = (fresh && options.reproducible)
-            .then(|| canonicalize_in_place(&job.cfiles, cell.metadata()));
-        Some((job, fresh, facts.size, canonicalized))
-    });
-    drop(pairs);
-    let mut stale: Vec<Job> = Vec::new();
-    let mut fresh_reports = Vec::new();
-    for (mut job, fresh, size, canonicalized) in planned.into_iter().flatten() {
-        if fresh {
-            fresh_reports.push(FileReport {
-                interpreter: job.target,
-                source: job.candidate.path,
-                pycs: job.cfiles,
-                outcome: match canonicalized {
-                    None | Some(Ok(false)) => Outcome::Fresh,
-                    Some(Ok(true)) => Outcome::Canonicalized,
-                    Some(Err(message)) => Outcome::Failed(message),
-                },
-                warnings: String::new(),
-                notices: job.notices,
-                compile_error: false,
-            });
-        } else {
-            job.size = size;
-            stale.push(job);
-        }
-    }
-
-    // Files that failed last time, unchanged since, fail again without starting Python.
-    let mut failures = (!stale.is_empty()).then(failures::Failures::load);
-    let mut remembered_reports = Vec::new();
-    let mut keys: HashMap<(usize, OsString), (failures::Key, usize)> = HashMap::new();
-    if let Some(failures) = &failures {
-        let mut dispatched = Vec::with_capacity(stale.len());
-        for job in stale {
-            let cell = &sources[job.source];
-            let key = failures::Key::new(
-                &targets[job.target].interpreter,
-                &cell.path,
-                &job.name,
-                &levels,
-            );
-            let remembered = cell
-                .metadata()
-                .filter(|_| !options.force)
-                .and_then(|metadata| failures.lookup(&key, metadata));
-            match remembered {
-                Some((message, warnings)) => remembered_reports.push(FileReport {
-                    interpreter: job.target,
-                    source: job.candidate.path.clone(),
-                    pycs: job.cfiles.clone(),
-                    outcome: Outcome::Failed(message.to_owned()),
-                    warnings: warnings.to_owned(),
-                    notices: job.notices.clone(),
-                    compile_error: true,
-                }),
-                None => {
-                    keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
-                    dispatched.push(job);
-                }
-            }
-        }
-        stale = dispatched;
-    }
-    on_event(Event::Planned {
-        stale: stale.len() + remembered_reports.len(),
-        fresh: fresh_reports.len(),
-    });
-    for report in &fresh_reports {
-        summary.interpreters[report.interpreter].count(&report.outcome);
-        on_event(Event::File(report));
-    }
-    for report in &remembered_reports {
-        summary.interpreters[report.interpreter].failed += 1;
-        on_event(Event::File(report));
-    }
-    for counts in &mut summary.interpreters {
-        counts.elapsed = start.elapsed();
-    }
-    if stale.is_empty() {
-        if let Some(failures) = failures {
-            failures.save();
-        }
-        return summary;
-    }
-
-    // What was compiled before is written from the cache; only the rest goes to the workers.
-    let mut cache_warnings = Vec::new();
-    let cache = cached::CacheStage::open(&options.cache, options.reproducible, &mut cache_warnings);
-    if let Some(cache) = &cache {
-        let context = Context {
-            targets: &targets,
-            sources: &sources,
-            levels: &levels,
-            options,
-        };
-        let served;
-        (served, stale) = cached::serve(cache, &context, stale, &mut cache_warnings);
-        for warning in cache_warnings.drain(..) {
-            on_event(Event::Warning(&warning));
-        }
-        for report in &served {
-            let counts = &mut summary.interpreters[report.interpreter];
-            counts.count(&report.outcome);
-            counts.elapsed = start.elapsed();
-            on_event(Event::File(report));
-        }
-    }
-    if stale.is_empty() {
-        if let Some(cache) = &cache {
-            summary.cache = Some(cache.finish(&mut cache_warnings));
-        }
-        for warning in &cache_warnings {
-            on_event(Event::Warning(warning));
-        }
-        if let Some(failures) = failures {
-            failures.save();
-        }
-        summary.interrupted = options.cancel.load(Ordering::SeqCst);
-        return summary;
-    }
-
-    // One interpreter after another, largest files first within each: workers are started once
-    // per interpreter (not once per file, as interleaving interpreters would force), and no
-    // worker is left holding one big file at the end.
-    stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
-    let workers = options
-        .workers
-        .max(1)
-        .min(open_files_cap())
-        .min(stale.len());
-    let shared = Arc::new(Shared {
-        targets,
-        sources,
-        levels,
-        // Start-up (importing what compileall imports) gets its own allowance, bounded even
-        // when files may take for ever.
-        pools: Pools::new(
-            workers,
-            options
-                .timeout
-                .map_or(STARTUP_TIMEOUT, |t| t.max(STARTUP_TIMEOUT)),
-            Arc::clone(&options.cancel),
-            options.reproducible,
-        ),
-        options: options.clone(),
-        cache,
-    });
-    // Twice as many threads as worker processes: while one thread writes a file's pycs, another
-    // already feeds that worker its next file, so no interpreter waits on Rust's I/O.
-    let executor = ThreadPoolExecutor::builder()
-        .max_workers(workers * 2)
-        .thread_name_prefix("pycache-compile")
-        .build()
-        .expect("at least one worker");
-    let futures: Vec<Future<FileReport>> = stale
-        .into_iter()
-        .map(|job| {
-            let shared = Arc::clone(&shared);
-            executor
-                .submit(move || shared.run(job))
-                .expect("the executor is running")
-        })
-        .collect();
-    for done in as_completed(futures, None) {
-        let Ok(future) = done else { continue };
-        let report = match future.result(None) {
-            Ok(report) => report,
-            Err(error) => FileReport {
-                interpreter: 0,
-                source: OsString::new(),
-                pycs: Vec::new(),
-                outcome: Outcome::Failed(format!("internal error: {error}")),
-                warnings: String::new(),
-                notices: Vec::new(),
-                compile_error: false,
-            },
-        };
-        if let Some(failures) = &mut failures
-            && let Some((key, source)) = keys.remove(&(report.interpreter, report.source.clone()))
+    let mut tally = Tally::new(interpreters.len(), on_event);
+    let held = run(interpreters, options, &mut tally, true);
+    let mut again = Vec::new();
+    for t in held.iter().map(|r| r.interpreter) {
+        if !again.iter().any(|(seen, _)| *seen == t)
+            && let Ok(fresh) = Interpreter::probe(interpreters[t].path())
         {
-            // The stat made for freshness is the one the failure is remembered against.
-            match (&report.outcome, shared.sources[source].metadata()) {
-                (Outcome::Failed(message), Some(metadata)) if report.compile_error => {
-                    failures.record(key, metadata, message, &report.warnings);
-                }
-                (Outcome::Compiled, _) => failures.forget(&key),
-                _ => {}
-            }
+            again.push((t, fresh));
         }
-        let counts = &mut summary.interpreters[report.interpreter];
-        counts.count(&report.outcome);
-        counts.elapsed = start.elapsed();
-        on_event(Event::File(&report));
     }
-    executor.shutdown(true, false);
-    shared.pools.close_all();
-    if let Some(cache) = &shared.cache {
-        summary.cache = Some(cache.finish(&mut cache_warnings));
-    }
-    for warning in &cache_warnings {
-        on_event(Event::Warning(warning));
-    }
-    if let Some(failures) = failures {
-        failures.save();
-    }
-    summary.interrupted = options.cancel.load(Ordering::SeqCst);
-    summary
-}
-
-fn plan_job(
-    t: usize,
-    target: &Target,
-    root: &OsString,
-    candidate: &Candidate,
-    source: usize,
-    levels: &[i8],
-    options: &CompileOptions,
-) -> Option<Job> {
-    if excluded(
-        &candidate.path,
-        options.exclude.as_ref(),
-        options.limit_symlinks.as_deref(),
-    ) {
-        return None;
-    }
-    let mut notices = Vec::new();
-    let name = match dfile_for(
-        target.interpreter.version(),
-        candidate,
-        root,
-        &options.dfile,
-    ) {
-        Ok(dfile) => {
-            notices.extend(dfile.warning.clone());
-            dfile::compiled_name(&dfile, candidate).as_bytes().to_vec()
-        }
-        Err(error) => {
-            notices.push(error.to_string());
-            candidate.path.as_bytes().to_vec()
-        }
-    };
-    let cfiles: Result<Vec<PathBuf>, _> = levels
+    for report in held
         .iter()
-        .map(|&level| {
-            if options.legacy {
-                Ok(PathBuf::from(legacy_cache_from_source(&candidate.path)))
-            } else {
-                target
-                    .scheme
-                    .cache_from_source(&candidate.path, optimization_for(level).as_deref())
-                    .map(PathBuf::from)
-            }
-        })
-        .collect();
-    let cfiles = match cfiles {
-        Ok(cfiles) => cfiles,
-        Err(error) => {
-            notices.push(format!("{}: {error}", error.python_exception()));
-            Vec::new()
+        .filter(|r| !again.iter().any(|(t, _)| *t == r.interpreter))
+    {
+        tally.file(report);
+    }
+    if !again.is_empty() {
+        let (indices, fresh): (Vec<usize>, Vec<Interpreter>) = again.into_iter().unzip();
+        for &t in &indices {
+            tally.summary.interpreters[t] = InterpreterSummary::default();
         }
-    };
-    Some(Job {
-        target: t,
-        source,
-        candidate: candidate.clone(),
-        cfiles,
-        name,
-        notices,
-        size: 0,
-    })
+        tally.map = indices;
+        run(&fresh, options, &mut tally, false);
+    }
+    tally.summary
 }
 
-struct Shared {
-    targets: Vec<Target>,
-    sources: Vec<Arc<SourceCell>>,
-    levels: Vec<i8>,
-    pools: Pools,
-    options: CompileOptions,
-    cache: Option<cached::CacheStage>,
+/// One pass of the stages over `interpreters`; the reports held back because a worker
+/// contradicted its interpreter's probe (when `hold_back`).
+fn run(
+    interpreters: &[Interpreter],
+    options: &CompileOptions,
+    tally: &mut Tally<impl FnMut(Event<'_>)>,
+    hold_back: bool,
+) -> Vec<FileReport> {
+    let mut plan = plan::Plan::new(interpreters, options);
+    let walked = plan::walk(&plan, options);
+    for problem in walked.problems() {
+        tally.problem(problem);
+    }
+    let found = plan::found(&mut plan, &walked);
+    let decided = fresh::decide_all(&plan, &found, &walked.listings, options);
+    drop(found);
+    let mut fresh_reports = Vec::new();
+    let mut stale = Vec::new();
+    for decided in decided {
+        match decided {
+            fresh::Decided::Fresh(report) => fresh_reports.push(report),
+            fresh::Decided::Stale(job) => stale.push(job),
+        }
+    }
+    let (mut remembered, remembered_reports, stale) =
+        failures::Remembered::consult(&plan, stale, options.force);
+    tally.planned(stale.len() + remembered_reports.len(), fresh_reports.len());
+    for report in fresh_reports.iter().chain(&remembered_reports) {
+        tally.file(report);
+    }
+    if stale.is_empty() {
+        remembered.save();
+        return Vec::new();
+    }
+    let (cache, stale) = cache_stage(&plan, stale, options, tally);
+    let (runner, held);
+    let cache = if stale.is_empty() {
+        held = Vec::new();
+        cache.as_ref()
+    } else {
+        let scheduled = schedule::schedule(plan, stale, options, cache);
+        (runner, held) = schedule::collect(scheduled, &mut remembered, tally, hold_back);
+        runner.cache.as_ref()
+    };
+    if let Some(cache) = cache {
+        let mut warnings = Vec::new();
+        tally.summary.cache = Some(cache.finish(&mut warnings));
+        for warning in &warnings {
+            tally.warning(warning);
+        }
+    }
+    remembered.save();
+    tally.summary.interrupted = options.cancel.load(Ordering::SeqCst);
+    held
+}
+
+/// The cache stage: what was compiled before is written from the cache; only the rest goes
+/// on to the workers.
+fn cache_stage(
+    plan: &plan::Plan,
+    stale: Vec<plan::Job>,
+    options: &CompileOptions,
+    tally: &mut Tally<impl FnMut(Event<'_>)>,
+) -> (Option<cached::CacheStage>, Vec<plan::Job>) {
+    let mut warnings = Vec::new();
+    let cache = cached::CacheStage::open(&options.cache, options.reproducible, &mut warnings);
+    let Some(cache) = cache else {
+        for warning in &warnings {
+            tally.warning(warning);
+        }
+        return (None, stale);
+    };
+    let context = Context {
+        targets: &plan.targets,
+        sources: &plan.sources,
+        levels: &plan.levels,
+        options,
+    };
+    let (served, stale) = cached::serve(&cache, &context, stale, &mut warnings);
+    for warning in &warnings {
+        tally.warning(warning);
+    }
+    for report in &served {
+        tally.file(report);
+    }
+    (Some(cache), stale)
 }
 
 /// What the stages after planning read: the targets, the sources, the levels and the options.
 struct Context<'a> {
-    targets: &'a [Target],
-    sources: &'a [Arc<SourceCell>],
+    targets: &'a [plan::InterpreterPlan],
+    sources: &'a [Arc<plan::SourceCell>],
     levels: &'a [i8],
     options: &'a CompileOptions,
 }
 
-impl Shared {
-    fn run(&self, job: Job) -> FileReport {
-        let cell = Arc::clone(&self.sources[job.source]);
-        let mut report = FileReport {
-            interpreter: job.target,
-            source: job.candidate.path.clone(),
-            pycs: job.cfiles.clone(),
-            outcome: Outcome::Interrupted,
-            warnings: String::new(),
-            notices: job.notices.clone(),
-            compile_error: false,
-        };
-        if !self.options.cancel.load(Ordering::SeqCst) {
-            report.outcome =
-                self.compile_job(&job, &cell, &mut report.warnings, &mut report.compile_error);
+/// The summary of a run as it goes, and the caller's `on_event`: each report is counted and
+/// told in one place.
+struct Tally<F> {
+    summary: CompileSummary,
+    start: Instant,
+    on_event: F,
+    /// Empty on the first pass; on a pass over interpreters probed again, the index in the
+    /// caller's list of each interpreter of the pass (whose walk and plan were told already).
+    map: Vec<usize>,
+}
+
+impl<F: FnMut(Event<'_>)> Tally<F> {
+    fn new(interpreters: usize, on_event: F) -> Self {
+        Tally {
+            summary: CompileSummary {
+                interpreters: vec![InterpreterSummary::default(); interpreters],
+                ..CompileSummary::default()
+            },
+            start: Instant::now(),
+            on_event,
+            map: Vec::new(),
         }
-        report
     }
 
-    fn compile_job(
-        &self,
-        job: &Job,
-        cell: &SourceCell,
-        warnings: &mut String,
-        compile_error: &mut bool,
-    ) -> Outcome {
-        let target = &self.targets[job.target];
-        if job.cfiles.is_empty() {
-            return Outcome::Failed(job.notices.last().cloned().unwrap_or_default());
+    fn problem(&mut self, problem: &WalkProblem) {
+        if !self.map.is_empty() {
+            return;
         }
-        for cfile in &job.cfiles {
-            if let Err(message) = write::check_target(cfile) {
-                return Outcome::Failed(message);
-            }
-        }
-        let source = match cell.bytes() {
-            Ok(source) => source,
-            Err(message) => return Outcome::Failed(message),
-        };
-        let reply = match self.compile_in_worker(job, &source) {
-            Ok(reply) => reply,
-            Err(Some(message)) => return Outcome::Failed(message),
-            Err(None) => return Outcome::Interrupted,
-        };
-        let code = match reply {
-            Reply::Compiled {
-                code,
-                warnings: text,
-            } => {
-                *warnings = text;
-                code
-            }
-            Reply::Failed {
-                message,
-                warnings: text,
-            } => {
-                *warnings = text;
-                *compile_error = true;
-                return Outcome::Failed(message);
-            }
-        };
-        if self.options.cancel.load(Ordering::SeqCst) {
-            return Outcome::Interrupted;
-        }
-        let code = if self.options.reproducible {
-            match canonical_payloads(&target.interpreter, code) {
-                Ok(code) => code,
-                Err(message) => return Outcome::Failed(message),
-            }
-        } else {
-            code
-        };
-        if let Err(message) = write_pycs(target, job, cell, &source, &code, &self.options) {
-            return Outcome::Failed(message);
-        }
-        if let Some(cache) = &self.cache
-            && warnings.is_empty()
-        {
-            let digest = crate::cache::KeyParts::source_digest(&source);
-            cache.store(target, &self.levels, digest, &code);
-        }
-        Outcome::Compiled
+        (self.on_event)(Event::Problem(problem));
+        self.summary.problems.push(problem.clone());
     }
 
-    /// Runs the job in a worker of its interpreter; a worker that dies is replaced and the file
-    /// retried once, a hung one is killed. `Err(None)`: the run was interrupted.
-    fn compile_in_worker(&self, job: &Job, source: &[u8]) -> Result<Reply, Option<String>> {
-        let target = &self.targets[job.target];
-        let name = target.interpreter.display_name();
-        for attempt in 0..2 {
-            let mut lease = match self.pools.acquire(job.target, &target.interpreter) {
-                Ok(lease) => lease,
-                Err(WorkerError::Interrupted) => return Err(None),
-                Err(error @ WorkerError::WrongMagic { .. }) => {
-                    target.interpreter.forget_cached_probe();
-                    return Err(Some(format!(
-                        "{name}: {error}: the cached probe was out of date and is dropped; run again"
-                    )));
-                }
-                Err(error) => return Err(Some(format!("{name}: {error}"))),
-            };
-            match lease
-                .worker()
-                .compile(&self.levels, &job.name, source, self.options.timeout)
-            {
-                Ok(reply) => {
-                    lease.release();
-                    return Ok(reply);
-                }
-                Err(WorkerError::Died(_)) if attempt == 0 => lease.discard(),
-                Err(WorkerError::Interrupted) => {
-                    lease.discard();
-                    return Err(None);
-                }
-                Err(error) => {
-                    lease.discard();
-                    return Err(Some(format!("{name} worker: {error}")));
-                }
-            }
+    /// Selection and freshness are decided; every interpreter's clock reads this moment until
+    /// its next file.
+    fn planned(&mut self, stale: usize, fresh: usize) {
+        if self.map.is_empty() {
+            (self.on_event)(Event::Planned { stale, fresh });
         }
-        unreachable!("the loop returns on its second attempt")
+        for counts in &mut self.summary.interpreters {
+            counts.elapsed = self.start.elapsed();
+        }
+    }
+
+    fn file(&mut self, report: &FileReport) {
+        let Some(&interpreter) = self.map.get(report.interpreter) else {
+            return self.told(report);
+        };
+        let mut report = report.clone();
+        report.interpreter = interpreter;
+        self.told(&report);
+    }
+
+    fn told(&mut self, report: &FileReport) {
+        let counts = &mut self.summary.interpreters[report.interpreter];
+        counts.count(&report.outcome);
+        counts.elapsed = self.start.elapsed();
+        (self.on_event)(Event::File(report));
+    }
+
+    fn warning(&mut self, warning: &str) {
+        (self.on_event)(Event::Warning(warning));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@
 //! would cost a process slot under `ulimit -u`.
 
 use crate::interpreter::Interpreter;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -78,9 +78,12 @@ pub(crate) enum Reply {
     Failed { message: String, warnings: String },
 }
 
+/// A running worker. However it ends (closed, killed, dropped on an error path or in a
+/// panic), its process is killed if still running and reaped: no zombie, no orphan.
 pub(crate) struct Worker {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed (end of input asks the worker to finish).
+    stdin: Option<ChildStdin>,
     replies: std::fs::File,
     cancel: Arc<AtomicBool>,
 }
@@ -88,6 +91,34 @@ pub(crate) struct Worker {
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Worker(pid {})", self.child.id())
+    }
+}
+
+/// The protocol's framing, both ways: a little-endian u32 length, then that many bytes.
+/// Incoming frames are capped by the caller's `max` before anything is allocated.
+mod frame {
+    use std::io::Write;
+
+    /// Writes one frame made of `parts`; `None` when they do not fit a u32 length.
+    pub(super) fn write(out: &mut impl Write, parts: &[&[u8]]) -> Option<std::io::Result<()>> {
+        let total = parts.iter().map(|p| p.len()).sum::<usize>();
+        let total = u32::try_from(total).ok()?;
+        Some((|| {
+            out.write_all(&total.to_le_bytes())?;
+            for part in parts {
+                out.write_all(part)?;
+            }
+            out.flush()
+        })())
+    }
+
+    /// The length a frame's head announces, when it is at most `max`.
+    pub(super) fn body_len(head: [u8; 4], max: usize) -> Result<usize, String> {
+        let len = u32::from_le_bytes(head) as usize;
+        if len > max {
+            return Err(format!("a frame of {len} bytes (at most {max} expected)"));
+        }
+        Ok(len)
     }
 }
 
@@ -116,23 +147,19 @@ fn read_exact_until(
             return Err(ReadError::Timeout);
         }
         let slice = left.map_or(POLL_SLICE, |left| left.min(POLL_SLICE));
-        let mut poll = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let millis = i32::try_from(slice.as_millis()).unwrap_or(i32::MAX).max(1);
-        // SAFETY: one valid pollfd for a descriptor we own, for the duration of the call.
-        let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-        if ready == 0 {
-            continue;
-        }
-        if ready < 0 {
-            let error = std::io::Error::last_os_error();
-            if error.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(ReadError::Io(error.to_string()));
+        let slice = rustix::event::Timespec::try_from(slice.max(Duration::from_millis(1)))
+            .unwrap_or(rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 50_000_000,
+            });
+        let mut fds = [rustix::event::PollFd::new(
+            file,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, Some(&slice)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(error) => return Err(ReadError::Io(std::io::Error::from(error).to_string())),
         }
         match file.read(&mut buf[filled..]) {
             Ok(0) => return Err(ReadError::Eof),
@@ -237,7 +264,7 @@ impl Worker {
         let stdin = child.stdin.take().expect("piped stdin");
         let mut worker = Worker {
             child,
-            stdin,
+            stdin: Some(stdin),
             replies: std::fs::File::from(reply_read),
             cancel,
         };
@@ -266,12 +293,7 @@ impl Worker {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut head = [0u8; 4];
         self.read_exact(&mut head, deadline, timeout)?;
-        let len = u32::from_le_bytes(head) as usize;
-        if len > max {
-            return Err(WorkerError::Protocol(format!(
-                "a frame of {len} bytes (at most {max} expected)"
-            )));
-        }
+        let len = frame::body_len(head, max).map_err(WorkerError::Protocol)?;
         let mut body = vec![0u8; len];
         self.read_exact(&mut body, deadline, timeout)?;
         Ok(body)
@@ -315,19 +337,17 @@ impl Worker {
             .map_err(|_| WorkerError::Protocol("too many levels".into()))?;
         let name_len =
             u32::try_from(name.len()).map_err(|_| WorkerError::Protocol("name too long".into()))?;
-        let total = 1 + levels.len() + 4 + name.len() + source.len();
-        let total = u32::try_from(total)
-            .map_err(|_| WorkerError::Protocol("source larger than 4 GiB".into()))?;
         let levels_bytes: Vec<u8> = levels.iter().map(|&l| l as u8).collect();
-        let written = (|| {
-            self.stdin.write_all(&total.to_le_bytes())?;
-            self.stdin.write_all(&[count])?;
-            self.stdin.write_all(&levels_bytes)?;
-            self.stdin.write_all(&name_len.to_le_bytes())?;
-            self.stdin.write_all(name)?;
-            self.stdin.write_all(source)?;
-            self.stdin.flush()
-        })();
+        let stdin = self.stdin.as_mut().expect("stdin is open until close");
+        let parts: [&[u8]; 5] = [
+            &[count],
+            &levels_bytes,
+            &name_len.to_le_bytes(),
+            name,
+            source,
+        ];
+        let written = frame::write(stdin, &parts)
+            .ok_or_else(|| WorkerError::Protocol("source larger than 4 GiB".into()))?;
         if written.is_err() {
             return Err(WorkerError::Died(self.exit_status()));
         }
@@ -335,23 +355,30 @@ impl Worker {
         parse_reply(&frame, levels.len())
     }
 
-    /// Ends the worker now and reaps it.
-    pub(crate) fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Ends the worker now and reaps it (see the `Drop` impl).
+    pub(crate) fn kill(self) {
+        drop(self);
     }
 
     /// Asks the worker to finish (end of input) and reaps it.
-    pub(crate) fn close(self) {
-        let Worker {
-            mut child,
-            stdin,
-            replies,
-            ..
-        } = self;
-        drop(stdin);
-        drop(replies);
-        let _ = child.wait();
+    pub(crate) fn close(mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+
+    /// The worker's process id.
+    #[cfg(test)]
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Worker {
+    /// Kills the process unless it was reaped already (`Child::kill` then sends nothing, so a
+    /// recycled pid is never hit), and reaps it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -399,5 +426,89 @@ fn parse_reply(frame: &[u8], levels: usize) -> Result<Reply, WorkerError> {
             })
         }
         other => Err(WorkerError::Protocol(format!("unknown status {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interpreter::{DiscoveryOptions, default_interpreter};
+
+    fn start() -> Worker {
+        let interpreter = default_interpreter(&DiscoveryOptions::from_env()).expect("python3");
+        Worker::start(
+            &interpreter,
+            Duration::from_secs(60),
+            Arc::new(AtomicBool::new(false)),
+            false,
+        )
+        .expect("a worker starts")
+    }
+
+    /// True while `pid` exists at all (running, or a zombie nobody reaped).
+    fn exists(pid: u32) -> bool {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn a_dropped_worker_is_killed_and_reaped() {
+        let worker = start();
+        let pid = worker.pid();
+        assert!(exists(pid));
+        drop(worker);
+        assert!(!exists(pid), "worker {pid} left running or unreaped");
+    }
+
+    #[test]
+    fn a_killed_or_closed_worker_is_reaped() {
+        let (killed, closed) = (start(), start());
+        let pids = [killed.pid(), closed.pid()];
+        killed.kill();
+        closed.close();
+        for pid in pids {
+            assert!(!exists(pid), "worker {pid} left running or unreaped");
+        }
+    }
+
+    #[test]
+    fn a_worker_unwound_by_a_panic_is_killed_and_reaped() {
+        let mut pid = 0;
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let worker = start();
+            pid = worker.pid();
+            panic!("a bug while holding {worker:?}");
+        }));
+        assert!(unwound.is_err());
+        assert!(
+            pid != 0 && !exists(pid),
+            "worker {pid} left running or unreaped"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_frame_length_is_refused_before_allocating() {
+        assert_eq!(
+            frame::body_len([0xff; 4], MAX_REPLY),
+            Err("a frame of 4294967295 bytes (at most 2147483648 expected)".to_owned())
+        );
+        assert_eq!(frame::body_len(7u32.to_le_bytes(), MAX_GREETING), Ok(7));
+    }
+
+    #[test]
+    fn a_frame_is_its_length_then_its_parts() {
+        let mut out = Vec::new();
+        frame::write(&mut out, &[b"ab", b"", b"cde"])
+            .expect("fits")
+            .unwrap();
+        assert_eq!(out, b"\x05\0\0\0abcde");
+    }
+
+    #[test]
+    fn a_compile_after_start_round_trips() {
+        let mut worker = start();
+        let reply = worker
+            .compile(&[0], b"m.py", b"x = 1\n", Some(Duration::from_secs(60)))
+            .unwrap();
+        assert!(matches!(reply, Reply::Compiled { code, .. } if code.len() == 1));
     }
 }

@@ -8,6 +8,7 @@
 //! the old pyc or the complete new one. The temporary file is held under an advisory lock
 //! (`flock`) while it is written, so that `pycache clean` running meanwhile leaves it alone.
 
+use super::Failure;
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
@@ -41,22 +42,17 @@ pub(crate) fn python_os_error(error: &std::io::Error, path: &Path) -> String {
     )
 }
 
-/// `py_compile`'s refusal to replace a symlink or a non-regular file, with its message.
-pub(crate) fn check_target(cfile: &Path) -> Result<(), String> {
-    use std::os::unix::ffi::OsStrExt;
+/// `py_compile`'s refusal to replace a symlink or a non-regular file.
+pub(crate) fn check_target(cfile: &Path) -> Result<(), Failure> {
     let Ok(metadata) = std::fs::symlink_metadata(cfile) else {
         return Ok(());
     };
-    let shown = String::from_utf8_lossy(cfile.as_os_str().as_bytes()).into_owned();
-    if metadata.file_type().is_symlink() {
-        return Err(format!(
-            "FileExistsError: {shown} is a symlink and will be changed into a regular file if import writes a byte-compiled file to it"
-        ));
-    }
-    if !metadata.file_type().is_file() {
-        return Err(format!(
-            "FileExistsError: {shown} is a non-regular file and will be changed into a regular one if import writes a byte-compiled file to it"
-        ));
+    let file_type = metadata.file_type();
+    if file_type.is_symlink() || !file_type.is_file() {
+        return Err(Failure::NotRegularFile {
+            path: cfile.to_owned(),
+            symlink: file_type.is_symlink(),
+        });
     }
     Ok(())
 }
@@ -77,14 +73,14 @@ fn temporary_name(cfile: &Path) -> PathBuf {
 
 /// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
 /// atomically with `mode`.
-pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), String> {
+pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), Failure> {
     // py_compile ignores FileExistsError from os.makedirs (the write then fails, naming the
     // temporary file, when the "directory" is not one).
     if let Some(dir) = cfile.parent().filter(|d| !d.as_os_str().is_empty())
         && let Err(error) = std::fs::create_dir_all(dir)
         && error.kind() != std::io::ErrorKind::AlreadyExists
     {
-        return Err(python_os_error(&error, dir));
+        return Err(Failure::io(dir, error));
     }
     let temporary = temporary_name(cfile);
     let written = (|| {
@@ -103,18 +99,18 @@ pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), 
     })();
     written.map_err(|error| {
         let _ = std::fs::remove_file(&temporary);
-        python_os_error(&error, &temporary)
+        Failure::io(temporary, error)
     })
 }
 
 /// `--hardlink-dupes`: makes `cfile` a hard link to `previous` (atomically: link to a temporary
 /// name, then rename over `cfile`).
-pub(crate) fn hardlink(previous: &Path, cfile: &Path) -> Result<(), String> {
+pub(crate) fn hardlink(previous: &Path, cfile: &Path) -> Result<(), Failure> {
     let temporary = temporary_name(cfile);
     std::fs::hard_link(previous, &temporary)
         .and_then(|()| std::fs::rename(&temporary, cfile))
         .map_err(|error| {
             let _ = std::fs::remove_file(&temporary);
-            python_os_error(&error, cfile)
+            Failure::io(cfile, error)
         })
 }

@@ -41,8 +41,8 @@ pub struct ScanOptions {
     pub legacy: bool,
     /// `-o` levels; empty means the interpreter's own (-1).
     pub levels: Vec<i8>,
-    /// `--pycache-prefix`: `Some(None)` forces none; `None` keeps each interpreter's.
-    pub pycache_prefix: Option<Option<OsString>>,
+    /// `--pycache-prefix`.
+    pub pycache_prefix: crate::compile::PrefixSetting,
     /// How import treats hash-based pycs.
     pub check_hash_based_pycs: CheckHashBasedPycs,
     /// Threads for the file-system passes.
@@ -278,7 +278,7 @@ fn scan_targets(interpreters: &[Interpreter], options: &ScanOptions) -> Vec<Scan
                 interpreter,
                 &options.targets,
                 options.max_levels,
-                options.pycache_prefix.as_ref(),
+                &options.pycache_prefix,
             );
             ScanTarget {
                 scheme: scope.scheme,

@@ -6,6 +6,7 @@
 //! interpreter's `sys.pycache_prefix`.
 
 use crate::cache_path::CacheScheme;
+use crate::compile::PrefixSetting;
 use crate::interpreter::Interpreter;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -24,12 +25,9 @@ impl Scope {
         interpreter: &Interpreter,
         targets: &[OsString],
         max_levels: Option<usize>,
-        pycache_prefix: Option<&Option<OsString>>,
+        pycache_prefix: &PrefixSetting,
     ) -> Self {
-        let mut scheme = interpreter.cache_scheme();
-        if let Some(prefix) = pycache_prefix {
-            scheme = scheme.with_pycache_prefix(prefix.clone());
-        }
+        let scheme = pycache_prefix.apply(interpreter.cache_scheme());
         if targets.is_empty() {
             Scope {
                 scheme,

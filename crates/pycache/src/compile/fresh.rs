@@ -1,0 +1,101 @@
+//! The freshness stage: which jobs have nothing to do. A job is fresh when every pyc would be
+//! accepted by its interpreter's import *and* has the invalidation mode asked for (the
+//! decision itself is [`is_fresh`]'s); this is all a no-op run does, and it never starts
+//! Python. With `--reproducible`, a fresh pyc that is not in canonical form is rewritten so.
+
+use super::plan::{Found, Job, Plan, job};
+use super::{CompileOptions, Failure, FileFacts, FileReport, Outcome, is_fresh, write};
+use crate::parallel::parallel_map;
+use std::path::PathBuf;
+
+/// Where a job stands after the freshness stage.
+pub(super) enum Decided {
+    /// Nothing to compile: its report (fresh, canonicalized, or failed to canonicalize).
+    Fresh(FileReport),
+    /// To compile.
+    Stale(Job),
+}
+
+/// Plans and decides every found source on `threads` threads, in the walk's order.
+pub(super) fn decide_all(
+    plan: &Plan,
+    found: &[Found<'_>],
+    listings: &super::PycacheListings,
+    options: &CompileOptions,
+) -> Vec<Decided> {
+    let threads = options.workers.clamp(1, 8);
+    parallel_map(found, threads, |found| {
+        let job = job(plan, found, options)?;
+        decide(plan, job, listings, options)
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Fresh or stale; `None` when the source is not a regular file (compileall's `isfile()`:
+/// FIFOs, dangling links and the like are skipped).
+fn decide(
+    plan: &Plan,
+    mut job: Job,
+    listings: &super::PycacheListings,
+    options: &CompileOptions,
+) -> Option<Decided> {
+    let cell = &plan.sources[job.source];
+    let facts = cell
+        .facts
+        .or_else(|| cell.metadata().map(FileFacts::from_metadata))?;
+    if !facts.is_file() {
+        return None;
+    }
+    let fresh = !options.force
+        && is_fresh(
+            &plan.targets[job.target],
+            &job.cfiles,
+            facts.source_stat(),
+            &cell.path,
+            listings,
+            options.verify,
+        );
+    if !fresh {
+        job.size = facts.size;
+        return Some(Decided::Stale(job));
+    }
+    let outcome = if options.reproducible {
+        match canonicalize_in_place(&job.cfiles, cell.metadata()) {
+            Ok(false) => Outcome::Fresh,
+            Ok(true) => Outcome::Canonicalized,
+            Err(failure) => Outcome::Failed(failure),
+        }
+    } else {
+        Outcome::Fresh
+    };
+    Some(Decided::Fresh(job.report(outcome, String::new())))
+}
+
+/// Rewrites (atomically) each of the fresh pycs `cfiles` that is not in canonical form; true
+/// when any was. A pyc whose format is unknown is left alone.
+fn canonicalize_in_place(
+    cfiles: &[PathBuf],
+    source: Option<&std::fs::Metadata>,
+) -> Result<bool, Failure> {
+    let mut changed = false;
+    for cfile in cfiles {
+        let data = std::fs::read(cfile).map_err(|e| Failure::NotCanonicalized {
+            path: cfile.clone(),
+            reason: e.to_string(),
+        })?;
+        let Ok(pyc) = crate::marshal::Pyc::split(&data) else {
+            continue;
+        };
+        let canonical = pyc.canonical().map_err(|e| Failure::NotCanonicalized {
+            path: cfile.clone(),
+            reason: format!("bad code object: {e}"),
+        })?;
+        if canonical != data {
+            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}

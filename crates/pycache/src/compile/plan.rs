@@ -1,0 +1,344 @@
+//! The plan stage: what each interpreter needs for the run ([`InterpreterPlan`]), one walk of
+//! every root (the only call into the walk), and one [`Job`] per interpreter and source, named
+//! and given its pyc paths as `compileall.compile_file` would (`-d`/`-s`/`-p`, `-b`, `-x`, `-e`).
+//!
+//! It decides nothing about freshness (the next stage does); it never starts Python.
+
+use super::{CompileOptions, FileReport, Outcome, dfile, optimization_for};
+use crate::walk::{
+    Candidate, FileFacts, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
+    WalkProblem, WalkRoot, excluded, has_py_suffix,
+};
+use crate::cache_path::{CacheScheme, legacy_cache_from_source};
+use crate::freshness::{CheckHashBasedPycs, ImportRules};
+use crate::header::InvalidationMode;
+use crate::interpreter::Interpreter;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// The largest source sent to a worker: a frame's length is a u32, and holds the source with
+/// its name (up to `PATH_MAX`) and levels.
+const MAX_SOURCE_BYTES: u64 = u32::MAX as u64 - 65_536;
+
+/// One interpreter's facts, fixed for the run.
+pub(super) struct InterpreterPlan {
+    pub(super) interpreter: Interpreter,
+    pub(super) scheme: CacheScheme,
+    pub(super) rules: ImportRules,
+    pub(super) mode: InvalidationMode,
+    pub(super) max_levels: usize,
+    pub(super) roots: Vec<OsString>,
+}
+
+/// What every stage after planning reads: the interpreters, the sources, the levels.
+pub(super) struct Plan {
+    pub(super) targets: Vec<InterpreterPlan>,
+    pub(super) sources: Vec<Arc<SourceCell>>,
+    /// The `-o` levels, sorted, without duplicates, never empty.
+    pub(super) levels: Vec<i8>,
+}
+
+/// One source for one interpreter.
+#[derive(Clone)]
+pub(super) struct Job {
+    /// Index of the interpreter (in [`Plan::targets`]).
+    pub(super) target: usize,
+    /// Index of the source (in [`Plan::sources`]).
+    pub(super) source: usize,
+    pub(super) candidate: Candidate,
+    /// One pyc per level; empty when `cache_from_source` raised (the notice says why).
+    pub(super) cfiles: Vec<PathBuf>,
+    /// The name compiled into the code (`co_filename`).
+    pub(super) name: Vec<u8>,
+    pub(super) notices: Vec<String>,
+    /// The source's size (largest files are compiled first).
+    pub(super) size: u64,
+}
+
+impl Job {
+    /// The job's report: the one place a [`FileReport`] is made.
+    pub(super) fn report(self, outcome: Outcome, warnings: String) -> FileReport {
+        FileReport {
+            interpreter: self.target,
+            source: self.candidate.path,
+            pycs: self.cfiles,
+            outcome,
+            warnings,
+            notices: self.notices,
+        }
+    }
+}
+
+/// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
+pub(super) struct SourceCell {
+    pub(super) path: PathBuf,
+    /// What the walk's stat said, which decides freshness.
+    pub(super) facts: Option<FileFacts>,
+    /// The full stat of this source, made by whichever job needs it first. Boxed: a
+    /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
+    stat: OnceLock<Option<Box<std::fs::Metadata>>>,
+}
+
+impl SourceCell {
+    pub(super) fn metadata(&self) -> Option<&std::fs::Metadata> {
+        self.stat
+            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
+            .as_deref()
+    }
+
+    /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
+    /// flat however many files and interpreters there are). A source larger than the worker
+    /// protocol carries is refused from its size, before anything is read.
+    pub(super) fn bytes(&self) -> Result<Vec<u8>, super::Failure> {
+        use super::Failure;
+        use std::io::Read;
+        let error = |e: std::io::Error| Failure::io(&self.path, e);
+        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
+        let size = file.metadata().map_err(error)?.len();
+        if size > MAX_SOURCE_BYTES {
+            return Err(Failure::SourceTooLarge {
+                path: self.path.clone(),
+                size,
+                limit: MAX_SOURCE_BYTES,
+            });
+        }
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut data).map_err(error)?;
+        if data.len() as u64 > MAX_SOURCE_BYTES {
+            return Err(Failure::SourceGrew {
+                path: self.path.clone(),
+            });
+        }
+        Ok(data)
+    }
+}
+
+impl Plan {
+    /// The levels and each interpreter's plan, from the options; no source yet.
+    pub(super) fn new(interpreters: &[Interpreter], options: &CompileOptions) -> Self {
+        let mut levels = options.levels.clone();
+        levels.sort_unstable();
+        levels.dedup();
+        if levels.is_empty() {
+            levels.push(-1);
+        }
+        let default_mode = options
+            .invalidation_mode
+            .unwrap_or_else(InvalidationMode::default_from_env);
+        let targets = interpreters
+            .iter()
+            .map(|interpreter| {
+                let scope = Scope::of(
+                    interpreter,
+                    &options.targets,
+                    options.max_levels,
+                    &options.pycache_prefix,
+                );
+                InterpreterPlan {
+                    rules: interpreter.import_rules(CheckHashBasedPycs::Always),
+                    mode: if interpreter.source_hash_algorithm().is_some() {
+                        default_mode
+                    } else {
+                        InvalidationMode::Timestamp
+                    },
+                    max_levels: scope.max_levels,
+                    roots: scope.roots,
+                    interpreter: interpreter.clone(),
+                    scheme: scope.scheme,
+                }
+            })
+            .collect();
+        Plan {
+            targets,
+            sources: Vec::new(),
+            levels,
+        }
+    }
+
+    /// The ends of the pyc names the walk should read headers of; empty when none is worth
+    /// reading (`-f`, `-b`, a pycache prefix).
+    fn pyc_suffixes(&self, options: &CompileOptions) -> Vec<Vec<u8>> {
+        if options.legacy || options.force {
+            return Vec::new();
+        }
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                self.levels
+                    .iter()
+                    .map(|&level| t.scheme.pyc_suffix(optimization_for(level).as_deref()))
+            })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+    }
+}
+
+/// What the walk found: root by root, its candidates and problems; and the `__pycache__`
+/// listings with the headers it read.
+pub(super) struct Walked {
+    roots: Vec<WalkRoot>,
+    walk: Walk,
+    pub(super) listings: PycacheListings,
+}
+
+impl Walked {
+    /// Missing paths and directories that could not be listed, root by root.
+    pub(super) fn problems(&self) -> impl Iterator<Item = &WalkProblem> {
+        self.walk.problems.iter()
+    }
+}
+
+/// One walk of every distinct root, each as deep as the deepest interpreter needs, stating
+/// every source and reading the headers of the pycs any interpreter would use (see
+/// [`crate::walk`]).
+pub(super) fn walk(plan: &Plan, options: &CompileOptions) -> Walked {
+    let roots: Vec<(&[OsString], usize)> = plan
+        .targets
+        .iter()
+        .map(|t| (&t.roots[..], t.max_levels))
+        .collect();
+    let roots = WalkRoot::union(&roots);
+    let suffixes = plan.pyc_suffixes(options);
+    let is_source = |name: &[u8]| name.ends_with(b".py");
+    let mut walk_options = WalkOptions::with_threads(options.workers.clamp(1, 8));
+    walk_options.prefetch = Prefetch {
+        stat_sources: true,
+        pycache: if suffixes.is_empty() {
+            PycacheRead::Skip
+        } else {
+            PycacheRead::Probe(&suffixes)
+        },
+        keep_files: Some(&is_source),
+    };
+    let mut walk = crate::walk::walk(&roots, &walk_options);
+    let listings = std::mem::take(&mut walk.listings);
+    Walked {
+        roots,
+        walk,
+        listings,
+    }
+}
+
+/// A source met by the walk under one interpreter's root, before it becomes a [`Job`].
+pub(super) struct Found<'a> {
+    pub(super) target: usize,
+    pub(super) root: &'a OsString,
+    pub(super) candidate: &'a Candidate,
+    pub(super) source: usize,
+}
+
+/// Every `*.py` within each interpreter's depth, with one [`SourceCell`] per source for all
+/// interpreters (added to `plan.sources`; a source met under two roots gets two).
+pub(super) fn found<'a>(plan: &mut Plan, walked: &'a Walked) -> Vec<Found<'a>> {
+    let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
+    let mut found = Vec::new();
+    for (t, target) in plan.targets.iter().enumerate() {
+        for root in &target.roots {
+            let root = &walked
+                .roots
+                .iter()
+                .find(|walked| walked.path == *root)
+                .expect("every root is walked")
+                .path;
+            let candidates = walked.walk.candidates_under(root);
+            let cells = cell_of
+                .entry(root)
+                .or_insert_with(|| vec![usize::MAX; candidates.len()]);
+            for (i, candidate) in candidates.iter().enumerate() {
+                if candidate.depth() > target.max_levels || !has_py_suffix(&candidate.path) {
+                    continue;
+                }
+                if cells[i] == usize::MAX {
+                    cells[i] = plan.sources.len();
+                    plan.sources.push(Arc::new(SourceCell {
+                        path: PathBuf::from(&candidate.path),
+                        facts: candidate.facts,
+                        stat: OnceLock::new(),
+                    }));
+                }
+                found.push(Found {
+                    target: t,
+                    root,
+                    candidate,
+                    source: cells[i],
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The job for `found`: `None` when `-x`/`-e` exclude it. Its name follows `-d`/`-s`/`-p`; a
+/// name or a pyc path that cannot be made is a notice (the job then fails, as compileall's
+/// would).
+pub(super) fn job(plan: &Plan, found: &Found<'_>, options: &CompileOptions) -> Option<Job> {
+    let Found {
+        target: t,
+        root,
+        candidate,
+        source,
+    } = *found;
+    if excluded(
+        &candidate.path,
+        options.exclude.as_ref(),
+        options.limit_symlinks.as_deref(),
+    ) {
+        return None;
+    }
+    let target = &plan.targets[t];
+    let mut notices = Vec::new();
+    let name = match dfile::dfile_for(
+        target.interpreter.version(),
+        candidate,
+        root,
+        &options.dfile,
+    ) {
+        Ok(dfile) => {
+            notices.extend(dfile.warning.clone());
+            dfile::compiled_name(&dfile, candidate).as_bytes().to_vec()
+        }
+        Err(error) => {
+            notices.push(error.to_string());
+            candidate.path.as_bytes().to_vec()
+        }
+    };
+    let cfiles =
+        pyc_paths(target, candidate, &plan.levels, options.legacy).unwrap_or_else(|error| {
+            notices.push(format!("{}: {error}", error.python_exception()));
+            Vec::new()
+        });
+    Some(Job {
+        target: t,
+        source,
+        candidate: candidate.clone(),
+        cfiles,
+        name,
+        notices,
+        size: 0,
+    })
+}
+
+/// The pyc of `candidate` at each level (`-b`: the legacy one beside it).
+fn pyc_paths(
+    target: &InterpreterPlan,
+    candidate: &Candidate,
+    levels: &[i8],
+    legacy: bool,
+) -> Result<Vec<PathBuf>, crate::CachePathError> {
+    levels
+        .iter()
+        .map(|&level| {
+            if legacy {
+                Ok(PathBuf::from(legacy_cache_from_source(&candidate.path)))
+            } else {
+                target
+                    .scheme
+                    .cache_from_source(&candidate.path, optimization_for(level).as_deref())
+                    .map(PathBuf::from)
+            }
+        })
+        .collect()
+}
