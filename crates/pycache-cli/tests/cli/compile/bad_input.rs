@@ -241,10 +241,19 @@ fn a_worker_killed_mid_run_is_replaced_and_nothing_is_lost() {
     let root = dir.path().join("big");
     big_tree(&root, 120);
     let child = spawn_pycache(&["compile", "-q", "-j", "2"], &python, &root);
-    let victim = wait_for_children(child.id())[0];
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_for_children(child.id());
+    // Killed once the workers are compiling (a few pycs written), not while they start: a
+    // worker that dies before its greeting is a broken interpreter, reported, not retried.
+    let pycache = root.join("__pycache__");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&pycache).map_or(0, Iterator::count) < 4 {
+        assert!(std::time::Instant::now() < deadline, "no pyc appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let victim = children_of(child.id())[0];
     // SAFETY: killing a worker process of the run under test.
-    unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+    let killed = unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+    assert_eq!(killed, 0, "the worker was still running when killed");
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
