@@ -67,3 +67,46 @@ pub(crate) fn read_head(file: &mut File, out: &mut [u8]) -> io::Result<usize> {
     }
     Ok(filled)
 }
+
+/// The whole of `file`, whose size was `len` when it was stated: read into a buffer of that
+/// size (plus one byte, to see the end), without the `fstat` and `lseek` that `read_to_end`
+/// makes to size its buffer. A file that grew since is read to its end all the same.
+pub(crate) fn read_sized(mut file: &File, len: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut bytes = vec![0; len + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled == bytes.len() {
+                    file.read_to_end(&mut bytes)?;
+                    return Ok(bytes);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_sized_reads_the_whole_file_whatever_size_was_stated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        for stated in [0, 1, 99_999, 100_000, 100_001, 1_000_000] {
+            let file = File::open(&path).unwrap();
+            assert_eq!(read_sized(&file, stated).unwrap(), data, "stated {stated}");
+        }
+    }
+}

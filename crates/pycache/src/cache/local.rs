@@ -90,7 +90,7 @@ impl LocalCache {
         let Ok(metadata) = file.metadata() else {
             return Lookup::Miss;
         };
-        let Ok(bytes) = read_whole(&file, metadata.len()) else {
+        let Ok(bytes) = crate::regular_file::read_sized(&file, metadata.len()) else {
             return Lookup::Miss;
         };
         match Entry::decode(&bytes, key) {
@@ -118,10 +118,19 @@ impl LocalCache {
     pub fn put(&self, key: &CacheKey, entry: &Entry) -> io::Result<()> {
         let path = self.path_of(key);
         let shard = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(shard)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(shard)?;
+        let temporary = || {
+            tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .tempfile_in(shard)
+        };
+        // The shard is made only when missing (most exist: this spares a mkdir and a stat).
+        let mut file = match temporary() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(shard)?;
+                temporary()?
+            }
+            other => other?,
+        };
         file.write_all(&entry.encode(key))?;
         file.persist(&path).map_err(|e| e.error)?;
         Ok(())
@@ -227,32 +236,6 @@ fn usage_of(listed: &[Listed]) -> CacheUsage {
         entries: listed.len() as u64,
         bytes: listed.iter().map(|e| e.bytes).sum(),
     }
-}
-
-/// The contents of `file`, whose size was `len` when it was stated: one read when the size
-/// still holds (`read_to_end` would state the file again and seek to size its buffer).
-fn read_whole(mut file: &std::fs::File, len: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    let mut bytes = vec![0; len + 1];
-    let mut filled = 0;
-    loop {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled == bytes.len() {
-                    // It grew since it was stated: read the rest the slow way.
-                    file.read_to_end(&mut bytes)?;
-                    return Ok(bytes);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 /// Removes a file; true when this call removed it (another process may have first).

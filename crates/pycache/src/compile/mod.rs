@@ -45,9 +45,9 @@ pub use failure::Failure;
 
 use crate::cache_path::CacheScheme;
 use crate::freshness::{PycHead, SourceStat, judge};
-use crate::walk::{FileFacts, Lookup, PycacheListings, WalkProblem};
 use crate::header::{Invalidation, InvalidationMode, PycHeader};
 use crate::interpreter::Interpreter;
+use crate::walk::{FileFacts, Lookup, PycacheListings, WalkProblem};
 use plan::InterpreterPlan;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

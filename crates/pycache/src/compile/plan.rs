@@ -5,14 +5,14 @@
 //! It decides nothing about freshness (the next stage does); it never starts Python.
 
 use super::{CompileOptions, FileReport, Outcome, dfile, optimization_for};
-use crate::walk::{
-    Candidate, FileFacts, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
-    WalkProblem, WalkRoot, excluded, has_py_suffix,
-};
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
 use crate::freshness::{CheckHashBasedPycs, ImportRules};
 use crate::header::InvalidationMode;
 use crate::interpreter::Interpreter;
+use crate::walk::{
+    Candidate, FileFacts, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
+    WalkProblem, WalkRoot, excluded, has_py_suffix,
+};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -94,10 +94,12 @@ impl SourceCell {
     /// protocol carries is refused from its size, before anything is read.
     pub(super) fn bytes(&self) -> Result<Vec<u8>, super::Failure> {
         use super::Failure;
-        use std::io::Read;
         let error = |e: std::io::Error| Failure::io(&self.path, e);
-        let mut file = crate::regular_file::open(&self.path).map_err(error)?;
-        let size = file.metadata().map_err(error)?.len();
+        let file = crate::regular_file::open(&self.path).map_err(error)?;
+        let metadata = file.metadata().map_err(error)?;
+        let size = metadata.len();
+        // The stat of the file read is the one its header is made from.
+        let _ = self.stat.set(Some(Box::new(metadata)));
         if size > MAX_SOURCE_BYTES {
             return Err(Failure::SourceTooLarge {
                 path: self.path.clone(),
@@ -105,8 +107,7 @@ impl SourceCell {
                 limit: MAX_SOURCE_BYTES,
             });
         }
-        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut data).map_err(error)?;
+        let data = crate::regular_file::read_sized(&file, size).map_err(error)?;
         if data.len() as u64 > MAX_SOURCE_BYTES {
             return Err(Failure::SourceGrew {
                 path: self.path.clone(),

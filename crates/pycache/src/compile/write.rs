@@ -64,39 +64,55 @@ pub(crate) fn pyc_mode(source_metadata: Option<&std::fs::Metadata>) -> u32 {
 
 fn temporary_name(cfile: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let number =
-        u64::from(std::process::id()) * 1_000_000 + COUNTER.fetch_add(1, Ordering::Relaxed);
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
+    let number = u64::from(pid) * 1_000_000 + COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = cfile.as_os_str().to_owned().into_vec();
     name.extend_from_slice(format!(".{number}").as_bytes());
     PathBuf::from(OsString::from_vec(name))
 }
 
-/// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
-/// atomically with `mode`.
-pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), Failure> {
-    // py_compile ignores FileExistsError from os.makedirs (the write then fails, naming the
-    // temporary file, when the "directory" is not one).
+/// `os.makedirs` of the pyc's directory, as `py_compile` calls it: `FileExistsError` ignored.
+fn make_dirs(cfile: &Path) -> Result<(), Failure> {
     if let Some(dir) = cfile.parent().filter(|d| !d.as_os_str().is_empty())
         && let Err(error) = std::fs::create_dir_all(dir)
         && error.kind() != std::io::ErrorKind::AlreadyExists
     {
         return Err(Failure::io(dir, error));
     }
+    Ok(())
+}
+
+/// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
+/// atomically with `mode`, in one `write`. The directory is made only when the temporary
+/// file cannot be created for want of it (most already exist: this spares a `mkdir` and a
+/// `stat` per pyc); the errors are `py_compile`'s either way.
+pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), Failure> {
     let temporary = temporary_name(cfile);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
+    let create = || {
+        std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&temporary)?;
+            .open(&temporary)
+    };
+    let file = match create() {
+        Err(error) if matches!(error.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+            make_dirs(cfile)?;
+            create()
+        }
+        other => other,
+    };
+    let written = file.and_then(|mut file| {
         // `pycache clean` leaves a locked temporary file alone; the lock goes with the close.
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-        for part in parts {
-            file.write_all(part)?;
+        match parts {
+            [one] => file.write_all(one)?,
+            _ => file.write_all(&parts.concat())?,
         }
         drop(file);
         std::fs::rename(&temporary, cfile)
-    })();
+    });
     written.map_err(|error| {
         let _ = std::fs::remove_file(&temporary);
         Failure::io(temporary, error)
