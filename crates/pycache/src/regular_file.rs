@@ -16,12 +16,24 @@ use std::path::Path;
 ///
 /// The open's error, or [`io::ErrorKind::InvalidInput`] naming what the file is.
 pub(crate) fn open(path: &Path) -> io::Result<File> {
+    open_stated(path).map(|(file, _)| file)
+}
+
+/// As [`open`], with the `fstat` it made.
+///
+/// # Errors
+///
+/// As [`open`].
+pub(crate) fn open_stated(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    check(&file)?;
-    Ok(file)
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata.file_type()));
+    }
+    Ok((file, metadata))
 }
 
 /// Fails unless `file` is a regular file.

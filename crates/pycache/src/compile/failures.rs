@@ -147,6 +147,11 @@ impl Failures {
     }
 
     /// The remembered error and warnings for `key`, if the source is exactly as it was.
+    /// Whether a failure is remembered for `key` at all, whatever the file's stat.
+    pub(crate) fn remembers(&self, key: &Key) -> bool {
+        self.entries.contains_key(key)
+    }
+
     pub(crate) fn lookup(&self, key: &Key, metadata: &std::fs::Metadata) -> Option<(&str, &str)> {
         let entry = self.entries.get(key)?;
         let stamp = Stamp::of(metadata);
@@ -240,9 +245,10 @@ impl Remembered {
                 &job.name,
                 &plan.levels,
             );
-            let remembered = cell
-                .metadata()
-                .filter(|_| !force)
+            // Stated only when a failure is remembered for it (most files have none).
+            let remembered = (!force && failures.remembers(&key))
+                .then(|| cell.metadata())
+                .flatten()
                 .and_then(|metadata| failures.lookup(&key, metadata));
             match remembered {
                 Some((message, warnings)) => {

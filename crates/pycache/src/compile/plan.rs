@@ -95,8 +95,7 @@ impl SourceCell {
     pub(super) fn bytes(&self) -> Result<Vec<u8>, super::Failure> {
         use super::Failure;
         let error = |e: std::io::Error| Failure::io(&self.path, e);
-        let file = crate::regular_file::open(&self.path).map_err(error)?;
-        let metadata = file.metadata().map_err(error)?;
+        let (file, metadata) = crate::regular_file::open_stated(&self.path).map_err(error)?;
         let size = metadata.len();
         // The stat of the file read is the one its header is made from.
         let _ = self.stat.set(Some(Box::new(metadata)));
