@@ -251,9 +251,9 @@ fn a_worker_killed_mid_run_is_replaced_and_nothing_is_lost() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let victim = children_of(child.id())[0];
-    // SAFETY: killing a worker process of the run under test.
-    let killed = unsafe { libc::kill(victim as i32, libc::SIGKILL) };
-    assert_eq!(killed, 0, "the worker was still running when killed");
+    let victim = rustix::process::Pid::from_raw(victim as i32).expect("a worker's pid");
+    rustix::process::kill_process(victim, rustix::process::Signal::KILL)
+        .expect("the worker was still running when killed");
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
@@ -279,8 +279,9 @@ fn interrupting_a_run_leaves_only_whole_pycs() {
     let child = spawn_pycache(&["compile", "-j", "2"], &python, &root);
     let workers = wait_for_children(child.id());
     std::thread::sleep(std::time::Duration::from_millis(300));
-    // SAFETY: interrupting the run under test, as Ctrl-C would.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // Interrupting the run under test, as Ctrl-C would.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
@@ -347,8 +348,7 @@ fn a_read_only_pycache_is_reported() {
     // Permissions do not stop root, which CI runs as: there the run drops to `nobody` with
     // setpriv (and an interpreter nobody can run: a system one, not one under /root).
     use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid has no preconditions.
-    let as_root = unsafe { libc::geteuid() } == 0;
+    let as_root = rustix::process::geteuid().is_root();
     let python = if as_root {
         pythons()
             .into_iter()

@@ -67,9 +67,7 @@ fn clean_leaves_temporary_files_being_written() {
     set_mtime(&abandoned, old);
     // The writer's lock, as compile holds it while writing.
     let holder = std::fs::File::open(&locked).unwrap();
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor this test owns.
-    assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX) }, 0);
+    rustix::fs::flock(&holder, rustix::fs::FlockOperation::LockExclusive).unwrap();
     let output = pycache()
         .args(["clean", "--python"])
         .arg(&python.path)

@@ -71,8 +71,9 @@ pub(crate) fn alive(pid: u32) -> bool {
 }
 
 fn signal(pid: u32, signal: i32) {
-    // SAFETY: signalling a process this test started.
-    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
+    let signal = rustix::process::Signal::from_named_raw(signal).expect("a named signal");
+    rustix::process::kill_process(pid, signal).unwrap();
 }
 
 /// Waits until `signal` is no longer pending for process `pid` (`ShdPnd` in its status).
