@@ -15,14 +15,41 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
     threads: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    if threads <= 1 || items.len() < 2 * CHUNK {
-        return items.iter().map(f).collect();
+    Pool::new(threads).map(items, f)
+}
+
+/// Threads for several [`Pool::map`] calls in a row (a pass that goes chunk by chunk, so that
+/// its results need not all be held at once), started once, when first needed.
+pub(crate) struct Pool {
+    threads: usize,
+    /// `None` inside: no thread could be started; the work is done inline.
+    pool: std::sync::OnceLock<Option<rayon::ThreadPool>>,
+}
+
+impl Pool {
+    /// A pool of `threads` threads, none started yet (one thread: the work is done inline).
+    pub(crate) fn new(threads: usize) -> Self {
+        Pool {
+            threads,
+            pool: std::sync::OnceLock::new(),
+        }
     }
-    let run = || items.par_iter().with_min_len(CHUNK).map(&f).collect();
-    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(run),
-        // No thread could be started: do the work here.
-        Err(_) => items.iter().map(&f).collect(),
+
+    /// `f` over `items`; results in input order. Small inputs run inline, and start no thread.
+    pub(crate) fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        if self.threads <= 1 || items.len() < 2 * CHUNK {
+            return items.iter().map(f).collect();
+        }
+        let pool = self.pool.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .build()
+                .ok()
+        });
+        match pool {
+            Some(pool) => pool.install(|| items.par_iter().with_min_len(CHUNK).map(&f).collect()),
+            None => items.iter().map(f).collect(),
+        }
     }
 }
 

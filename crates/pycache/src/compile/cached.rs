@@ -13,7 +13,7 @@ use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome, write};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
 use crate::marshal::{self, Format};
-use crate::parallel::parallel_map;
+use crate::parallel::{Pool, parallel_map};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -85,6 +85,14 @@ impl CacheStage {
             outbox: Mutex::new(Vec::new()),
             remote_error: Mutex::new(None),
         })
+    }
+
+    /// True when a remote cache is consulted after the local one.
+    fn has_remote(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.remote.is_some();
+        #[cfg(not(feature = "remote"))]
+        false
     }
 
     /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
@@ -341,34 +349,43 @@ enum Looked {
     Skipped,
 }
 
+/// Jobs looked up locally at a time: their reports are told before the next chunk is looked
+/// up, so that a warm run holds no report per file.
+const LOCAL_CHUNK: usize = 4096;
+
 /// Serves what it can of `stale` from the caches (local on every core, then the remote in
-/// batches) and gives back the reports of what it served and the jobs left to compile.
+/// batches), telling `on_report` each file it served as it goes, and gives back the jobs left
+/// to compile.
 pub(super) fn serve(
     cache: &CacheStage,
     context: &Context<'_>,
     stale: Vec<Job>,
     warnings: &mut Vec<String>,
-) -> (Vec<FileReport>, Vec<Job>) {
-    let threads = context.options.workers.clamp(1, 8);
-    let looked = parallel_map(&stale, threads, |job| look_locally(cache, context, job));
-    let mut reports = Vec::new();
+    mut on_report: impl FnMut(FileReport),
+) -> Vec<Job> {
+    let pool = Pool::new(context.options.workers.clamp(1, 8));
     let mut missed: Vec<(Job, [u8; 32])> = Vec::new();
     let mut rest = Vec::new();
-    for (job, looked) in stale.into_iter().zip(looked) {
-        match looked {
-            Looked::Done(report) => reports.push(report),
-            Looked::Missed(digest) => missed.push((job, digest)),
-            Looked::Skipped => rest.push(job),
+    let mut stale = stale.into_iter().peekable();
+    while stale.peek().is_some() {
+        let chunk: Vec<Job> = stale.by_ref().take(LOCAL_CHUNK).collect();
+        let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
+        for (job, looked) in chunk.into_iter().zip(looked) {
+            match looked {
+                Looked::Done(report) => on_report(report),
+                Looked::Missed(digest) if cache.has_remote() => missed.push((job, digest)),
+                Looked::Missed(_) | Looked::Skipped => rest.push(job),
+            }
         }
     }
     #[cfg(feature = "remote")]
-    serve_remote(cache, context, missed, &mut reports, &mut rest, warnings);
+    serve_remote(cache, context, missed, &mut on_report, &mut rest, warnings);
     #[cfg(not(feature = "remote"))]
     {
         let _ = warnings;
         rest.extend(missed.into_iter().map(|(job, _)| job));
     }
-    (reports, rest)
+    rest
 }
 
 /// Remote lookups per batch: large enough to keep many requests in flight, small enough that
@@ -387,7 +404,7 @@ fn serve_remote(
     cache: &CacheStage,
     context: &Context<'_>,
     missed: Vec<(Job, [u8; 32])>,
-    reports: &mut Vec<FileReport>,
+    on_report: &mut impl FnMut(FileReport),
     rest: &mut Vec<Job>,
     warnings: &mut Vec<String>,
 ) {
@@ -432,14 +449,14 @@ fn serve_remote(
                 .collect();
             let served = parallel_map(&items, threads, |&(job, keys, found)| {
                 let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
-                Some(match context.sources[job.source].bytes() {
+                Some(match job.cell.bytes() {
                     Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
                     Err(message) => report_outcome(job, Outcome::Failed(message)),
                 })
             });
             for ((job, _), served) in batch.into_iter().zip(served) {
                 match served {
-                    Some(report) => reports.push(report),
+                    Some(report) => on_report(report),
                     None => rest.push(job),
                 }
             }
@@ -454,7 +471,7 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
     {
         return Looked::Skipped;
     }
-    let Ok(source) = context.sources[job.source].bytes() else {
+    let Ok(source) = job.cell.bytes() else {
         return Looked::Skipped;
     };
     let digest = KeyParts::source_digest(&source);
@@ -476,7 +493,7 @@ fn report(
     payloads: &[Vec<u8>],
     served: Outcome,
 ) -> FileReport {
-    let cell = &context.sources[job.source];
+    let cell = &job.cell;
     let target = &context.targets[job.target];
     let outcome = match write_pycs(target, job, cell, source, payloads, context.options) {
         Ok(()) => served,

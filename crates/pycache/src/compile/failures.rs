@@ -13,6 +13,7 @@
 //! changed), and keeps at most [`MAX_ENTRIES`], the newest: the file is read whenever a run
 //! has stale files, so it must not grow with every tree ever compiled.
 
+use super::job::Ran;
 use super::plan::{Job, Plan};
 use super::{Failure, FileReport, Outcome};
 use crate::interpreter::Interpreter;
@@ -146,12 +147,17 @@ impl Failures {
         }
     }
 
-    /// The remembered error and warnings for `key`, if the source is exactly as it was.
     /// Whether a failure is remembered for `key` at all, whatever the file's stat.
     pub(crate) fn remembers(&self, key: &Key) -> bool {
         self.entries.contains_key(key)
     }
 
+    /// True when no failure is remembered at all (most runs: no key need be made).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The remembered error and warnings for `key`, if the source is exactly as it was.
     pub(crate) fn lookup(&self, key: &Key, metadata: &std::fs::Metadata) -> Option<(&str, &str)> {
         let entry = self.entries.get(key)?;
         let stamp = Stamp::of(metadata);
@@ -212,13 +218,16 @@ impl Failures {
     }
 }
 
-/// The remembered-failures stage of a run: what it looked up, so that each file compiled
-/// now updates its entry, and the file is saved once at the end.
+/// The remembered-failures stage of a run: the failures loaded, so that a file the
+/// interpreter rejects is recorded and a file that compiles again is forgotten; saved once at
+/// the end.
 #[derive(Debug, Default)]
 pub(super) struct Remembered {
     failures: Option<Failures>,
-    /// The key and source of each job sent on, by interpreter and source path.
-    keys: HashMap<(usize, OsString), (Key, usize)>,
+    /// The keys of the jobs sent on that had a failure remembered (their source changed since):
+    /// forgotten when they compile. By interpreter and source path; most runs have none, so
+    /// that no key is held per file.
+    to_forget: HashMap<(usize, OsString), Key>,
 }
 
 impl Remembered {
@@ -234,19 +243,30 @@ impl Remembered {
             return (Remembered::default(), Vec::new(), stale);
         }
         let failures = Failures::load();
-        let mut keys = HashMap::new();
+        if failures.is_empty() {
+            let stage = Remembered {
+                failures: Some(failures),
+                to_forget: HashMap::new(),
+            };
+            return (stage, Vec::new(), stale);
+        }
+        let mut to_forget = HashMap::new();
         let mut reports = Vec::new();
         let mut dispatched = Vec::with_capacity(stale.len());
         for job in stale {
-            let cell = &plan.sources[job.source];
+            let cell = &job.cell;
             let key = Key::new(
                 &plan.targets[job.target].interpreter,
-                &cell.path,
+                cell.path(),
                 &job.name,
                 &plan.levels,
             );
+            if !failures.remembers(&key) {
+                dispatched.push(job);
+                continue;
+            }
             // Stated only when a failure is remembered for it (most files have none).
-            let remembered = (!force && failures.remembers(&key))
+            let remembered = (!force)
                 .then(|| cell.metadata())
                 .flatten()
                 .and_then(|metadata| failures.lookup(&key, metadata));
@@ -259,35 +279,45 @@ impl Remembered {
                     reports.push(job.report(Outcome::Failed(failure), warnings.to_owned()));
                 }
                 None => {
-                    keys.insert((job.target, job.candidate.path.clone()), (key, job.source));
+                    to_forget.insert((job.target, cell.candidate.path.clone()), key);
                     dispatched.push(job);
                 }
             }
         }
         let stage = Remembered {
             failures: Some(failures),
-            keys,
+            to_forget,
         };
         (stage, reports, dispatched)
     }
 
     /// Remembers a file the interpreter rejected (against the stat made for freshness), and
     /// forgets one that compiled.
-    pub(super) fn settle(&mut self, plan: &Plan, report: &FileReport) {
+    pub(super) fn settle(&mut self, plan: &Plan, ran: &Ran) {
         let Some(failures) = &mut self.failures else {
             return;
         };
-        let Some((key, source)) = self
-            .keys
-            .remove(&(report.interpreter, report.source.clone()))
-        else {
-            return;
-        };
-        match (&report.outcome, plan.sources[source].metadata()) {
-            (Outcome::Failed(Failure::Rejected { message, warnings }), Some(metadata)) => {
-                failures.record(key, metadata, message, warnings);
+        let report = &ran.report;
+        match &report.outcome {
+            Outcome::Failed(Failure::Rejected { message, warnings }) => {
+                if let Some(metadata) = ran.cell.metadata() {
+                    let key = Key::new(
+                        &plan.targets[report.interpreter].interpreter,
+                        ran.cell.path(),
+                        &ran.name,
+                        &plan.levels,
+                    );
+                    failures.record(key, metadata, message, warnings);
+                }
             }
-            (Outcome::Compiled, _) => failures.forget(&key),
+            Outcome::Compiled => {
+                if let Some(key) = self
+                    .to_forget
+                    .remove(&(report.interpreter, report.source.clone()))
+                {
+                    failures.forget(&key);
+                }
+            }
             _ => {}
         }
     }

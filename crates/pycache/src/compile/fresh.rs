@@ -4,8 +4,8 @@
 //! Python. With `--reproducible`, a fresh pyc that is not in canonical form is rewritten so.
 
 use super::plan::{Found, Job, Plan, job};
-use super::{CompileOptions, Failure, FileFacts, FileReport, Outcome, is_fresh, write};
-use crate::parallel::parallel_map;
+use super::{CompileOptions, Failure, FileReport, Outcome, is_fresh, write};
+use crate::parallel::Pool;
 use std::path::PathBuf;
 
 /// Where a job stands after the freshness stage.
@@ -16,21 +16,35 @@ pub(super) enum Decided {
     Stale(Job),
 }
 
-/// Plans and decides every found source on `threads` threads, in the walk's order.
+/// Found sources decided at a time: the reports and jobs of one chunk are all that is held
+/// besides the stale jobs, so memory does not grow with the fresh files.
+const CHUNK: usize = 16_384;
+
+/// Plans and decides every found source on `threads` threads, in the walk's order: each
+/// fresh file's report goes to `on_fresh` as soon as its chunk is decided; the stale jobs
+/// are returned.
 pub(super) fn decide_all(
     plan: &Plan,
-    found: &[Found<'_>],
+    found: &[Found],
     listings: &super::PycacheListings,
     options: &CompileOptions,
-) -> Vec<Decided> {
-    let threads = options.workers.clamp(1, 8);
-    parallel_map(found, threads, |found| {
-        let job = job(plan, found, options)?;
-        decide(plan, job, listings, options)
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+    mut on_fresh: impl FnMut(FileReport),
+) -> Vec<Job> {
+    let pool = Pool::new(options.workers.clamp(1, 8));
+    let mut stale = Vec::new();
+    for chunk in found.chunks(CHUNK) {
+        let decided = pool.map(chunk, |found| {
+            let job = job(plan, found, options)?;
+            decide(plan, job, listings, options)
+        });
+        for decided in decided.into_iter().flatten() {
+            match decided {
+                Decided::Fresh(report) => on_fresh(report),
+                Decided::Stale(job) => stale.push(job),
+            }
+        }
+    }
+    stale
 }
 
 /// Fresh or stale; `None` when the source is not a regular file (compileall's `isfile()`:
@@ -41,10 +55,8 @@ fn decide(
     listings: &super::PycacheListings,
     options: &CompileOptions,
 ) -> Option<Decided> {
-    let cell = &plan.sources[job.source];
-    let facts = cell
-        .facts
-        .or_else(|| cell.metadata().map(FileFacts::from_metadata))?;
+    let cell = &job.cell;
+    let facts = cell.facts()?;
     if !facts.is_file() {
         return None;
     }
@@ -53,7 +65,7 @@ fn decide(
             &plan.targets[job.target],
             &job.cfiles,
             facts.source_stat(),
-            &cell.path,
+            cell.path(),
             listings,
             options.verify,
         );

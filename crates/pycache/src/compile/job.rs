@@ -25,10 +25,18 @@ pub(super) struct Runner {
     pub(super) contradicted: Vec<std::sync::OnceLock<Failure>>,
 }
 
+/// A job's end: its report, and what the remembered failures need to record it.
+pub(super) struct Ran {
+    pub(super) report: FileReport,
+    pub(super) cell: Arc<SourceCell>,
+    /// The name compiled into the code (part of a remembered failure's key).
+    pub(super) name: Vec<u8>,
+}
+
 impl Runner {
     /// Compiles one job; a panic in it is reported as this file's failure.
-    pub(super) fn run(&self, job: Job) -> FileReport {
-        let cell = Arc::clone(&self.plan.sources[job.source]);
+    pub(super) fn run(&self, mut job: Job) -> Ran {
+        let cell = Arc::clone(&job.cell);
         let compiled = if self.options.cancel.load(Ordering::SeqCst) {
             Err(Failure::Interrupted)
         } else {
@@ -41,7 +49,8 @@ impl Runner {
                 })
             })
         };
-        match compiled {
+        let name = std::mem::take(&mut job.name);
+        let report = match compiled {
             Ok(warnings) => job.report(Outcome::Compiled, warnings),
             Err(Failure::Interrupted) => job.report(Outcome::Interrupted, String::new()),
             Err(failure) => {
@@ -51,14 +60,23 @@ impl Runner {
                 };
                 job.report(Outcome::Failed(failure), warnings)
             }
-        }
+        };
+        Ran { report, cell, name }
+    }
+
+    /// The end of a job the run was interrupted before.
+    pub(super) fn interrupted(&self, mut job: Job) -> Ran {
+        let cell = Arc::clone(&job.cell);
+        let name = std::mem::take(&mut job.name);
+        let report = job.report(Outcome::Interrupted, String::new());
+        Ran { report, cell, name }
     }
 
     /// Compiles and writes one job; the warnings the interpreter printed.
     fn compile_job(&self, job: &Job, cell: &SourceCell) -> Result<String, Failure> {
         let target = &self.plan.targets[job.target];
         #[cfg(test)]
-        super::tests::panic_if_asked(&cell.path);
+        super::tests::panic_if_asked(cell.path());
         if job.cfiles.is_empty() {
             return Err(Failure::NoPycPath {
                 message: job.notices.last().cloned().unwrap_or_default(),

@@ -15,11 +15,17 @@
 //!
 //! | stage | module | in | out |
 //! |---|---|---|---|
-//! | plan | `plan` | options, interpreters | `Plan` (per-interpreter `InterpreterPlan`, sources), the walk, one `Job` per interpreter and source |
+//! | plan | `plan` | options, interpreters | `Plan` (per-interpreter `InterpreterPlan`), the walk, a `SourceCell` per source, one `Job` per interpreter and source |
 //! | freshness | `fresh` | `Job` | `Decided::Fresh(FileReport)` or `Decided::Stale(Job)` |
 //! | remembered failures | `failures` | stale `Job`s | reports of files that failed unchanged, the rest |
 //! | cache | `cached` | stale `Job`s | reports of files served from the cache, the rest |
 //! | schedule, collect | `schedule` (each job run by `job`) | stale `Job`s | a `FileReport` each |
+//!
+//! Every stage streams: fresh files are reported chunk by chunk as they are decided, files
+//! served from the cache as they are written, and jobs are submitted to the compile threads a
+//! few at a time; what is held for the whole run is one `SourceCell` per source and one `Job`
+//! per stale file (some 700 bytes per file in all: a million-file tree compiles in well under
+//! 1 GB, see `bench/memory_per_file.sh`).
 //!
 //! Every way a file can fail is a [`Failure`], which renders compileall's text. Jobs run on a
 //! [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them with
@@ -47,7 +53,7 @@ use crate::cache_path::CacheScheme;
 use crate::freshness::{PycHead, SourceStat, judge};
 use crate::header::{Invalidation, InvalidationMode, PycHeader};
 use crate::interpreter::Interpreter;
-use crate::walk::{FileFacts, Lookup, PycacheListings, WalkProblem};
+use crate::walk::{Lookup, PycacheListings, WalkProblem};
 use plan::InterpreterPlan;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -216,6 +222,13 @@ pub enum Outcome {
     Interrupted,
 }
 
+impl Outcome {
+    /// True when a worker contradicted its interpreter's probe (the run probes it again).
+    fn is_probe_out_of_date(&self) -> bool {
+        matches!(self, Outcome::Failed(Failure::ProbeOutOfDate { .. }))
+    }
+}
+
 /// One file, one interpreter.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -238,7 +251,8 @@ pub struct FileReport {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// Selection and freshness are decided: `stale` files will be compiled.
+    /// Selection and freshness are decided: `stale` files will be compiled. Told after the
+    /// fresh files' reports (which are told as they are decided) and before any other file's.
     Planned {
         /// Jobs to compile.
         stale: usize,
@@ -430,26 +444,24 @@ fn run(
     tally: &mut Tally<impl FnMut(Event<'_>)>,
     hold_back: bool,
 ) -> Vec<FileReport> {
-    let mut plan = plan::Plan::new(interpreters, options);
-    let walked = plan::walk(&plan, options);
+    let plan = plan::Plan::new(interpreters, options);
+    let mut walked = plan::walk(&plan, options);
     for problem in walked.problems() {
         tally.problem(problem);
     }
-    let found = plan::found(&mut plan, &walked);
-    let decided = fresh::decide_all(&plan, &found, &walked.listings, options);
+    let found = plan::found(&mut walked, &plan);
+    let mut fresh = 0;
+    let stale = fresh::decide_all(&plan, &found, &walked.listings, options, |report| {
+        fresh += 1;
+        tally.file(&report);
+    });
+    // Only the stale jobs (and the sources they share) are held from here on.
     drop(found);
-    let mut fresh_reports = Vec::new();
-    let mut stale = Vec::new();
-    for decided in decided {
-        match decided {
-            fresh::Decided::Fresh(report) => fresh_reports.push(report),
-            fresh::Decided::Stale(job) => stale.push(job),
-        }
-    }
+    drop(walked);
     let (mut remembered, remembered_reports, stale) =
         failures::Remembered::consult(&plan, stale, options.force);
-    tally.planned(stale.len() + remembered_reports.len(), fresh_reports.len());
-    for report in fresh_reports.iter().chain(&remembered_reports) {
+    tally.planned(stale.len() + remembered_reports.len(), fresh);
+    for report in &remembered_reports {
         tally.file(report);
     }
     if stale.is_empty() {
@@ -496,24 +508,21 @@ fn cache_stage(
     };
     let context = Context {
         targets: &plan.targets,
-        sources: &plan.sources,
         levels: &plan.levels,
         options,
     };
-    let (served, stale) = cached::serve(&cache, &context, stale, &mut warnings);
+    let stale = cached::serve(&cache, &context, stale, &mut warnings, |report| {
+        tally.file(&report);
+    });
     for warning in &warnings {
         tally.warning(warning);
-    }
-    for report in &served {
-        tally.file(report);
     }
     (Some(cache), stale)
 }
 
-/// What the stages after planning read: the targets, the sources, the levels and the options.
+/// What the stages after planning read: the targets, the levels and the options.
 struct Context<'a> {
     targets: &'a [plan::InterpreterPlan],
-    sources: &'a [Arc<plan::SourceCell>],
     levels: &'a [i8],
     options: &'a CompileOptions,
 }

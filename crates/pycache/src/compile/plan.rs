@@ -3,6 +3,10 @@
 //! and given its pyc paths as `compileall.compile_file` would (`-d`/`-s`/`-p`, `-b`, `-x`, `-e`).
 //!
 //! It decides nothing about freshness (the next stage does); it never starts Python.
+//!
+//! Memory is what bounds a million-file run, so each source is held once: the walk's
+//! [`Candidate`] moves into its [`SourceCell`], a [`Found`] and a [`Job`] share the cell, and a
+//! job holds only what the later stages cannot make from the cell.
 
 use super::{CompileOptions, FileReport, Outcome, dfile, optimization_for};
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
@@ -13,10 +17,9 @@ use crate::walk::{
     Candidate, FileFacts, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
     WalkProblem, WalkRoot, excluded, has_py_suffix,
 };
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The largest source sent to a worker: a frame's length is a u32, and holds the source with
@@ -33,10 +36,9 @@ pub(super) struct InterpreterPlan {
     pub(super) roots: Vec<OsString>,
 }
 
-/// What every stage after planning reads: the interpreters, the sources, the levels.
+/// What every stage after planning reads: the interpreters and the levels.
 pub(super) struct Plan {
     pub(super) targets: Vec<InterpreterPlan>,
-    pub(super) sources: Vec<Arc<SourceCell>>,
     /// The `-o` levels, sorted, without duplicates, never empty.
     pub(super) levels: Vec<i8>,
 }
@@ -46,9 +48,8 @@ pub(super) struct Plan {
 pub(super) struct Job {
     /// Index of the interpreter (in [`Plan::targets`]).
     pub(super) target: usize,
-    /// Index of the source (in [`Plan::sources`]).
-    pub(super) source: usize,
-    pub(super) candidate: Candidate,
+    /// The source, shared with the other interpreters' jobs.
+    pub(super) cell: Arc<SourceCell>,
     /// One pyc per level; empty when `cache_from_source` raised (the notice says why).
     pub(super) cfiles: Vec<PathBuf>,
     /// The name compiled into the code (`co_filename`).
@@ -63,7 +64,7 @@ impl Job {
     pub(super) fn report(self, outcome: Outcome, warnings: String) -> FileReport {
         FileReport {
             interpreter: self.target,
-            source: self.candidate.path,
+            source: self.cell.candidate.path.clone(),
             pycs: self.cfiles,
             outcome,
             warnings,
@@ -74,18 +75,36 @@ impl Job {
 
 /// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
 pub(super) struct SourceCell {
-    pub(super) path: PathBuf,
-    /// What the walk's stat said, which decides freshness.
-    pub(super) facts: Option<FileFacts>,
+    /// As the walk found it; its `facts` (the walk's stat) decide freshness.
+    pub(super) candidate: Candidate,
     /// The full stat of this source, made by whichever job needs it first. Boxed: a
     /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
     stat: OnceLock<Option<Box<std::fs::Metadata>>>,
 }
 
 impl SourceCell {
+    fn new(candidate: Candidate) -> Self {
+        SourceCell {
+            candidate,
+            stat: OnceLock::new(),
+        }
+    }
+
+    /// The source's path, as walked.
+    pub(super) fn path(&self) -> &Path {
+        Path::new(&self.candidate.path)
+    }
+
+    /// What the walk's stat said, or (for a file it did not stat) a stat made now.
+    pub(super) fn facts(&self) -> Option<FileFacts> {
+        self.candidate
+            .facts
+            .or_else(|| self.metadata().map(FileFacts::from_metadata))
+    }
+
     pub(super) fn metadata(&self) -> Option<&std::fs::Metadata> {
         self.stat
-            .get_or_init(|| std::fs::metadata(&self.path).ok().map(Box::new))
+            .get_or_init(|| std::fs::metadata(self.path()).ok().map(Box::new))
             .as_deref()
     }
 
@@ -94,14 +113,14 @@ impl SourceCell {
     /// protocol carries is refused from its size, before anything is read.
     pub(super) fn bytes(&self) -> Result<Vec<u8>, super::Failure> {
         use super::Failure;
-        let error = |e: std::io::Error| Failure::io(&self.path, e);
-        let (file, metadata) = crate::regular_file::open_stated(&self.path).map_err(error)?;
+        let error = |e: std::io::Error| Failure::io(self.path(), e);
+        let (file, metadata) = crate::regular_file::open_stated(self.path()).map_err(error)?;
         let size = metadata.len();
         // The stat of the file read is the one its header is made from.
         let _ = self.stat.set(Some(Box::new(metadata)));
         if size > MAX_SOURCE_BYTES {
             return Err(Failure::SourceTooLarge {
-                path: self.path.clone(),
+                path: self.path().to_owned(),
                 size,
                 limit: MAX_SOURCE_BYTES,
             });
@@ -109,7 +128,7 @@ impl SourceCell {
         let data = crate::regular_file::read_sized(&file, size).map_err(error)?;
         if data.len() as u64 > MAX_SOURCE_BYTES {
             return Err(Failure::SourceGrew {
-                path: self.path.clone(),
+                path: self.path().to_owned(),
             });
         }
         Ok(data)
@@ -151,11 +170,7 @@ impl Plan {
                 }
             })
             .collect();
-        Plan {
-            targets,
-            sources: Vec::new(),
-            levels,
-        }
+        Plan { targets, levels }
     }
 
     /// The ends of the pyc names the walk should read headers of; empty when none is worth
@@ -223,48 +238,50 @@ pub(super) fn walk(plan: &Plan, options: &CompileOptions) -> Walked {
 }
 
 /// A source met by the walk under one interpreter's root, before it becomes a [`Job`].
-pub(super) struct Found<'a> {
+pub(super) struct Found {
     pub(super) target: usize,
-    pub(super) root: &'a OsString,
-    pub(super) candidate: &'a Candidate,
-    pub(super) source: usize,
+    /// The root it was met under, as given.
+    pub(super) root: Arc<OsString>,
+    pub(super) cell: Arc<SourceCell>,
 }
 
-/// Every `*.py` within each interpreter's depth, with one [`SourceCell`] per source for all
-/// interpreters (added to `plan.sources`; a source met under two roots gets two).
-pub(super) fn found<'a>(plan: &mut Plan, walked: &'a Walked) -> Vec<Found<'a>> {
-    let mut cell_of: HashMap<&OsString, Vec<usize>> = HashMap::new();
+/// Every `*.py` within each interpreter's depth, interpreter after interpreter in the walk's
+/// order, with one [`SourceCell`] per source for all interpreters (a source met under two
+/// roots gets two). The walk's candidates move into the cells.
+pub(super) fn found(walked: &mut Walked, plan: &Plan) -> Vec<Found> {
+    // Each walked root's part of the candidates, before they move out.
+    let parts: Vec<(Arc<OsString>, std::ops::Range<usize>)> = walked
+        .roots
+        .iter()
+        .map(|root| {
+            let part = walked.walk.candidates_range(&root.path);
+            (Arc::new(root.path.clone()), part)
+        })
+        .collect();
+    let candidates = std::mem::take(&mut walked.walk.candidates);
+    // The walk went no deeper than the deepest interpreter of each root needs, so every
+    // source it kept is some interpreter's.
+    let cells: Vec<Option<Arc<SourceCell>>> = candidates
+        .into_iter()
+        .map(|candidate| {
+            has_py_suffix(&candidate.path).then(|| Arc::new(SourceCell::new(candidate)))
+        })
+        .collect();
     let mut found = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
         for root in &target.roots {
-            let root = &walked
-                .roots
+            let (path, part) = parts
                 .iter()
-                .find(|walked| walked.path == *root)
-                .expect("every root is walked")
-                .path;
-            let candidates = walked.walk.candidates_under(root);
-            let cells = cell_of
-                .entry(root)
-                .or_insert_with(|| vec![usize::MAX; candidates.len()]);
-            for (i, candidate) in candidates.iter().enumerate() {
-                if candidate.depth() > target.max_levels || !has_py_suffix(&candidate.path) {
-                    continue;
+                .find(|(path, _)| **path == *root)
+                .expect("every root is walked");
+            for cell in cells[part.clone()].iter().flatten() {
+                if cell.candidate.depth() <= target.max_levels {
+                    found.push(Found {
+                        target: t,
+                        root: Arc::clone(path),
+                        cell: Arc::clone(cell),
+                    });
                 }
-                if cells[i] == usize::MAX {
-                    cells[i] = plan.sources.len();
-                    plan.sources.push(Arc::new(SourceCell {
-                        path: PathBuf::from(&candidate.path),
-                        facts: candidate.facts,
-                        stat: OnceLock::new(),
-                    }));
-                }
-                found.push(Found {
-                    target: t,
-                    root,
-                    candidate,
-                    source: cells[i],
-                });
             }
         }
     }
@@ -274,13 +291,13 @@ pub(super) fn found<'a>(plan: &mut Plan, walked: &'a Walked) -> Vec<Found<'a>> {
 /// The job for `found`: `None` when `-x`/`-e` exclude it. Its name follows `-d`/`-s`/`-p`; a
 /// name or a pyc path that cannot be made is a notice (the job then fails, as compileall's
 /// would).
-pub(super) fn job(plan: &Plan, found: &Found<'_>, options: &CompileOptions) -> Option<Job> {
+pub(super) fn job(plan: &Plan, found: &Found, options: &CompileOptions) -> Option<Job> {
     let Found {
         target: t,
-        root,
-        candidate,
-        source,
+        ref root,
+        ref cell,
     } = *found;
+    let candidate = &cell.candidate;
     if excluded(
         &candidate.path,
         options.exclude.as_ref(),
@@ -312,8 +329,7 @@ pub(super) fn job(plan: &Plan, found: &Found<'_>, options: &CompileOptions) -> O
         });
     Some(Job {
         target: t,
-        source,
-        candidate: candidate.clone(),
+        cell: Arc::clone(cell),
         cfiles,
         name,
         notices,

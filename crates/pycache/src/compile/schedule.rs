@@ -1,28 +1,33 @@
 //! The schedule and collect stages: the jobs left after the cache go to compile threads, one
 //! interpreter after another and largest files first, sharing at most `workers` worker
 //! processes; the caller's thread collects each report as it finishes.
+//!
+//! Jobs are submitted a few at a time (twice as many as there are threads, so that no thread
+//! waits for the next), not all at once: a future, its task and its report exist only for the
+//! jobs in flight, and memory does not grow with the tree.
 
 use super::cached::CacheStage;
 use super::failures::Remembered;
-use super::job::Runner;
+use super::job::{Ran, Runner};
 use super::plan::{Job, Plan};
 use super::pool::{Pools, open_files_cap};
-use super::{CompileOptions, Failure, FileReport, Outcome, Tally};
-use concurrent_futures::{Executor, Future, ThreadPoolExecutor, as_completed};
+use super::{CompileOptions, FileReport, Tally};
+use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, wait};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// The least time a worker gets to start and greet, whatever the per-file timeout.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Jobs submitted to compile threads.
+/// Jobs for compile threads, submitted as [`collect`] goes.
 pub(super) struct Scheduled {
     executor: ThreadPoolExecutor,
-    futures: Vec<Future<FileReport>>,
+    jobs: std::vec::IntoIter<Job>,
     pub(super) runner: Arc<Runner>,
 }
 
-/// Submits `stale` (not empty) to compile threads.
+/// Orders `stale` (not empty) and starts the compile threads.
 pub(super) fn schedule(
     plan: Plan,
     mut stale: Vec<Job>,
@@ -62,18 +67,9 @@ pub(super) fn schedule(
         .thread_name_prefix("pycache-compile")
         .build()
         .expect("at least one worker");
-    let futures = stale
-        .into_iter()
-        .map(|job| {
-            let runner = Arc::clone(&runner);
-            executor
-                .submit(move || runner.run(job))
-                .expect("the executor is running")
-        })
-        .collect();
     Scheduled {
         executor,
-        futures,
+        jobs: stale.into_iter(),
         runner,
     }
 }
@@ -90,37 +86,66 @@ pub(super) fn collect(
     let mut held = Vec::new();
     let Scheduled {
         executor,
-        futures,
+        mut jobs,
         runner,
     } = scheduled;
-    for done in as_completed(futures, None) {
-        let Ok(future) = done else { continue };
-        let report = match future.result(None) {
-            Ok(report) => report,
-            // A job catches its own panics and reports them with its file (`Runner::run`), so
-            // this is the executor itself failing a task (a broken pool): no file to name.
-            Err(error) => FileReport {
-                interpreter: 0,
-                source: std::ffi::OsString::new(),
-                pycs: Vec::new(),
-                outcome: Outcome::Failed(Failure::Panicked {
-                    message: error.to_string(),
-                }),
-                warnings: String::new(),
-                notices: Vec::new(),
-            },
-        };
-        if hold_back
-            && matches!(
-                report.outcome,
-                Outcome::Failed(Failure::ProbeOutOfDate { .. })
-            )
-        {
-            held.push(report);
-            continue;
+    let mut finish = |ran: &Ran| {
+        if hold_back && ran.report.outcome.is_probe_out_of_date() {
+            held.push(ran.report.clone());
+        } else {
+            remembered.settle(&runner.plan, ran);
+            tally.file(&ran.report);
         }
-        remembered.settle(&runner.plan, &report);
-        tally.file(&report);
+    };
+    let window = executor.max_workers() * 2;
+    // Each future with a copy of its job: a job the executor itself fails (a pool that could
+    // not start a thread) is done on this thread instead of being lost.
+    let mut in_flight: Vec<(Future<Ran>, Job)> = Vec::with_capacity(window);
+    loop {
+        if runner.options.cancel.load(Ordering::SeqCst) {
+            // Interrupted: what was not submitted is not started at all.
+            for job in jobs.by_ref() {
+                finish(&runner.interrupted(job));
+            }
+        }
+        while in_flight.len() < window
+            && let Some(job) = jobs.next()
+        {
+            let (task_runner, task_job) = (Arc::clone(&runner), job.clone());
+            match executor.submit(move || task_runner.run(task_job)) {
+                Ok(future) => in_flight.push((future, job)),
+                // Not even one compile thread could be started (a process limit): this
+                // thread does the job.
+                Err(_) => finish(&runner.run(job)),
+            }
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let futures = in_flight.iter().map(|(future, _)| future.clone());
+        let (done, _) = wait(futures, None, ReturnWhen::FirstCompleted);
+        for future in done {
+            let at = in_flight
+                .iter()
+                .position(|(f, _)| f.ptr_eq(&future))
+                .expect("a done future is in flight");
+            let (_, job) = in_flight.swap_remove(at);
+            // Done, so this does not wait; read in place (a report is not cloned). A job
+            // catches its own panics (`Runner::run`), so an error is the executor's: the job
+            // was never run, and this thread runs it.
+            let lost = future
+                .with_result(None, |finished| match finished {
+                    Ok(ran) => {
+                        finish(ran);
+                        false
+                    }
+                    Err(_) => true,
+                })
+                .unwrap_or(true);
+            if lost {
+                finish(&runner.run(job));
+            }
+        }
     }
     executor.shutdown(true, false);
     runner.pools.close_all();

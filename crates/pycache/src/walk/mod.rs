@@ -196,8 +196,14 @@ impl Walk {
 
     /// The candidates found under the root `path`.
     pub fn candidates_under(&self, path: &OsStr) -> &[Candidate] {
+        &self.candidates[self.candidates_range(path)]
+    }
+
+    /// Where the candidates found under the root `path` lie in [`Walk::candidates`] (for a
+    /// caller that moves them out).
+    pub fn candidates_range(&self, path: &OsStr) -> std::ops::Range<usize> {
         let [candidates, _] = self.part(path);
-        &self.candidates[candidates]
+        candidates
     }
 
     /// The problems met under the root `path`.
