@@ -4,6 +4,7 @@
 mod clean;
 mod errors;
 mod files;
+mod memory;
 mod names;
 mod payloads;
 mod probes;

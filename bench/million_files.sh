@@ -1,0 +1,46 @@
+#!/bin/sh
+# A synthetic tree of a million one-line sources (issue 15: it must compile in under 1 GB,
+# and time must stay linear): `compile` then a no-op run, on a tenth of the tree and on all of
+# it, printing each run's peak RSS (pycache alone, not its workers) and wall time, and the
+# ratio of the times (10 is linear). The cache of compiled code is off, so that each run
+# compiles (and the user's cache is not filled with a million entries).
+#
+#   bench/million_files.sh [FILES]      (default 1000000; needs some 9 GB of disk on ext4)
+set -eu
+files=${1:-1000000}
+pycache=${PYCACHE:-target/release/pycache}
+work=$(mktemp -d "${TMPDIR:-/tmp}/million.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+make_tree() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    sub = "%s/p%d" % (root, i // 500)
+    if i % 500 == 0:
+        os.makedirs(sub)
+    with open("%s/m%d.py" % (sub, i), "w") as f:
+        f.write("x = 1\n")
+PY
+}
+run() {
+    start=$(date +%s.%N)
+    PYCACHE_NO_CACHE=1 "$pycache" compile --json "$1" > "$work/out.json"
+    end=$(date +%s.%N)
+    python3 - "$work/out.json" "$start" "$end" "$2" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+counts = doc["interpreters"][0]
+seconds = float(sys.argv[3]) - float(sys.argv[2])
+print("%-24s %8d compiled %8d fresh %8d failed  peak %7.1f MiB  %7.2f s"
+      % (sys.argv[4], counts["compiled"], counts["fresh"], counts["failed"],
+         doc["peak_rss_kib"] / 1024, seconds))
+PY
+}
+tenth=$((files / 10))
+make_tree "$work/tenth" "$tenth"
+make_tree "$work/all" "$files"
+run "$work/tenth" "compile $tenth"
+run "$work/tenth" "no-op $tenth"
+run "$work/all" "compile $files"
+run "$work/all" "no-op $files"
