@@ -557,6 +557,34 @@ fn machines_share_compiled_code_through_s3() {
     machines_share_through("s3://builds/pycache", &s3.env());
 }
 
+/// A run sends what it compiles to the remote in batches as it goes (4 MiB each), not all at
+/// the end, so that it holds no compiled code per file: 120 files of some 60 KB of code each
+/// make two batches during the run and one at its end, and another machine gets every one.
+#[test]
+fn a_run_sends_to_the_remote_in_batches_as_it_goes() {
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let first = base.join("a");
+    std::fs::create_dir_all(&first).unwrap();
+    for i in 0..120 {
+        let body: String = (0..1500)
+            .map(|line| format!("name_{i}_{line} = 'text {line} of module {i}'\n"))
+            .collect();
+        std::fs::write(first.join(format!("m{i}.py")), body).unwrap();
+    }
+    let redis = test_support::Redis::start();
+    let url = redis.url(3);
+    let (json, stderr) = compile_remote(&python.path, &base.join("one"), &url, &[], &first);
+    assert_eq!(counts(&json), (120, 0, 0, 0), "{json}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let second = base.join("b");
+    super::compile::copy_sources(&first, &second, &|_| false);
+    let (json, stderr) = compile_remote(&python.path, &base.join("two"), &url, &[], &second);
+    assert_eq!(counts(&json), (0, 0, 120, 0), "{json}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 /// A remote that is not there: one warning, every file compiled, exit 0.
 #[test]
 fn an_unreachable_remote_warns_once_and_compiles_locally() {

@@ -13,7 +13,10 @@ use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome, write};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
 use crate::marshal::{self, Format};
-use crate::parallel::{Pool, parallel_map};
+use crate::parallel::Pool;
+#[cfg(feature = "remote")]
+use crate::parallel::parallel_map;
+#[cfg(feature = "remote")]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,6 +29,7 @@ pub(super) struct CacheStage {
     local: Option<LocalCache>,
     #[cfg(feature = "remote")]
     remote: Option<RemoteCache>,
+    #[cfg(feature = "remote")]
     remote_read_only: bool,
     max_size: u64,
     canonical: bool,
@@ -35,10 +39,32 @@ pub(super) struct CacheStage {
     misses: AtomicU64,
     damaged: AtomicU64,
     stored: AtomicU64,
-    /// Entries to send to the remote at the end of the run.
-    outbox: Mutex<Vec<(CacheKey, Vec<u8>)>>,
+    /// Entries to send to the remote, sent whenever they reach [`OUTBOX_BATCH_BYTES`] and at
+    /// the end of the run.
+    #[cfg(feature = "remote")]
+    outbox: Mutex<Outbox>,
+    /// Held while a batch is sent: one at a time.
+    #[cfg(feature = "remote")]
+    sending: Mutex<()>,
     /// The first remote error; after it the remote is left alone.
+    #[cfg(feature = "remote")]
     remote_error: Mutex<Option<String>>,
+    /// The warning of a remote error met while compiling, said when the run ends.
+    #[cfg(feature = "remote")]
+    late_warning: Mutex<Option<String>>,
+}
+
+/// The bytes of entries held for the remote before a compile thread sends them: a run that
+/// compiles a million files does not hold what it compiled until the end.
+#[cfg(feature = "remote")]
+const OUTBOX_BATCH_BYTES: usize = 4 << 20;
+
+/// Entries waiting to be sent to the remote, and their size.
+#[cfg(feature = "remote")]
+#[derive(Debug, Default)]
+struct Outbox {
+    entries: Vec<(CacheKey, Vec<u8>)>,
+    bytes: usize,
 }
 
 impl CacheStage {
@@ -73,6 +99,7 @@ impl CacheStage {
             local,
             #[cfg(feature = "remote")]
             remote,
+            #[cfg(feature = "remote")]
             remote_read_only: options.remote_read_only,
             max_size: options.max_size,
             canonical,
@@ -82,8 +109,14 @@ impl CacheStage {
             misses: AtomicU64::new(0),
             damaged: AtomicU64::new(0),
             stored: AtomicU64::new(0),
-            outbox: Mutex::new(Vec::new()),
+            #[cfg(feature = "remote")]
+            outbox: Mutex::new(Outbox::default()),
+            #[cfg(feature = "remote")]
+            sending: Mutex::new(()),
+            #[cfg(feature = "remote")]
             remote_error: Mutex::new(None),
+            #[cfg(feature = "remote")]
+            late_warning: Mutex::new(None),
         })
     }
 
@@ -186,11 +219,48 @@ impl CacheStage {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
             if to_remote {
-                let bytes = entry.encode(&key);
-                self.outbox
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((key, bytes));
+                self.send_later(key, entry.encode(&key));
+            }
+        }
+    }
+
+    /// Holds `bytes` for the remote; sends what is held once it is a batch.
+    #[cfg(feature = "remote")]
+    fn send_later(&self, key: CacheKey, bytes: Vec<u8>) {
+        let batch = {
+            let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+            outbox.bytes += bytes.len();
+            outbox.entries.push((key, bytes));
+            (outbox.bytes >= OUTBOX_BATCH_BYTES).then(|| std::mem::take(&mut *outbox))
+        };
+        if let Some(batch) = batch
+            && let Err(error) = self.send(batch)
+        {
+            let mut late = self.late_warning.lock().unwrap_or_else(|e| e.into_inner());
+            late.get_or_insert(error);
+        }
+    }
+
+    #[cfg(not(feature = "remote"))]
+    fn send_later(&self, _key: CacheKey, _bytes: Vec<u8>) {}
+
+    /// Sends `batch` to the remote, unless it has failed before; the warning to give when it
+    /// fails now, for the first time.
+    #[cfg(feature = "remote")]
+    fn send(&self, batch: Outbox) -> Result<(), String> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let _one_at_a_time = self.sending.lock().unwrap_or_else(|e| e.into_inner());
+        if batch.entries.is_empty() || self.remote_failed() {
+            return Ok(());
+        }
+        match remote.put_many(batch.entries) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let mut warn = Vec::new();
+                self.remote_failed_with(error.to_string(), &mut warn);
+                warn.pop().map_or(Ok(()), Err)
             }
         }
     }
@@ -285,15 +355,14 @@ impl CacheStage {
     /// size cap, and records the run's hits and misses.
     pub(super) fn finish(&self, warn: &mut Vec<String>) -> CacheCounts {
         #[cfg(feature = "remote")]
-        if let Some(remote) = &self.remote {
-            let outbox =
-                std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
-            if !outbox.is_empty()
-                && !self.remote_failed()
-                && let Err(error) = remote.put_many(outbox)
-            {
-                self.remote_failed_with(error.to_string(), warn);
-            }
+        {
+            let rest = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+            let late = self
+                .late_warning
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            warn.extend(late.into_iter().chain(self.send(rest).err()));
         }
         let counts = CacheCounts {
             hits: self.hits.load(Ordering::Relaxed),
