@@ -164,17 +164,17 @@ pub(crate) fn interpreters(requests: &[String]) -> anyhow::Result<Vec<Interprete
     Ok(all)
 }
 
-/// This process's peak resident set size (pycache itself, not its workers).
+/// This process's peak resident set size (pycache itself, not its workers), in KiB: the
+/// kernel's `VmHWM`, which is what `getrusage`'s `ru_maxrss` reports (read from `/proc`, since
+/// rustix has no `getrusage`); -1 if it cannot be read.
 fn peak_rss_kib() -> i64 {
-    // rustix has no getrusage; libc's is used, with a zeroed struct it fills.
-    // SAFETY: `rusage` is plain data, for which all-zero bytes are a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a `rusage` we own; RUSAGE_SELF is always valid.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
-        usage.ru_maxrss
-    } else {
-        -1
-    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().strip_suffix("kB"))
+        .and_then(|kib| kib.trim().parse().ok())
+        .unwrap_or(-1)
 }
 
 /// The progress bar of a run: on stderr, with the elapsed time and an estimate of what is left.
