@@ -1,6 +1,7 @@
 //! One stale job, on a compile thread: its source read, compiled by a worker of its
 //! interpreter (`worker`, lent by `pool`), its pycs written as `py_compile` would (`write`),
-//! and its code stored in the cache. Every way it can end is a [`FileReport`]; a panic too.
+//! and its code stored in the cache. Every way it can end is a [`FileReport`] (in a [`Ran`]);
+//! a panic too.
 
 use super::cached::CacheStage;
 use super::plan::{InterpreterPlan, Job, Plan, SourceCell};
@@ -64,11 +65,16 @@ impl Runner {
         Ran { report, cell, name }
     }
 
-    /// The end of a job the run was interrupted before.
-    pub(super) fn interrupted(&self, mut job: Job) -> Ran {
+    /// The end of a job that did not run: interrupted before it started, or failed by the
+    /// executor.
+    pub(super) fn failed(&self, mut job: Job, failure: Failure) -> Ran {
         let cell = Arc::clone(&job.cell);
         let name = std::mem::take(&mut job.name);
-        let report = job.report(Outcome::Interrupted, String::new());
+        let outcome = match failure {
+            Failure::Interrupted => Outcome::Interrupted,
+            failure => Outcome::Failed(failure),
+        };
+        let report = job.report(outcome, String::new());
         Ran { report, cell, name }
     }
 

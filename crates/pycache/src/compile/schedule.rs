@@ -11,8 +11,8 @@ use super::failures::Remembered;
 use super::job::{Ran, Runner};
 use super::plan::{Job, Plan};
 use super::pool::{Pools, open_files_cap};
-use super::{CompileOptions, FileReport, Tally};
-use concurrent_futures::{Executor, Future, ReturnWhen, ThreadPoolExecutor, wait};
+use super::{CompileOptions, Failure, FileReport, Tally};
+use concurrent_futures::{Executor, Future, ReturnWhen, TaskError, ThreadPoolExecutor, wait};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -105,7 +105,7 @@ pub(super) fn collect(
         if runner.options.cancel.load(Ordering::SeqCst) {
             // Interrupted: what was not submitted is not started at all.
             for job in jobs.by_ref() {
-                finish(&runner.interrupted(job));
+                finish(&runner.failed(job, Failure::Interrupted));
             }
         }
         while in_flight.len() < window
@@ -131,19 +131,26 @@ pub(super) fn collect(
                 .expect("a done future is in flight");
             let (_, job) = in_flight.swap_remove(at);
             // Done, so this does not wait; read in place (a report is not cloned). A job
-            // catches its own panics (`Runner::run`), so an error is the executor's: the job
-            // was never run, and this thread runs it.
-            let lost = future
+            // catches its own panics (`Runner::run`), so an error is the executor's. A broken
+            // pool never ran the job: this thread runs it. Anything else failed the job.
+            let failed = future
                 .with_result(None, |finished| match finished {
                     Ok(ran) => {
                         finish(ran);
-                        false
+                        None
                     }
-                    Err(_) => true,
+                    Err(error) => Some(error.clone()),
                 })
-                .unwrap_or(true);
-            if lost {
-                finish(&runner.run(job));
+                .unwrap_or_else(|error| Some(TaskError::failed(error.to_string())));
+            match failed {
+                None => {}
+                Some(error) if error.is_broken_executor() => finish(&runner.run(job)),
+                Some(error) => finish(&runner.failed(
+                    job,
+                    Failure::Panicked {
+                        message: error.to_string(),
+                    },
+                )),
             }
         }
     }
