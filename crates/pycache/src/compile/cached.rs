@@ -218,7 +218,7 @@ impl CacheStage {
             {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
-            if to_remote {
+            if to_remote && !self.remote_has_failed() {
                 self.send_later(key, entry.encode(&key));
             }
         }
@@ -243,6 +243,14 @@ impl CacheStage {
 
     #[cfg(not(feature = "remote"))]
     fn send_later(&self, _key: CacheKey, _bytes: Vec<u8>) {}
+
+    /// True once the remote has failed (nothing more is sent to it).
+    fn remote_has_failed(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.remote_failed();
+        #[cfg(not(feature = "remote"))]
+        false
+    }
 
     /// Sends `batch` to the remote, unless it has failed before; the warning to give when it
     /// fails now, for the first time.
@@ -540,13 +548,15 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
     {
         return Looked::Skipped;
     }
-    let Ok(source) = job.cell.bytes() else {
+    let Ok((source, metadata)) = job.cell.read() else {
         return Looked::Skipped;
     };
     let digest = KeyParts::source_digest(&source);
     let target = &context.targets[job.target];
     match cache.lookup_local(target, job, context.levels, digest) {
         Some(payloads) => {
+            // The pycs' header is made from the stat of the file the key was made from.
+            job.cell.keep_stat(metadata);
             Looked::Done(report(context, job, &source, &payloads, Outcome::FromCache))
         }
         None => Looked::Missed(digest),

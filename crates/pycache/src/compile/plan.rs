@@ -6,7 +6,7 @@
 //!
 //! Memory is what bounds a million-file run, so each source is held once: the walk's
 //! [`Candidate`] moves into its [`SourceCell`], a [`Found`] and a [`Job`] share the cell, and a
-//! job holds only what the later stages cannot make from the cell.
+//! job adds only its interpreter, its pyc paths and the name compiled into its code.
 
 use super::{CompileOptions, FileReport, Outcome, dfile, optimization_for};
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
@@ -109,15 +109,23 @@ impl SourceCell {
     }
 
     /// The source's bytes, read when its job runs (and dropped when it ends, so memory stays
-    /// flat however many files and interpreters there are). A source larger than the worker
-    /// protocol carries is refused from its size, before anything is read.
+    /// flat however many files and interpreters there are); the stat of the file read is kept,
+    /// since its pycs' header is made from it.
     pub(super) fn bytes(&self) -> Result<Vec<u8>, super::Failure> {
+        let (data, metadata) = self.read()?;
+        self.keep_stat(metadata);
+        Ok(data)
+    }
+
+    /// The source's bytes and the stat of the file they were read from, which is not kept (a
+    /// cache lookup that misses must not hold a stat per file until the job runs). A source
+    /// larger than the worker protocol carries is refused from its size, before anything is
+    /// read.
+    pub(super) fn read(&self) -> Result<(Vec<u8>, std::fs::Metadata), super::Failure> {
         use super::Failure;
         let error = |e: std::io::Error| Failure::io(self.path(), e);
         let (file, metadata) = crate::regular_file::open_stated(self.path()).map_err(error)?;
         let size = metadata.len();
-        // The stat of the file read is the one its header is made from.
-        let _ = self.stat.set(Some(Box::new(metadata)));
         if size > MAX_SOURCE_BYTES {
             return Err(Failure::SourceTooLarge {
                 path: self.path().to_owned(),
@@ -131,7 +139,12 @@ impl SourceCell {
                 path: self.path().to_owned(),
             });
         }
-        Ok(data)
+        Ok((data, metadata))
+    }
+
+    /// Keeps `metadata` as this source's stat (the first one kept stays).
+    pub(super) fn keep_stat(&self, metadata: std::fs::Metadata) {
+        let _ = self.stat.set(Some(Box::new(metadata)));
     }
 }
 
