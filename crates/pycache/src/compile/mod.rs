@@ -25,11 +25,12 @@
 //! served from the cache as they are written, and jobs are submitted to the compile threads a
 //! few at a time; what is held for the whole run is one `SourceCell` per source and one `Job`
 //! per stale file (some 700 bytes per file in all: a million-file tree compiles in well under
-//! 1 GB, see `bench/memory_per_file.sh`).
+//! 1 GB, see `bench/memory_per_file.sh` and `bench/million_files.sh`).
 //!
 //! Every way a file can fail is a [`Failure`], which renders compileall's text. Jobs run on a
-//! [`concurrent_futures::ThreadPoolExecutor`]; the caller's thread follows them with
-//! [`concurrent_futures::as_completed`] and reports each file as it finishes. A failing file
+//! [`concurrent_futures::ThreadPoolExecutor`], a window of them at a time; the caller's thread
+//! follows them with [`concurrent_futures::wait`] (`FIRST_COMPLETED`), reports each file as it
+//! finishes and submits the next. A failing file
 //! never stops the others (a panicking job included); a worker that dies is replaced and its
 //! file retried once; a hung one is killed after the per-file timeout.
 
