@@ -92,13 +92,14 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         self.lock().broken.clone()
     }
 
-    /// Queues the job `wrap` makes of `task` and its new future, and starts a thread with
-    /// `spawn(number)` when none is idle and fewer than `max_workers` exist. A pool that
-    /// cannot start its first thread is broken (`broken_error` words it), and the job fails.
+    /// Starts a thread with `spawn(number)` when none is idle and fewer than `max_workers`
+    /// exist, and queues the job `wrap` makes of `task` and its new future. A pool that
+    /// cannot start its first thread is broken (`broken_error` words it), and `task` is
+    /// handed back.
     ///
     /// # Errors
     ///
-    /// The task handed back, when the pool is broken or shut down.
+    /// The task handed back, when the pool is broken (now or before) or shut down.
     pub(crate) fn submit<T, Task>(
         &self,
         task: Task,
@@ -113,6 +114,20 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         if state.shutdown {
             return Err(SubmitError::Shutdown(task));
         }
+        // A thread first, then the job: a pool that cannot start its first thread hands the
+        // task back (Python's `submit` raises), and never queues a job nothing would run.
+        if self.idle.load(Ordering::SeqCst) == 0 && state.threads.len() < self.max_workers {
+            match spawn(state.threads.len()) {
+                Ok(handle) => state.threads.push(handle),
+                Err(error) if state.threads.is_empty() => {
+                    let error = broken_error(format!("cannot start a thread: {error}"));
+                    drop(state);
+                    self.break_pool(&error);
+                    return Err(SubmitError::Broken(task, error));
+                }
+                Err(_) => {} // the threads already running will take the work
+            }
+        }
         let future = Future::new();
         let sender = state
             .sender
@@ -121,17 +136,6 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         sender
             .send(wrap(task, future.clone()))
             .expect("the pool holds its own receiver");
-        if self.idle.load(Ordering::SeqCst) == 0 && state.threads.len() < self.max_workers {
-            match spawn(state.threads.len()) {
-                Ok(handle) => state.threads.push(handle),
-                Err(error) if state.threads.is_empty() => {
-                    let error = broken_error(format!("cannot start a thread: {error}"));
-                    drop(state);
-                    self.break_pool(&error);
-                }
-                Err(_) => {} // the threads already running will take the work
-            }
-        }
         Ok(future)
     }
 

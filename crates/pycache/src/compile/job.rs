@@ -34,9 +34,29 @@ pub(super) struct Ran {
     pub(super) name: Vec<u8>,
 }
 
+impl Ran {
+    /// How `job` ended: compiled (with the warnings the interpreter printed) or not (why).
+    pub(super) fn new(mut job: Job, ended: Result<String, Failure>) -> Self {
+        let cell = Arc::clone(&job.cell);
+        let name = std::mem::take(&mut job.name);
+        let report = match ended {
+            Ok(warnings) => job.report(Outcome::Compiled, warnings),
+            Err(Failure::Interrupted) => job.report(Outcome::Interrupted, String::new()),
+            Err(failure) => {
+                let warnings = match &failure {
+                    Failure::Rejected { warnings, .. } => warnings.clone(),
+                    _ => String::new(),
+                };
+                job.report(Outcome::Failed(failure), warnings)
+            }
+        };
+        Ran { report, cell, name }
+    }
+}
+
 impl Runner {
     /// Compiles one job; a panic in it is reported as this file's failure.
-    pub(super) fn run(&self, mut job: Job) -> Ran {
+    pub(super) fn run(&self, job: Job) -> Ran {
         let cell = Arc::clone(&job.cell);
         let compiled = if self.options.cancel.load(Ordering::SeqCst) {
             Err(Failure::Interrupted)
@@ -50,32 +70,7 @@ impl Runner {
                 })
             })
         };
-        let name = std::mem::take(&mut job.name);
-        let report = match compiled {
-            Ok(warnings) => job.report(Outcome::Compiled, warnings),
-            Err(Failure::Interrupted) => job.report(Outcome::Interrupted, String::new()),
-            Err(failure) => {
-                let warnings = match &failure {
-                    Failure::Rejected { warnings, .. } => warnings.clone(),
-                    _ => String::new(),
-                };
-                job.report(Outcome::Failed(failure), warnings)
-            }
-        };
-        Ran { report, cell, name }
-    }
-
-    /// The end of a job that did not run: interrupted before it started, or failed by the
-    /// executor.
-    pub(super) fn failed(&self, mut job: Job, failure: Failure) -> Ran {
-        let cell = Arc::clone(&job.cell);
-        let name = std::mem::take(&mut job.name);
-        let outcome = match failure {
-            Failure::Interrupted => Outcome::Interrupted,
-            failure => Outcome::Failed(failure),
-        };
-        let report = job.report(outcome, String::new());
-        Ran { report, cell, name }
+        Ran::new(job, compiled)
     }
 
     /// Compiles and writes one job; the warnings the interpreter printed.

@@ -11,7 +11,7 @@ use super::failures::Remembered;
 use super::job::{Ran, Runner};
 use super::plan::{Job, Plan};
 use super::pool::{Pools, open_files_cap};
-use super::{CompileOptions, Failure, FileReport, Tally};
+use super::{CompileOptions, Failure, FileReport, Outcome, Tally};
 use concurrent_futures::{Executor, Future, ReturnWhen, TaskError, ThreadPoolExecutor, wait};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -89,69 +89,55 @@ pub(super) fn collect(
         mut jobs,
         runner,
     } = scheduled;
-    let mut finish = |ran: &Ran| {
-        if hold_back && ran.report.outcome.is_probe_out_of_date() {
+    let mut finish = |finished: &Result<Ran, TaskError>| match finished {
+        Ok(ran) if hold_back && ran.report.outcome.is_probe_out_of_date() => {
             held.push(ran.report.clone());
-        } else {
+        }
+        Ok(ran) => {
             remembered.settle(&runner.plan, ran);
             tally.file(&ran.report);
         }
+        // A job catches its own panics (`Runner::run`) and a pool hands back a task it cannot
+        // run, so this is the executor failing a task it took: no file to name.
+        Err(error) => tally.file(&FileReport {
+            interpreter: 0,
+            source: std::ffi::OsString::new(),
+            pycs: Vec::new(),
+            outcome: Outcome::Failed(Failure::Panicked {
+                message: error.to_string(),
+            }),
+            warnings: String::new(),
+            notices: Vec::new(),
+        }),
     };
     let window = executor.max_workers() * 2;
-    // Each future with a copy of its job: a job the executor itself fails (a pool that could
-    // not start a thread) is done on this thread instead of being lost.
-    let mut in_flight: Vec<(Future<Ran>, Job)> = Vec::with_capacity(window);
+    let mut in_flight: Vec<Future<Ran>> = Vec::with_capacity(window);
     loop {
         if runner.options.cancel.load(Ordering::SeqCst) {
             // Interrupted: what was not submitted is not started at all.
             for job in jobs.by_ref() {
-                finish(&runner.failed(job, Failure::Interrupted));
+                finish(&Ok(Ran::new(job, Err(Failure::Interrupted))));
             }
         }
         while in_flight.len() < window
             && let Some(job) = jobs.next()
         {
-            let (task_runner, task_job) = (Arc::clone(&runner), job.clone());
-            match executor.submit(move || task_runner.run(task_job)) {
-                Ok(future) => in_flight.push((future, job)),
-                // Not even one compile thread could be started (a process limit): this
-                // thread does the job.
-                Err(_) => finish(&runner.run(job)),
+            let task_runner = Arc::clone(&runner);
+            match executor.submit(move || task_runner.run(job)) {
+                Ok(future) => in_flight.push(future),
+                // Not even one compile thread could be started (a process limit): the task
+                // comes back, and this thread does it.
+                Err(refused) => finish(&refused.into_task().run()),
             }
         }
         if in_flight.is_empty() {
             break;
         }
-        let futures = in_flight.iter().map(|(future, _)| future.clone());
-        let (done, _) = wait(futures, None, ReturnWhen::FirstCompleted);
+        let (done, not_done) = wait(in_flight, None, ReturnWhen::FirstCompleted);
+        in_flight = not_done;
         for future in done {
-            let at = in_flight
-                .iter()
-                .position(|(f, _)| f.ptr_eq(&future))
-                .expect("a done future is in flight");
-            let (_, job) = in_flight.swap_remove(at);
-            // Done, so this does not wait; read in place (a report is not cloned). A job
-            // catches its own panics (`Runner::run`), so an error is the executor's. A broken
-            // pool never ran the job: this thread runs it. Anything else failed the job.
-            let failed = future
-                .with_result(None, |finished| match finished {
-                    Ok(ran) => {
-                        finish(ran);
-                        None
-                    }
-                    Err(error) => Some(error.clone()),
-                })
-                .unwrap_or_else(|error| Some(TaskError::failed(error.to_string())));
-            match failed {
-                None => {}
-                Some(error) if error.is_broken_executor() => finish(&runner.run(job)),
-                Some(error) => finish(&runner.failed(
-                    job,
-                    Failure::Panicked {
-                        message: error.to_string(),
-                    },
-                )),
-            }
+            // Done, so this does not wait; read in place (a report is not cloned).
+            let _ = future.with_result(None, &mut finish);
         }
     }
     executor.shutdown(true, false);
