@@ -218,7 +218,7 @@ impl CacheStage {
             {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
-            if to_remote && !self.remote_has_failed() {
+            if to_remote && !self.remote_failed() {
                 self.send_later(key, entry.encode(&key));
             }
         }
@@ -244,14 +244,6 @@ impl CacheStage {
     #[cfg(not(feature = "remote"))]
     fn send_later(&self, _key: CacheKey, _bytes: Vec<u8>) {}
 
-    /// True once the remote has failed (nothing more is sent to it).
-    fn remote_has_failed(&self) -> bool {
-        #[cfg(feature = "remote")]
-        return self.remote_failed();
-        #[cfg(not(feature = "remote"))]
-        false
-    }
-
     /// Sends `batch` to the remote, unless it has failed before; the warning to give when it
     /// fails now, for the first time.
     #[cfg(feature = "remote")]
@@ -263,14 +255,9 @@ impl CacheStage {
         if batch.entries.is_empty() || self.remote_failed() {
             return Ok(());
         }
-        match remote.put_many(batch.entries) {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                let mut warn = Vec::new();
-                self.remote_failed_with(error.to_string(), &mut warn);
-                warn.pop().map_or(Ok(()), Err)
-            }
-        }
+        remote
+            .put_many(batch.entries)
+            .or_else(|error| self.remote_failed_with(error.to_string()))
     }
 
     /// The remote cache's keys of every level of `jobs`, job by job.
@@ -290,9 +277,8 @@ impl CacheStage {
             .collect()
     }
 
-    /// The stored bytes of `keys` in the remote (`None` for each once the remote has failed).
-    /// The first failure is remembered (so no later batch waits on the remote again) and
-    /// returned once, for the caller to warn.
+    /// The stored bytes of `keys` in the remote (`None` for each once the remote has failed);
+    /// the warning to give when it fails now, for the first time.
     #[cfg(feature = "remote")]
     fn fetch_remote(&self, keys: &[CacheKey]) -> Result<Vec<Option<Vec<u8>>>, String> {
         let nothing = || vec![None; keys.len()];
@@ -300,12 +286,8 @@ impl CacheStage {
             return Ok(nothing());
         };
         remote.get_many(keys).or_else(|error| {
-            let mut first = self.remote_error.lock().unwrap_or_else(|e| e.into_inner());
-            if first.is_some() {
-                return Ok(nothing());
-            }
-            *first = Some(error.to_string());
-            Err(error.to_string())
+            self.remote_failed_with(error.to_string())
+                .map(|()| nothing())
         })
     }
 
@@ -342,21 +324,29 @@ impl CacheStage {
         Some(payloads)
     }
 
-    #[cfg(feature = "remote")]
+    /// True once the remote has failed: it is left alone for the rest of the run.
     fn remote_failed(&self) -> bool {
-        self.remote_error
+        #[cfg(feature = "remote")]
+        return self
+            .remote_error
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+            .is_some();
+        #[cfg(not(feature = "remote"))]
+        false
     }
 
+    /// Remembers that the remote failed with `message`; the warning to give, the first time
+    /// only (so no later request waits on the remote again, and the run warns once).
     #[cfg(feature = "remote")]
-    fn remote_failed_with(&self, message: String, warn: &mut Vec<String>) {
+    fn remote_failed_with(&self, message: String) -> Result<(), String> {
         let mut first = self.remote_error.lock().unwrap_or_else(|e| e.into_inner());
-        if first.is_none() {
-            warn.push(format!("{message}; compiling without the remote cache"));
-            *first = Some(message);
+        if first.is_some() {
+            return Ok(());
         }
+        let warning = format!("{message}; compiling without the remote cache");
+        *first = Some(message);
+        Err(warning)
     }
 
     /// Ends the run: sends what was compiled to the remote, keeps the local cache under its
@@ -515,8 +505,8 @@ fn serve_remote(
             }
         });
         for ((batch, keys), found) in batches.into_iter().zip(keys).zip(fetched) {
-            let found = found.unwrap_or_else(|error| {
-                warnings.push(format!("{error}; compiling without the remote cache"));
+            let found = found.unwrap_or_else(|warning| {
+                warnings.push(warning);
                 vec![None; keys.len()]
             });
             let items: Vec<RemoteFound<'_>> = batch
