@@ -11,15 +11,7 @@ pycache=${PYCACHE:-target/release/pycache}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 make_tree() {
-    python3 - "$1" "$2" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    sub = "%s/p%d" % (root, i // 500)
-    os.makedirs(sub, exist_ok=True)
-    with open("%s/m%d.py" % (sub, i), "w") as f:
-        f.write("x = 1\n")
-PY
+    python3 "$(dirname "$0")/synthetic_tree.py" "$1" "$2"
 }
 peak() {
     "$pycache" compile --json "$@" | python3 -c 'import json, sys; print(json.load(sys.stdin)["peak_rss_kib"])'

@@ -15,16 +15,7 @@ pycache=${PYCACHE:-target/release/pycache}
 work=$(mktemp -d "${TMPDIR:-/tmp}/million.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 make_tree() {
-    python3 - "$1" "$2" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    sub = "%s/p%d" % (root, i // 500)
-    if i % 500 == 0:
-        os.makedirs(sub)
-    with open("%s/m%d.py" % (sub, i), "w") as f:
-        f.write("x = 1\n")
-PY
+    python3 "$(dirname "$0")/synthetic_tree.py" "$1" "$2"
 }
 run() {
     start=$(date +%s.%N)
