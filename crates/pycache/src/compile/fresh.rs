@@ -18,7 +18,7 @@ pub(super) enum Decided {
 
 /// Found sources decided at a time: the reports and jobs of one chunk are all that is held
 /// besides the stale jobs, so memory does not grow with the fresh files.
-const CHUNK: usize = 16_384;
+const CHUNK: usize = 1_024;
 
 /// Plans and decides every found source on `threads` threads, in the walk's order: each
 /// fresh file's report goes to `on_fresh` as soon as its chunk is decided; the stale jobs
@@ -26,7 +26,6 @@ const CHUNK: usize = 16_384;
 pub(super) fn decide_all(
     plan: &Plan,
     found: &[Found],
-    listings: &super::PycacheListings,
     options: &CompileOptions,
     mut on_fresh: impl FnMut(FileReport),
 ) -> Vec<Job> {
@@ -35,7 +34,7 @@ pub(super) fn decide_all(
     for chunk in found.chunks(CHUNK) {
         let decided = pool.map(chunk, |found| {
             let job = job(plan, found, options)?;
-            decide(plan, job, listings, options)
+            decide(plan, job, options)
         });
         for decided in decided.into_iter().flatten() {
             match decided {
@@ -49,12 +48,7 @@ pub(super) fn decide_all(
 
 /// Fresh or stale; `None` when the source is not a regular file (compileall's `isfile()`:
 /// FIFOs, dangling links and the like are skipped).
-fn decide(
-    plan: &Plan,
-    mut job: Job,
-    listings: &super::PycacheListings,
-    options: &CompileOptions,
-) -> Option<Decided> {
+fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided> {
     let cell = &job.cell;
     let facts = cell.facts()?;
     if !facts.is_file() {
@@ -66,7 +60,7 @@ fn decide(
             &job.cfiles,
             facts.source_stat(),
             cell.path(),
-            listings,
+            plan.prefetched(job.target, &cell.candidate),
             options.verify,
         );
     if !fresh {

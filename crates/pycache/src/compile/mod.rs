@@ -54,10 +54,9 @@ use crate::cache_path::CacheScheme;
 use crate::freshness::{PycHead, SourceStat, judge};
 use crate::header::{Invalidation, InvalidationMode, PycHeader};
 use crate::interpreter::Interpreter;
-use crate::walk::{Lookup, PycacheListings, WalkProblem};
+use crate::walk::WalkProblem;
 use plan::InterpreterPlan;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -348,21 +347,20 @@ fn is_fresh(
     cfiles: &[PathBuf],
     stat: SourceStat,
     source: &Path,
-    listings: &PycacheListings,
+    prefetched: Option<&[PycHead]>,
     verify: bool,
 ) -> bool {
     let mut source_bytes: Option<Vec<u8>> = None;
-    for cfile in cfiles {
+    for (level, cfile) in cfiles.iter().enumerate() {
         let read_now;
-        let head = match listings.find(cfile.as_os_str().as_bytes()) {
-            Lookup::Missing => return false,
-            Lookup::Listed(_, _, file) if file.head.is_some() => file.head.as_ref(),
-            _ => {
+        let head = match prefetched.and_then(|heads| heads.get(level)) {
+            Some(head) => head,
+            None => {
                 read_now = PycHead::read_path(cfile);
-                Some(&read_now)
+                &read_now
             }
         };
-        if !head.is_some_and(|head| has_mode(target, head)) {
+        if !has_mode(target, head) {
             return false;
         }
         let read_source = || {
@@ -371,7 +369,7 @@ fn is_fresh(
             }
             Ok(source_bytes.clone().unwrap_or_default())
         };
-        if !judge(&target.rules, cfile, head, stat, read_source, verify).is_fresh() {
+        if !judge(&target.rules, cfile, Some(head), stat, read_source, verify).is_fresh() {
             return false;
         }
     }
@@ -446,19 +444,25 @@ fn run(
     hold_back: bool,
 ) -> Vec<FileReport> {
     let plan = plan::Plan::new(interpreters, options);
-    let mut walked = plan::walk(&plan, options);
+    let walked = plan::walk(&plan, options);
     for problem in walked.problems() {
         tally.problem(problem);
     }
-    let found = plan::found(&mut walked, &plan);
+    let found = plan::found(&walked, &plan);
     let mut fresh = 0;
-    let stale = fresh::decide_all(&plan, &found, &walked.listings, options, |report| {
+    let stale = fresh::decide_all(&plan, &found, options, |report| {
         fresh += 1;
         tally.file(&report);
     });
-    // Only the stale jobs (and the sources they share) are held from here on.
-    drop(found);
-    drop(walked);
+    // Only the stale jobs (and the sources they share) are held from here on. With nothing
+    // to compile, freeing what the walk found is the last thing a run would wait for, so
+    // another thread does it (a thread more while workers start could cost one of them its
+    // process under a limit).
+    if stale.is_empty() {
+        drop_in_background((found, walked));
+    } else {
+        drop((found, walked));
+    }
     let (mut remembered, remembered_reports, stale) =
         failures::Remembered::consult(&plan, stale, options.force);
     tally.planned(stale.len() + remembered_reports.len(), fresh);
@@ -489,6 +493,12 @@ fn run(
     remembered.save();
     tally.summary.interrupted = options.cancel.load(Ordering::SeqCst);
     held
+}
+
+/// Frees `value` on a thread of its own, or here if no thread can start (`spawn` then drops
+/// the closure, and `value` with it).
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
 }
 
 /// The cache stage: what was compiled before is written from the cache; only the rest goes

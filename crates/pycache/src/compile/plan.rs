@@ -14,11 +14,11 @@ use crate::freshness::{CheckHashBasedPycs, ImportRules};
 use crate::header::InvalidationMode;
 use crate::interpreter::Interpreter;
 use crate::walk::{
-    Candidate, FileFacts, Prefetch, PycacheListings, PycacheRead, Scope, Walk, WalkOptions,
-    WalkProblem, WalkRoot, excluded, has_py_suffix,
+    Candidate, FileFacts, Prefetch, PycacheRead, Scope, Sink, WalkOptions, WalkProblem, WalkRoot,
+    excluded, has_py_suffix,
 };
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -186,8 +186,23 @@ impl Plan {
         Plan { targets, levels }
     }
 
-    /// The ends of the pyc names the walk should read headers of; empty when none is worth
-    /// reading (`-f`, `-b`, a pycache prefix).
+    /// What the walk read of the pycs of `candidate` for interpreter `target`, one per level
+    /// (see [`Plan::pyc_suffixes`]).
+    pub(super) fn prefetched<'c>(
+        &self,
+        target: usize,
+        candidate: &'c Candidate,
+    ) -> Option<&'c [crate::freshness::PycHead]> {
+        let levels = self.levels.len();
+        candidate
+            .pyc_heads
+            .as_deref()
+            .and_then(|heads| heads.get(target * levels..(target + 1) * levels))
+    }
+
+    /// The ends of the pyc names the walk should read headers of, interpreter after
+    /// interpreter, level after level; empty when none is worth reading (`-f`, `-b`, a pycache
+    /// prefix).
     fn pyc_suffixes(&self, options: &CompileOptions) -> Vec<Vec<u8>> {
         if options.legacy || options.force {
             return Vec::new();
@@ -204,19 +219,51 @@ impl Plan {
     }
 }
 
-/// What the walk found: root by root, its candidates and problems; and the `__pycache__`
-/// listings with the headers it read.
+/// What the walk found, as it hands it on: each source as the [`SourceCell`] its jobs will
+/// share (no list of candidates in between), and the problems it met; root by root.
 pub(super) struct Walked {
-    roots: Vec<WalkRoot>,
-    walk: Walk,
-    pub(super) listings: PycacheListings,
+    /// Each walked root's path and where its part of `cells` begins.
+    starts: Vec<(Arc<OsString>, usize)>,
+    /// One per file the walk kept; `None` for a file not named `*.py`.
+    cells: Vec<Option<Arc<SourceCell>>>,
+    problems: Vec<WalkProblem>,
 }
 
 impl Walked {
     /// Missing paths and directories that could not be listed, root by root.
     pub(super) fn problems(&self) -> impl Iterator<Item = &WalkProblem> {
-        self.walk.problems.iter()
+        self.problems.iter()
     }
+
+    /// The cells found under the walked root `path`, and the root as given.
+    fn part(&self, path: &OsString) -> (&Arc<OsString>, &[Option<Arc<SourceCell>>]) {
+        let at = (self.starts.iter())
+            .position(|(root, _)| **root == *path)
+            .expect("every root is walked");
+        let end = self.starts.get(at + 1).map_or(self.cells.len(), |s| s.1);
+        let (root, start) = &self.starts[at];
+        (root, &self.cells[*start..end])
+    }
+}
+
+impl Sink for Walked {
+    fn root(&mut self, root: &OsStr) {
+        self.starts
+            .push((Arc::new(root.to_owned()), self.cells.len()));
+    }
+
+    fn problem(&mut self, problem: WalkProblem) {
+        self.problems.push(problem);
+    }
+
+    fn pycache_dir(&mut self, _: OsString) {}
+
+    fn file(&mut self, candidate: Candidate) {
+        let cell = has_py_suffix(&candidate.path).then(|| Arc::new(SourceCell::new(candidate)));
+        self.cells.push(cell);
+    }
+
+    fn pycache_listings(&mut self, _: Vec<crate::walk::PycacheDir>) {}
 }
 
 /// One walk of every distinct root, each as deep as the deepest interpreter needs, stating
@@ -241,13 +288,13 @@ pub(super) fn walk(plan: &Plan, options: &CompileOptions) -> Walked {
         },
         keep_files: Some(&is_source),
     };
-    let mut walk = crate::walk::walk(&roots, &walk_options);
-    let listings = std::mem::take(&mut walk.listings);
-    Walked {
-        roots,
-        walk,
-        listings,
-    }
+    let mut walked = Walked {
+        starts: Vec::new(),
+        cells: Vec::new(),
+        problems: Vec::new(),
+    };
+    crate::walk::walk_into(&roots, &walk_options, &mut walked);
+    walked
 }
 
 /// A source met by the walk under one interpreter's root, before it becomes a [`Job`].
@@ -260,34 +307,15 @@ pub(super) struct Found {
 
 /// Every `*.py` within each interpreter's depth, interpreter after interpreter in the walk's
 /// order, with one [`SourceCell`] per source for all interpreters (a source met under two
-/// roots gets two). The walk's candidates move into the cells.
-pub(super) fn found(walked: &mut Walked, plan: &Plan) -> Vec<Found> {
-    // Each walked root's part of the candidates, before they move out.
-    let parts: Vec<(Arc<OsString>, std::ops::Range<usize>)> = walked
-        .roots
-        .iter()
-        .map(|root| {
-            let part = walked.walk.candidates_range(&root.path);
-            (Arc::new(root.path.clone()), part)
-        })
-        .collect();
-    let candidates = std::mem::take(&mut walked.walk.candidates);
+/// roots gets two).
+pub(super) fn found(walked: &Walked, plan: &Plan) -> Vec<Found> {
     // The walk went no deeper than the deepest interpreter of each root needs, so every
     // source it kept is some interpreter's.
-    let cells: Vec<Option<Arc<SourceCell>>> = candidates
-        .into_iter()
-        .map(|candidate| {
-            has_py_suffix(&candidate.path).then(|| Arc::new(SourceCell::new(candidate)))
-        })
-        .collect();
     let mut found = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
         for root in &target.roots {
-            let (path, part) = parts
-                .iter()
-                .find(|(path, _)| **path == *root)
-                .expect("every root is walked");
-            for cell in cells[part.clone()].iter().flatten() {
+            let (path, cells) = walked.part(root);
+            for cell in cells.iter().flatten() {
                 if cell.candidate.depth() <= target.max_levels {
                     found.push(Found {
                         target: t,
@@ -328,7 +356,7 @@ pub(super) fn job(plan: &Plan, found: &Found, options: &CompileOptions) -> Optio
     ) {
         Ok(dfile) => {
             notices.extend(dfile.warning.clone());
-            dfile::compiled_name(&dfile, candidate).as_bytes().to_vec()
+            dfile::compiled_name(&dfile, candidate).into_vec()
         }
         Err(error) => {
             notices.push(error.to_string());

@@ -145,11 +145,21 @@ impl Directory {
     /// Opens file `name` for reading without blocking (a FIFO or a device never holds the
     /// caller up), and checks that it is a regular file.
     pub(crate) fn open_regular(&self, name: &[u8]) -> io::Result<std::fs::File> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-        let fd = rustix::fs::openat(&self.fd, OsStr::from_bytes(name), flags, Mode::empty())?;
-        let file = std::fs::File::from(fd);
+        let file = self.open_nonblocking(name)?;
         crate::regular_file::check(&file)?;
         Ok(file)
+    }
+
+    /// Opens file `name` for reading without blocking, whatever it is, to read the first bytes
+    /// of a pyc with one system call fewer than [`Directory::open_regular`] (its `fstat`: a
+    /// no-op run makes one per pyc). Safe where only those bytes are judged: a FIFO opened so
+    /// reads as empty and a directory fails with `EISDIR`, so either is stale and the write
+    /// that follows refuses it; a device reads as whatever it gives, as it does for
+    /// `compileall`'s own `open(cfile, 'rb').read(12)`.
+    pub(crate) fn open_nonblocking(&self, name: &[u8]) -> io::Result<std::fs::File> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let fd = rustix::fs::openat(&self.fd, OsStr::from_bytes(name), flags, Mode::empty())?;
+        Ok(std::fs::File::from(fd))
     }
 
     /// Every name in the directory but `.` and `..`, unsorted. `buf` is scratch space reused

@@ -16,7 +16,8 @@
 //!
 //! [`walk`] is the one entry point and [`Walk`] the one result. Inside, the ordered pass hands
 //! each directory's files to a `Sink` as it reaches them; [`Walk`] is the sink that collects,
-//! and a caller that streams would be another.
+//! and compile's plan, which turns each source into the one cell its jobs share without a
+//! list of every candidate in between, is another (`walk_into`).
 
 mod directory;
 mod pycache;
@@ -27,12 +28,13 @@ mod tests;
 mod tree;
 
 pub use directory::FileFacts;
-pub(crate) use pycache::{Lookup, PycacheListings};
+pub(crate) use pycache::{Lookup, PycacheDir, PycacheListings};
 pub(crate) use scope::Scope;
 pub(crate) use select::{basename, posix_join};
 pub use select::{excluded, has_py_suffix, symlink_allowed};
 
-use pycache::PycacheDir;
+use crate::freshness::PycHead;
+
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 
@@ -51,6 +53,10 @@ pub struct Candidate {
     /// The file's stat (following symlinks), when the walk made it: for `*.py` files when
     /// the caller asked, and for files named directly.
     pub facts: Option<FileFacts>,
+    /// The first bytes of this source's pycs, one per suffix of [`PycacheRead::Probe`] in its
+    /// order, read by the task that listed the directory; `None` when not asked for, or when
+    /// the `__pycache__` beside it could not be opened (ask the file system).
+    pub(crate) pyc_heads: Option<Box<[PycHead]>>,
 }
 
 impl Candidate {
@@ -81,7 +87,7 @@ pub(crate) enum PycacheRead<'a> {
     /// reports what no source expects).
     List(NameFilter<'a>),
     /// Read the header of `<stem><suffix>` for each `<stem>.py` beside it, without listing it
-    /// (for `compile`, which only asks about those).
+    /// (for `compile`, which only asks about those), into [`Candidate::pyc_heads`].
     Probe(&'a [Vec<u8>]),
 }
 
@@ -91,7 +97,8 @@ pub(crate) enum PycacheRead<'a> {
 pub(crate) struct Prefetch<'a> {
     /// Stat every `*.py` file met (following symlinks, as `os.stat`): [`Candidate::facts`].
     pub(crate) stat_sources: bool,
-    /// What to read of the `__pycache__` beside the sources: [`Walk::listings`].
+    /// What to read of the `__pycache__` beside the sources: [`Walk::listings`] or
+    /// [`Candidate::pyc_heads`].
     pub(crate) pycache: PycacheRead<'a>,
     /// Keep only the files (found by walking) whose name passes: the caller drops the rest
     /// anyway, and a tree holds several times more files than sources.
@@ -256,14 +263,20 @@ impl Sink for Walk {
 /// Walks `roots` as compileall's command line does (each to its own depth), with what
 /// `options` asks for.
 pub fn walk(roots: &[WalkRoot], options: &WalkOptions<'_>) -> Walk {
+    let mut walk = Walk::default();
+    walk_into(roots, options, &mut walk);
+    walk
+}
+
+/// [`walk`], handing what it finds to `sink` in compileall's order instead of collecting it
+/// (for a caller that keeps less than a [`Walk`] holds).
+pub(crate) fn walk_into(roots: &[WalkRoot], options: &WalkOptions<'_>, sink: &mut impl Sink) {
     // One pool for every root; rayon's global one if no thread can be started.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.max(1))
         .build()
         .ok();
-    let mut walk = Walk::default();
     for (index, root) in roots.iter().enumerate() {
-        tree::walk_root(index, root, options, pool.as_ref(), &mut walk);
+        tree::walk_root(index, root, options, pool.as_ref(), sink);
     }
-    walk
 }

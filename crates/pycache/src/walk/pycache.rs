@@ -14,9 +14,15 @@ fn pycache_path(parent_path: &[u8]) -> OsString {
     OsString::from_vec(posix_join(parent_path, b"__pycache__"))
 }
 
-/// What the walk reads of the pyc `name` in `dir`.
-fn read_head(dir: &Directory, name: &[u8]) -> PycHead {
-    PycHead::read(|| dir.open_regular(name))
+/// What the walk reads of the pyc `name` in `dir`. `regular`: the listing said it is a
+/// regular file, or it will only be judged by its first bytes (see
+/// [`Directory::open_nonblocking`]); either way the `fstat` that refuses other files is spared.
+fn read_head(dir: &Directory, name: &[u8], regular: bool) -> PycHead {
+    if regular {
+        PycHead::read(|| dir.open_nonblocking(name))
+    } else {
+        PycHead::read(|| dir.open_regular(name))
+    }
 }
 
 fn sort_by_name(files: &mut [PycacheFile]) {
@@ -45,7 +51,8 @@ pub(super) fn list_pycache(
             PycacheFile {
                 name: OsString::from_vec(name.to_vec()),
                 is_file,
-                head: (entry.kind != Kind::Dir && wanted(name)).then(|| read_head(&dir, name)),
+                head: (entry.kind != Kind::Dir && wanted(name))
+                    .then(|| read_head(&dir, name, entry.kind == Kind::File)),
             }
         })
         .collect();
@@ -57,47 +64,38 @@ pub(super) fn list_pycache(
     })
 }
 
-/// Reads the header of each pyc the `*.py` files of `listing` would have in the `__pycache__`
-/// below `parent` (`exists`: whether the listing holds one). A missing pyc is recorded as
-/// `ENOENT`; with no `__pycache__` at all, every pyc in it is known to be missing.
+/// The first bytes of each pyc that the `*.py` files of `listing` would have in the
+/// `__pycache__` below `parent` (`exists`: whether the listing holds one), one per suffix, in
+/// the order of `listing`'s entries (`None` for a name not ending in `.py`). A missing pyc
+/// reads as `ENOENT`; with no `__pycache__` at all, every pyc is known to be missing without a
+/// system call. `None` when the `__pycache__` cannot be opened (the caller asks the file
+/// system later).
 pub(super) fn probe_pycache(
     parent: &Directory,
-    parent_path: &[u8],
     exists: bool,
     listing: &Listing,
     suffixes: &[Vec<u8>],
-) -> Option<PycacheDir> {
-    if !exists {
-        return Some(PycacheDir {
-            path: pycache_path(parent_path),
-            files: Vec::new(),
-            complete: true,
+) -> Option<Vec<Option<Box<[PycHead]>>>> {
+    let dir = if exists {
+        Some(parent.open_subdir(b"__pycache__").ok()?)
+    } else {
+        None
+    };
+    let mut name = Vec::new();
+    let heads = listing.entries.iter().map(|entry| {
+        let stem = listing.name(entry).strip_suffix(b".py")?;
+        let heads = suffixes.iter().map(|suffix| match &dir {
+            Some(dir) => {
+                name.clear();
+                name.extend_from_slice(stem);
+                name.extend_from_slice(suffix);
+                read_head(dir, &name, true)
+            }
+            None => PycHead::Failed(libc::ENOENT),
         });
-    }
-    let dir = parent.open_subdir(b"__pycache__").ok()?;
-    let mut files = Vec::new();
-    for entry in &listing.entries {
-        let Some(stem) = listing.name(entry).strip_suffix(b".py") else {
-            continue;
-        };
-        for suffix in suffixes {
-            let mut name = Vec::with_capacity(stem.len() + suffix.len());
-            name.extend_from_slice(stem);
-            name.extend_from_slice(suffix);
-            let head = read_head(&dir, &name);
-            files.push(PycacheFile {
-                name: OsString::from_vec(name),
-                is_file: matches!(head, PycHead::Read { .. }),
-                head: Some(head),
-            });
-        }
-    }
-    sort_by_name(&mut files);
-    Some(PycacheDir {
-        path: pycache_path(parent_path),
-        files,
-        complete: false,
-    })
+        Some(heads.collect())
+    });
+    Some(heads.collect())
 }
 
 /// A file in a `__pycache__`, as the walk saw it.

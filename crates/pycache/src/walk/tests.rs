@@ -3,7 +3,6 @@
 use super::tree::MAX_HELD_DIRECTORIES;
 use super::*;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// A tree wide at the top and deeper than one thread holds open, with pycs beside some
@@ -92,35 +91,28 @@ fn prefetched_stats_and_headers_match_the_file_system() {
         let metadata = fs::metadata(&candidate.path).unwrap();
         assert_eq!(candidate.facts, Some(FileFacts::from_metadata(&metadata)));
     }
-    let pyc = tmp.path().join("pkg007/__pycache__/a.tag-1.pyc");
-    match walk.listings.find(pyc.as_os_str().as_bytes()) {
-        Lookup::Listed(_, _, file) => {
-            assert_eq!(
-                file.head.as_ref().unwrap().bytes().unwrap(),
-                b"0123456789abcdef"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-    fs::remove_file(&pyc).unwrap();
-    let other = tmp.path().join("pkg007/__pycache__/a.tag-2.pyc");
-    assert!(matches!(
-        walk.listings.find(other.as_os_str().as_bytes()),
-        Lookup::Unknown
-    ));
-    let no_pycache = tmp.path().join("deep/d0/__pycache__/m.tag-1.pyc");
-    assert!(matches!(
-        walk.listings.find(no_pycache.as_os_str().as_bytes()),
-        Lookup::Missing
-    ));
+    let heads_of = |walk: &Walk, source: &std::path::Path| {
+        let candidate = (walk.candidates.iter())
+            .find(|c| c.path == source.as_os_str())
+            .unwrap();
+        candidate.pyc_heads.clone().expect("probed")
+    };
+    let source = tmp.path().join("pkg007/a.py");
+    let heads = heads_of(&walk, &source);
+    assert_eq!(heads.len(), 1, "one head per suffix");
+    assert_eq!(heads[0].bytes().unwrap(), b"0123456789abcdef");
+    // No `__pycache__`: known to be missing.
+    let heads = heads_of(&walk, &tmp.path().join("deep/d0/m.py"));
+    assert_eq!(
+        heads[0].bytes().unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    fs::remove_file(tmp.path().join("pkg007/__pycache__/a.tag-1.pyc")).unwrap();
     let rewalk = super::walk(&one_root(&root), &options);
-    match rewalk.listings.find(pyc.as_os_str().as_bytes()) {
-        Lookup::Listed(_, _, file) => assert_eq!(
-            file.head.as_ref().unwrap().bytes().unwrap_err().kind(),
-            std::io::ErrorKind::NotFound
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        heads_of(&rewalk, &source)[0].bytes().unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ use super::directory::{Directory, FileFacts, Kind, Listing, RawEntry};
 use super::pycache::{PycacheDir, list_pycache, probe_pycache};
 use super::select::posix_join;
 use super::{Candidate, Prefetch, PycacheRead, Sink, WalkOptions, WalkProblem, WalkRoot};
+use crate::freshness::PycHead;
 use crate::python_str::code_points;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -35,6 +36,7 @@ pub(super) fn walk_root(
             subdirs: Arc::new(Vec::new()),
             explicit: true,
             facts: Some(FileFacts::from_metadata(&metadata)),
+            pyc_heads: None,
         }),
         Err(error)
             if error.kind() == std::io::ErrorKind::NotFound
@@ -43,9 +45,9 @@ pub(super) fn walk_root(
             sink.problem(WalkProblem::Missing(root.path.clone()));
         }
         _ => {
-            let (listings, pycaches) =
+            let (mut listings, pycaches) =
                 list_tree(&root.path, root.max_depth, pool, &options.prefetch);
-            emit(&root.path, index, &mut Vec::new(), &listings, sink);
+            emit(&root.path, index, &mut Vec::new(), &mut listings, sink);
             sink.pycache_listings(pycaches);
         }
     }
@@ -58,7 +60,6 @@ struct Record {
     pycache: bool,
 }
 
-#[derive(Clone, Copy)]
 struct EntryFacts {
     /// A directory to recurse into (not a symlink, within the depth).
     descend: bool,
@@ -66,6 +67,10 @@ struct EntryFacts {
     is_dir: bool,
     /// The stat of a `*.py` file, when prefetched.
     facts: Option<FileFacts>,
+    /// The first bytes of a `*.py` file's pycs, when prefetched.
+    pyc_heads: Option<Box<[PycHead]>>,
+    /// A file's path (`os.path.join(dir, name)`), made by the task that listed it.
+    path: Option<OsString>,
 }
 
 /// A directory listed, or why it could not be.
@@ -154,6 +159,8 @@ fn read_directory(
             descend,
             is_dir,
             facts: stat,
+            pyc_heads: None,
+            path: (!is_dir).then(|| OsString::from_vec(posix_join(path, name))),
         });
     }
     listing.entries = kept;
@@ -163,7 +170,13 @@ fn read_directory(
             .then(|| list_pycache(dir, path, wanted, buf))
             .flatten(),
         PycacheRead::Probe(_) if pycache_named && !pycache => None, // a symlink, a file: ask the disk
-        PycacheRead::Probe(suffixes) => probe_pycache(dir, path, pycache, &listing, suffixes),
+        PycacheRead::Probe(suffixes) => {
+            let probed = probe_pycache(dir, pycache, &listing, suffixes);
+            for (facts, heads) in facts.iter_mut().zip(probed.into_iter().flatten()) {
+                facts.pyc_heads = heads.filter(|_| !facts.is_dir);
+            }
+            None
+        }
     };
     (
         Listed::Listed(Record {
@@ -286,13 +299,14 @@ fn emit(
     dir: &OsStr,
     root: usize,
     subdirs: &mut Vec<OsString>,
-    listings: &HashMap<OsString, Listed>,
+    listings: &mut HashMap<OsString, Listed>,
     sink: &mut impl Sink,
 ) {
-    let record = match listings.get(dir) {
+    // Each directory is reached once: its record moves into the candidates.
+    let record = match listings.remove(dir) {
         Some(Listed::Listed(record)) => record,
         Some(Listed::Failed(why)) => {
-            sink.problem(WalkProblem::CantList(dir.to_owned(), why.clone()));
+            sink.problem(WalkProblem::CantList(dir.to_owned(), why));
             return;
         }
         None => return,
@@ -305,17 +319,18 @@ fn emit(
     }
     // Made for the directory's first file: most directories of a large tree hold none.
     let mut shared_subdirs: Option<Arc<Vec<OsString>>> = None;
-    for (entry, facts) in record.listing.entries.iter().zip(&record.facts) {
+    for (entry, facts) in record.listing.entries.iter().zip(record.facts) {
         let name = record.listing.name(entry);
-        if !facts.is_dir {
+        if let Some(path) = facts.path {
             sink.file(Candidate {
-                path: OsString::from_vec(posix_join(dir.as_bytes(), name)),
+                path,
                 root,
                 subdirs: Arc::clone(
                     shared_subdirs.get_or_insert_with(|| Arc::new(subdirs.clone())),
                 ),
                 explicit: false,
                 facts: facts.facts,
+                pyc_heads: facts.pyc_heads,
             });
         } else if facts.descend {
             let full = OsString::from_vec(posix_join(dir.as_bytes(), name));
