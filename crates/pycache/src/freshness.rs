@@ -326,6 +326,9 @@ pub(crate) enum PycHead {
     Failed(i32),
     /// Not a regular file (a FIFO, a device, a directory): never read. The text says which.
     NotRegular(Box<str>),
+    /// Its directory does not exist, so nothing can be there, not even a dangling symlink
+    /// (which reads as `ENOENT` too): known without a system call. Read, it is `ENOENT`.
+    Absent,
 }
 
 impl PycHead {
@@ -347,6 +350,11 @@ impl PycHead {
         }
     }
 
+    /// True when nothing at all can be at the pyc's path (see [`PycHead::Absent`]).
+    pub(crate) fn is_absent(&self) -> bool {
+        matches!(self, PycHead::Absent)
+    }
+
     /// Reads the head of the pyc at `path`.
     pub(crate) fn read_path(path: &std::path::Path) -> Self {
         PycHead::read(|| crate::regular_file::open(path))
@@ -357,6 +365,7 @@ impl PycHead {
         match self {
             PycHead::Read { bytes, len } => Ok(&bytes[..usize::from(*len)]),
             PycHead::Failed(errno) => Err(io::Error::from_raw_os_error(*errno)),
+            PycHead::Absent => Err(io::Error::from_raw_os_error(libc::ENOENT)),
             PycHead::NotRegular(text) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 text.to_string(),

@@ -90,7 +90,8 @@ impl LocalCache {
         let Ok(metadata) = file.metadata() else {
             return Lookup::Miss;
         };
-        let Ok(bytes) = crate::regular_file::read_sized(&file, metadata.len()) else {
+        // An entry never changes once renamed into place: its size is all there is to read.
+        let Ok(bytes) = read_exactly(&file, metadata.len()) else {
             return Lookup::Miss;
         };
         match Entry::decode(&bytes, key) {
@@ -229,6 +230,16 @@ impl LocalCache {
             left: CacheUsage::default(),
         })
     }
+}
+
+/// The first `len` bytes of `file` (its size), in one `read`: an entry never changes once it
+/// is renamed into place, so no read is spent looking for more.
+fn read_exactly(mut file: &std::fs::File, len: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut bytes = vec![0; len];
+    file.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn usage_of(listed: &[Listed]) -> CacheUsage {

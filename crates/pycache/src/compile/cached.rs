@@ -10,7 +10,7 @@
 
 use super::job::write_pycs;
 use super::plan::{InterpreterPlan, Job};
-use super::{CodeCacheOptions, Context, FileReport, Outcome, write};
+use super::{CodeCacheOptions, Context, FileReport, Outcome};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
 use crate::marshal::{self, Format};
 use crate::parallel::Pool;
@@ -534,7 +534,7 @@ fn serve_remote(
 fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked {
     if job.cfiles.is_empty()
         || context.options.cancel.load(Ordering::SeqCst)
-        || job.cfiles.iter().any(|c| write::check_target(c).is_err())
+        || job.check_targets(context.levels.len()).is_err()
     {
         return Looked::Skipped;
     }

@@ -83,9 +83,7 @@ impl Runner {
                 message: job.notices.last().cloned().unwrap_or_default(),
             });
         }
-        for cfile in &job.cfiles {
-            write::check_target(cfile)?;
-        }
+        job.check_targets(self.plan.levels.len())?;
         let source = cell.bytes()?;
         let (code, warnings) = match self.compile_in_worker(job, &source)? {
             Reply::Compiled { code, warnings } => (code, warnings),

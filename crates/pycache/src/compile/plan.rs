@@ -10,7 +10,7 @@
 
 use super::{CompileOptions, FileReport, Outcome, dfile, optimization_for};
 use crate::cache_path::{CacheScheme, legacy_cache_from_source};
-use crate::freshness::{CheckHashBasedPycs, ImportRules};
+use crate::freshness::{CheckHashBasedPycs, ImportRules, PycHead};
 use crate::header::InvalidationMode;
 use crate::interpreter::Interpreter;
 use crate::walk::{
@@ -60,6 +60,23 @@ pub(super) struct Job {
 }
 
 impl Job {
+    /// `py_compile`'s refusal to replace a symlink or anything but a regular file, for each
+    /// pyc (`levels`: how many levels the run compiles). A pyc whose `__pycache__` the walk
+    /// found missing is not looked at again: that spares an `lstat` per pyc of a cold tree,
+    /// and what appears there since is replaced by the write's rename, never written through.
+    pub(super) fn check_targets(&self, levels: usize) -> Result<(), super::Failure> {
+        let heads = prefetched(levels, self.target, &self.cell.candidate);
+        for (level, cfile) in self.cfiles.iter().enumerate() {
+            let absent = heads
+                .and_then(|heads| heads.get(level))
+                .is_some_and(PycHead::is_absent);
+            if !absent {
+                super::write::check_target(cfile)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The job's report: the one place a [`FileReport`] is made.
     pub(super) fn report(self, outcome: Outcome, warnings: String) -> FileReport {
         FileReport {
@@ -192,12 +209,8 @@ impl Plan {
         &self,
         target: usize,
         candidate: &'c Candidate,
-    ) -> Option<&'c [crate::freshness::PycHead]> {
-        let levels = self.levels.len();
-        candidate
-            .pyc_heads
-            .as_deref()
-            .and_then(|heads| heads.get(target * levels..(target + 1) * levels))
+    ) -> Option<&'c [PycHead]> {
+        prefetched(self.levels.len(), target, candidate)
     }
 
     /// The ends of the pyc names the walk should read headers of, interpreter after
@@ -217,6 +230,15 @@ impl Plan {
             .collect::<Option<Vec<_>>>()
             .unwrap_or_default()
     }
+}
+
+/// What the walk read of the pycs of `candidate` for interpreter `target`, one per level
+/// (`levels` of them); `None` when it read none.
+fn prefetched(levels: usize, target: usize, candidate: &Candidate) -> Option<&[PycHead]> {
+    candidate
+        .pyc_heads
+        .as_deref()
+        .and_then(|heads| heads.get(target * levels..(target + 1) * levels))
 }
 
 /// What the walk found, as it hands it on: each source as the [`SourceCell`] its jobs will

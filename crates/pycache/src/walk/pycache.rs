@@ -91,7 +91,7 @@ pub(super) fn probe_pycache(
                 name.extend_from_slice(suffix);
                 read_head(dir, &name, true)
             }
-            None => PycHead::Failed(libc::ENOENT),
+            None => PycHead::Absent,
         });
         Some(heads.collect())
     });

@@ -26,6 +26,13 @@ fn bad_tree(work: &Path, python: &Python) {
         b.join(format!("__pycache__/symlinked.{}.pyc", python.tag)),
     )
     .unwrap();
+    // A dangling symlink reads as missing, but py_compile still refuses to replace it.
+    std::fs::write(b.join("dangling.py"), "g = 1\n").unwrap();
+    std::os::unix::fs::symlink(
+        "nowhere.pyc",
+        b.join(format!("__pycache__/dangling.{}.pyc", python.tag)),
+    )
+    .unwrap();
     std::fs::write(b.join("dirpyc.py"), "d = 1\n").unwrap();
     std::fs::create_dir_all(b.join(format!("__pycache__/dirpyc.{}.pyc", python.tag))).unwrap();
     std::fs::write(b.join("ro/r.py"), "r = 1\n").unwrap();
@@ -166,6 +173,16 @@ fn bad_files_get_compileall_messages_and_the_rest_compiles() {
             .unwrap()
             .file_type()
             .is_symlink()
+        );
+        assert!(
+            std::fs::symlink_metadata(
+                work.join(format!("b/__pycache__/dangling.{}.pyc", python.tag))
+            )
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+            "{}: a dangling symlink was replaced",
+            python.name
         );
         assert!(
             leftover_temp_files(&work).is_empty(),
