@@ -60,7 +60,6 @@ pub(super) fn list_pycache(
     Some(PycacheDir {
         path: pycache_path(parent_path),
         files,
-        complete: true,
     })
 }
 
@@ -108,14 +107,11 @@ pub(crate) struct PycacheFile {
     pub(crate) head: Option<PycHead>,
 }
 
-/// A listed `__pycache__`, its files sorted by name.
+/// A `__pycache__` listed whole, its files sorted by name: a name not in `files` is not there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PycacheDir {
     pub(crate) path: OsString,
     pub(crate) files: Vec<PycacheFile>,
-    /// Listed whole: a name not in `files` is not there. Otherwise only the names in `files`
-    /// were looked at.
-    pub(crate) complete: bool,
 }
 
 /// The `__pycache__` directories the walk listed, found by path.
@@ -167,8 +163,7 @@ impl PycacheListings {
         let files = &self.dirs[at].files;
         match files.binary_search_by(|f| f.name.as_bytes().cmp(name)) {
             Ok(i) => Lookup::Listed(at, i, &files[i]),
-            Err(_) if self.dirs[at].complete => Lookup::Missing,
-            Err(_) => Lookup::Unknown,
+            Err(_) => Lookup::Missing,
         }
     }
 }
