@@ -29,20 +29,17 @@ pub(crate) fn open_stated(path: &Path) -> io::Result<(File, std::fs::Metadata)> 
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(not_regular(&metadata.file_type()));
-    }
+    let metadata = check(&file)?;
     Ok((file, metadata))
 }
 
-/// Fails unless `file` is a regular file.
-pub(crate) fn check(file: &File) -> io::Result<()> {
-    let kind = file.metadata()?.file_type();
-    if kind.is_file() {
-        Ok(())
+/// Fails unless `file` is a regular file; its `fstat` otherwise.
+pub(crate) fn check(file: &File) -> io::Result<std::fs::Metadata> {
+    let metadata = file.metadata()?;
+    if metadata.is_file() {
+        Ok(metadata)
     } else {
-        Err(not_regular(&kind))
+        Err(not_regular(&metadata.file_type()))
     }
 }
 

@@ -60,7 +60,7 @@ fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided
             &job.cfiles,
             facts.source_stat(),
             cell.path(),
-            plan.prefetched(job.target, &cell.candidate),
+            job.prefetched(plan.levels.len()),
             options.verify,
         );
     if !fresh {

@@ -65,7 +65,7 @@ impl Job {
     /// found missing is not looked at again: that spares an `lstat` per pyc of a cold tree,
     /// and what appears there since is replaced by the write's rename, never written through.
     pub(super) fn check_targets(&self, levels: usize) -> Result<(), super::Failure> {
-        let heads = prefetched(levels, self.target, &self.cell.candidate);
+        let heads = self.prefetched(levels);
         for (level, cfile) in self.cfiles.iter().enumerate() {
             let absent = heads
                 .and_then(|heads| heads.get(level))
@@ -75,6 +75,13 @@ impl Job {
             }
         }
         Ok(())
+    }
+
+    /// What the walk read of this job's pycs, one per level (`levels` of them, see
+    /// [`Plan::pyc_suffixes`]); `None` when it read none.
+    pub(super) fn prefetched(&self, levels: usize) -> Option<&[PycHead]> {
+        let heads = self.cell.candidate.pyc_heads.as_deref()?;
+        heads.get(self.target * levels..(self.target + 1) * levels)
     }
 
     /// The job's report: the one place a [`FileReport`] is made.
@@ -203,16 +210,6 @@ impl Plan {
         Plan { targets, levels }
     }
 
-    /// What the walk read of the pycs of `candidate` for interpreter `target`, one per level
-    /// (see [`Plan::pyc_suffixes`]).
-    pub(super) fn prefetched<'c>(
-        &self,
-        target: usize,
-        candidate: &'c Candidate,
-    ) -> Option<&'c [PycHead]> {
-        prefetched(self.levels.len(), target, candidate)
-    }
-
     /// The ends of the pyc names the walk should read headers of, interpreter after
     /// interpreter, level after level; empty when none is worth reading (`-f`, `-b`, a pycache
     /// prefix).
@@ -230,15 +227,6 @@ impl Plan {
             .collect::<Option<Vec<_>>>()
             .unwrap_or_default()
     }
-}
-
-/// What the walk read of the pycs of `candidate` for interpreter `target`, one per level
-/// (`levels` of them); `None` when it read none.
-fn prefetched(levels: usize, target: usize, candidate: &Candidate) -> Option<&[PycHead]> {
-    candidate
-        .pyc_heads
-        .as_deref()
-        .and_then(|heads| heads.get(target * levels..(target + 1) * levels))
 }
 
 /// What the walk found, as it hands it on: each source as the [`SourceCell`] its jobs will

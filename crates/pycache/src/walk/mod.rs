@@ -34,7 +34,6 @@ pub(crate) use select::{basename, posix_join};
 pub use select::{excluded, has_py_suffix, symlink_allowed};
 
 use crate::freshness::PycHead;
-
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 
@@ -203,14 +202,8 @@ impl Walk {
 
     /// The candidates found under the root `path`.
     pub fn candidates_under(&self, path: &OsStr) -> &[Candidate] {
-        &self.candidates[self.candidates_range(path)]
-    }
-
-    /// Where the candidates found under the root `path` lie in [`Walk::candidates`] (for a
-    /// caller that moves them out).
-    pub fn candidates_range(&self, path: &OsStr) -> std::ops::Range<usize> {
         let [candidates, _] = self.part(path);
-        candidates
+        &self.candidates[candidates]
     }
 
     /// The problems met under the root `path`.

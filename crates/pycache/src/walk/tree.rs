@@ -63,13 +63,12 @@ struct Record {
 struct EntryFacts {
     /// A directory to recurse into (not a symlink, within the depth).
     descend: bool,
-    /// A directory (a symlink to one counts) that is not descended into.
-    is_dir: bool,
     /// The stat of a `*.py` file, when prefetched.
     facts: Option<FileFacts>,
     /// The first bytes of a `*.py` file's pycs, when prefetched.
     pyc_heads: Option<Box<[PycHead]>>,
-    /// A file's path (`os.path.join(dir, name)`), made by the task that listed it.
+    /// A file's path (`os.path.join(dir, name)`), made by the task that listed it; `None` for
+    /// a directory (a symlink to one counts).
     path: Option<OsString>,
 }
 
@@ -157,7 +156,6 @@ fn read_directory(
         kept.push(*entry);
         facts.push(EntryFacts {
             descend,
-            is_dir,
             facts: stat,
             pyc_heads: None,
             path: (!is_dir).then(|| OsString::from_vec(posix_join(path, name))),
@@ -173,7 +171,7 @@ fn read_directory(
         PycacheRead::Probe(suffixes) => {
             let probed = probe_pycache(dir, pycache, &listing, suffixes);
             for (facts, heads) in facts.iter_mut().zip(probed.into_iter().flatten()) {
-                facts.pyc_heads = heads.filter(|_| !facts.is_dir);
+                facts.pyc_heads = heads.filter(|_| facts.path.is_some());
             }
             None
         }
