@@ -29,6 +29,15 @@ pub(crate) fn pycache() -> Command {
     command
 }
 
+/// [`pycache`] as a plain `std::process::Command`, for a test that spawns it, waits on it or
+/// gives it any file as stdout; the cache of compiled code is off here too (a test that left
+/// what it compiled in the user's cache would make another test's files cache hits).
+pub(crate) fn pycache_process() -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"));
+    command.env("PYCACHE_NO_CACHE", "1");
+    command
+}
+
 /// Asserts that a finished command exited 0, showing its stderr when it did not.
 #[track_caller]
 pub(crate) fn assert_success(output: &std::process::Output) {

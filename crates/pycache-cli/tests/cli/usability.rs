@@ -2,11 +2,6 @@
 //! quietly when its reader goes away, numbers and patterns read as compileall reads them.
 
 use crate::pycache;
-
-/// The binary as a plain `std::process::Command` (whose stdout can be any file).
-fn pycache_std() -> std::process::Command {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
-}
 use std::path::Path;
 use std::process::Stdio;
 
@@ -68,7 +63,7 @@ fn clean_keeps_tags_only_under_a_name_that_says_so() {
 fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> std::process::Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    pycache_std()
+    crate::pycache_process()
         .args(args)
         .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
@@ -100,7 +95,7 @@ fn a_full_stdout_is_an_error_of_the_run_not_of_its_usage() {
     let dir = tempfile::tempdir().unwrap();
     let root = sources(dir.path(), 3);
     for args in [&["check", "-v"][..], &["path", "--tag", "cpython-312"]] {
-        let output = pycache_std()
+        let output = crate::pycache_process()
             .args(args)
             .arg(root.join("m0.py"))
             .stdout(std::fs::File::create("/dev/full").unwrap())
@@ -114,7 +109,7 @@ fn a_full_stdout_is_an_error_of_the_run_not_of_its_usage() {
             "{stderr}"
         );
     }
-    let output = pycache_std()
+    let output = crate::pycache_process()
         .arg("interpreters")
         .stdout(std::fs::File::create("/dev/full").unwrap())
         .output()

@@ -206,8 +206,7 @@ fn big_tree(root: &Path, files: usize) {
 
 /// Starts `pycache ARGS --python PYTHON ROOT` in the background, its output piped.
 fn spawn_pycache(args: &[&str], python: &Python, root: &Path) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("pycache"))
-        .env("PYCACHE_NO_CACHE", "1")
+    crate::pycache_process()
         .args(args)
         .arg("--python")
         .arg(&python.path)

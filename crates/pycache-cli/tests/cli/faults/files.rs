@@ -13,7 +13,7 @@ fn mkfifo(path: &Path) {
 
 /// Runs pycache with `args` in `dir`, failing if it takes more than ten seconds.
 fn run_bounded(dir: &Path, args: &[&str], python: &Path) -> std::process::Output {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pycache"))
+    let mut child = crate::pycache_process()
         .current_dir(dir)
         .args(args)
         .arg("--python")

@@ -24,7 +24,7 @@ fn wait_at_most(mut child: Child, limit: Duration) -> std::process::Output {
 }
 
 fn pycache_command(args: &[&str], python: &Python, root: &Path) -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("pycache"));
+    let mut command = crate::pycache_process();
     command
         .args(args)
         .arg("--python")
