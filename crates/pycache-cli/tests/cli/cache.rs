@@ -13,6 +13,8 @@ fn fill(dir: &std::path::Path, count: u8) {
         cache
             .put(&key, &Entry::new(vec![b'c'; 1000], String::new(), false))
             .unwrap();
+        // One pack per entry, so that pruning can remove some.
+        cache.flush().unwrap();
     }
 }
 
@@ -295,8 +297,33 @@ fn a_warm_cache_compiles_the_same_code_at_another_path_without_python() {
     }
 }
 
-/// Entries truncated, bit-flipped or of another format are misses: those files are compiled
-/// (right), the entries written again, and the next run at a third path is all hits.
+/// The pack files of the cache in `cache_dir`.
+fn packs(cache_dir: &Path) -> Vec<PathBuf> {
+    let mut packs: Vec<PathBuf> = std::fs::read_dir(cache_dir.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    packs.sort();
+    packs
+}
+
+/// Where each entry of a pack is, from its index (the footer's last 64 bytes say where that
+/// is): (offset, length) in the order written.
+fn pack_entries(pack: &[u8]) -> Vec<(usize, usize)> {
+    let footer = &pack[pack.len() - 64..];
+    let number = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap()) as usize;
+    let (count, index) = (number(&footer[16..24]), number(&footer[24..32]));
+    (0..count)
+        .map(|i| {
+            let record = &pack[index + 48 * i..index + 48 * (i + 1)];
+            (number(&record[32..40]), number(&record[40..48]))
+        })
+        .collect()
+}
+
+/// An entry bit-flipped or of another format is a miss: that file is compiled (right), the
+/// damaged pack replaced by one without the damage, and the next run at a third path is all
+/// hits. A truncated pack is removed: every file in it is compiled, and stored again.
 #[test]
 fn a_damaged_entry_is_a_miss_and_is_repaired() {
     let python = super::compile::default_python();
@@ -306,34 +333,42 @@ fn a_damaged_entry_is_a_miss_and_is_repaired() {
     let first = base.join("a");
     write_modules(&first);
     compile_cached(&python.path, &cache, &[], &first);
-    let mut entries: Vec<PathBuf> = Vec::new();
-    for shard in std::fs::read_dir(&cache).unwrap().flatten() {
-        if shard.path().is_dir() {
-            entries.extend(
-                std::fs::read_dir(shard.path())
-                    .unwrap()
-                    .map(|e| e.unwrap().path()),
-            );
-        }
-    }
+    let [pack] = &packs(&cache)[..] else {
+        panic!("one pack: {:?}", packs(&cache))
+    };
+    let mut data = std::fs::read(pack).unwrap();
+    let entries = pack_entries(&data);
     assert_eq!(entries.len(), 6);
-    let data = std::fs::read(&entries[0]).unwrap();
-    std::fs::write(&entries[0], &data[..data.len() / 2]).unwrap();
-    let mut flipped = std::fs::read(&entries[1]).unwrap();
-    let last = flipped.len() - 3;
-    flipped[last] ^= 0x40;
-    std::fs::write(&entries[1], flipped).unwrap();
-    std::fs::write(&entries[2], b"not an entry at all").unwrap();
+    let (flip, len) = entries[0];
+    data[flip + len - 3] ^= 0x40;
+    let (other_format, _) = entries[1];
+    data[other_format..other_format + 8].copy_from_slice(b"NOTANENT");
+    std::fs::write(pack, &data).unwrap();
 
     let second = base.join("second");
     let json = compile_copy(&python, &cache, &first, &second);
-    assert_eq!(counts(&json), (3, 3, 0, 0), "{json}");
+    assert_eq!(counts(&json), (2, 4, 0, 0), "{json}");
     let reference = base.join("reference");
     let (pairs, _, equal) = against_compileall(&python, &second, &reference);
     assert_eq!((pairs, equal), (6, 6));
+    assert!(!pack.exists(), "the damaged pack is replaced");
 
     let third = base.join("third");
     let json = compile_copy(&python, &cache, &first, &third);
+    assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
+
+    let [repaired] = &packs(&cache)[..] else {
+        panic!("one pack: {:?}", packs(&cache))
+    };
+    let data = std::fs::read(repaired).unwrap();
+    std::fs::write(repaired, &data[..data.len() / 2]).unwrap();
+    let fourth = base.join("fourth");
+    let json = compile_copy(&python, &cache, &first, &fourth);
+    assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
+    let (pairs, _, equal) = against_compileall(&python, &fourth, &base.join("reference4"));
+    assert_eq!((pairs, equal), (6, 6));
+    let fifth = base.join("fifth");
+    let json = compile_copy(&python, &cache, &first, &fifth);
     assert_eq!(counts(&json), (0, 6, 0, 0), "{json}");
 }
 

@@ -94,8 +94,17 @@ fn entry(text: &str) -> Entry {
     Entry::new(text.as_bytes().to_vec(), String::new(), false)
 }
 
+/// The pack files under `dir` (a cache directory), oldest first.
+fn packs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut packs: Vec<_> = std::fs::read_dir(dir.join("packs"))
+        .map(|files| files.map(|f| f.unwrap().path()).collect())
+        .unwrap_or_default();
+    packs.sort();
+    packs
+}
+
 #[test]
-fn a_stored_entry_is_found_and_a_damaged_one_is_a_miss_and_removed() {
+fn a_stored_entry_is_found_by_its_writer_and_then_by_others() {
     let dir = tempfile::tempdir().unwrap();
     let cache = LocalCache::new(dir.path().join("code"));
     let key = CacheKey::new(&parts(b"x = 1\n"));
@@ -105,46 +114,122 @@ fn a_stored_entry_is_found_and_a_damaged_one_is_a_miss_and_removed() {
         Lookup::Hit(found) => assert_eq!(found, entry("payload")),
         other => panic!("{other:?}"),
     }
-    let hex = key.to_hex();
-    let file = dir.path().join("code").join(&hex[..2]).join(&hex);
-    let bytes = std::fs::read(&file).unwrap();
-    std::fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
-    assert!(matches!(cache.get(&key), Lookup::Damaged(_)));
-    assert!(!file.exists(), "a damaged entry is removed");
-    assert!(matches!(cache.get(&key), Lookup::Miss));
-    // Nothing but entries is left in the shard (no temporary file).
-    cache.put(&key, &entry("payload")).unwrap();
-    let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+    // Others see it once the pack is finished; nothing but the pack is left (no temporary).
+    let other = LocalCache::new(dir.path().join("code"));
+    assert!(matches!(other.get(&key), Lookup::Miss));
+    cache.flush().unwrap();
+    let later = LocalCache::new(dir.path().join("code"));
+    match later.get(&key) {
+        Lookup::Hit(found) => assert_eq!(found, entry("payload")),
+        other => panic!("{other:?}"),
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("code/packs"))
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from(hex)]);
+    assert_eq!(names.len(), 1);
+    assert!(names[0].ends_with(".pack"), "{names:?}");
 }
 
 #[test]
-fn prune_evicts_the_least_recently_used_first() {
+fn a_damaged_entry_is_a_miss_and_its_pack_is_rewritten_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<_> = (0..3u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+    {
+        let cache = LocalCache::new(dir.path());
+        for (i, key) in keys.iter().enumerate() {
+            cache.put(key, &entry(&format!("payload {i}"))).unwrap();
+        }
+    }
+    let [pack] = &packs(dir.path())[..] else {
+        panic!("one pack")
+    };
+    // Flip a bit in the second entry's payload (entries are stored in order).
+    let mut bytes = std::fs::read(pack).unwrap();
+    let one = entry("payload 0").encode(&keys[0]).len();
+    let two = entry("payload 1").encode(&keys[1]).len();
+    bytes[one + two - 2] ^= 0x40;
+    std::fs::write(pack, &bytes).unwrap();
+
+    let cache = LocalCache::new(dir.path());
+    assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
+    assert!(matches!(
+        cache.get(&keys[1]),
+        Lookup::Damaged(EntryError::Checksum)
+    ));
+    assert!(matches!(cache.get(&keys[2]), Lookup::Hit(_)));
+    cache.flush().unwrap();
+    let after = packs(dir.path());
+    assert!(!pack.exists(), "the damaged pack is removed");
+    assert_eq!(after.len(), 1, "{after:?}");
+    let cache = LocalCache::new(dir.path());
+    assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
+    assert!(matches!(cache.get(&keys[1]), Lookup::Miss));
+    assert!(matches!(cache.get(&keys[2]), Lookup::Hit(_)));
+    assert_eq!(cache.usage().unwrap().entries, 2);
+}
+
+#[test]
+fn a_pack_that_is_not_whole_is_removed_and_its_entries_are_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = CacheKey::new(&parts(b"x"));
+    LocalCache::new(dir.path())
+        .put(&key, &entry("payload"))
+        .unwrap();
+    let [pack] = &packs(dir.path())[..] else {
+        panic!("one pack")
+    };
+    let whole = std::fs::read(pack).unwrap();
+    let foreign = dir.path().join("packs/foreign.pack");
+    std::fs::write(&foreign, b"not a pack at all").unwrap();
+    for cut in [1, 40, whole.len() / 2, whole.len() - 1] {
+        std::fs::write(pack, &whole[..cut]).unwrap();
+        assert!(matches!(
+            LocalCache::new(dir.path()).get(&key),
+            Lookup::Miss
+        ));
+        assert!(!pack.exists() && !foreign.exists(), "cut at {cut}");
+        std::fs::write(pack, &whole).unwrap();
+        assert!(matches!(
+            LocalCache::new(dir.path()).get(&key),
+            Lookup::Hit(_)
+        ));
+    }
+    // A flipped bit in the index is caught by its checksum.
+    let mut flipped = whole.clone();
+    let at = whole.len() - 64 - 20;
+    flipped[at] ^= 1;
+    std::fs::write(pack, &flipped).unwrap();
+    assert!(matches!(
+        LocalCache::new(dir.path()).get(&key),
+        Lookup::Miss
+    ));
+    assert!(!pack.exists());
+}
+
+#[test]
+fn prune_evicts_the_least_recently_used_packs_first() {
     let dir = tempfile::tempdir().unwrap();
     let cache = LocalCache::new(dir.path());
     let keys: Vec<_> = (0..4u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
     for key in &keys {
         cache.put(key, &entry(&"x".repeat(1000))).unwrap();
+        cache.flush().unwrap();
     }
     let size = cache.usage().unwrap().bytes / 4;
     // Make the order of use explicit: key 0 oldest ... key 3 newest; then use key 0.
     let base = SystemTime::now() - Duration::from_secs(10_000);
-    for (i, key) in keys.iter().enumerate() {
-        let hex = key.to_hex();
-        let file = std::fs::File::options()
-            .write(true)
-            .open(dir.path().join(&hex[..2]).join(&hex))
-            .unwrap();
+    for (i, pack) in packs(dir.path()).iter().enumerate() {
+        let file = std::fs::File::options().write(true).open(pack).unwrap();
         file.set_modified(base + Duration::from_secs(i as u64 * 10))
             .unwrap();
     }
+    let cache = LocalCache::new(dir.path());
     assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
     let report = cache.prune(2 * size).unwrap();
     assert_eq!(report.removed, 2);
     assert_eq!(report.left.entries, 2);
+    let cache = LocalCache::new(dir.path());
     assert!(matches!(cache.get(&keys[1]), Lookup::Miss));
     assert!(matches!(cache.get(&keys[2]), Lookup::Miss));
     assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
@@ -155,20 +240,49 @@ fn prune_evicts_the_least_recently_used_first() {
 }
 
 #[test]
-fn prune_removes_old_temporary_files_only() {
+fn many_small_packs_are_merged_keeping_every_entry() {
     let dir = tempfile::tempdir().unwrap();
     let cache = LocalCache::new(dir.path());
-    std::fs::create_dir(dir.path().join("ab")).unwrap();
-    let old = dir.path().join("ab/.tmpOLD");
-    let young = dir.path().join("ab/.tmpNEW");
+    let keys: Vec<_> = (0..70u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+    for (i, key) in keys.iter().enumerate() {
+        cache.put(key, &entry(&format!("payload {i}"))).unwrap();
+        cache.flush().unwrap();
+    }
+    assert_eq!(packs(dir.path()).len(), 70);
+    let report = cache.prune(u64::MAX).unwrap();
+    assert_eq!(report.removed, 0);
+    assert_eq!(report.left.entries, 70);
+    assert_eq!(packs(dir.path()).len(), 48);
+    let cache = LocalCache::new(dir.path());
+    for (i, key) in keys.iter().enumerate() {
+        match cache.get(key) {
+            Lookup::Hit(found) => assert_eq!(found, entry(&format!("payload {i}"))),
+            other => panic!("{i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn prune_removes_old_temporary_files_and_the_old_layout_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path());
+    std::fs::create_dir(dir.path().join("packs")).unwrap();
+    let old = dir.path().join("packs/.tmpOLD");
+    let young = dir.path().join("packs/.tmpNEW");
     std::fs::write(&old, "x").unwrap();
     std::fs::write(&young, "x").unwrap();
     let file = std::fs::File::options().write(true).open(&old).unwrap();
     file.set_modified(SystemTime::now() - Duration::from_secs(7200))
         .unwrap();
+    // An entry of the one-file-per-entry layout, and a file that is none of the cache's.
+    std::fs::create_dir(dir.path().join("ab")).unwrap();
+    std::fs::write(dir.path().join("ab").join("ab".repeat(32)), "x").unwrap();
+    std::fs::write(dir.path().join("runs.jsonl"), "").unwrap();
     let report = cache.prune(u64::MAX).unwrap();
-    assert_eq!(report.removed, 1);
+    assert_eq!(report.removed, 2);
     assert!(!old.exists() && young.exists());
+    assert!(!dir.path().join("ab").exists());
+    assert!(dir.path().join("runs.jsonl").exists());
 }
 
 #[test]
@@ -190,6 +304,7 @@ fn threads_storing_and_reading_the_same_keys_see_whole_entries() {
             });
         }
     });
+    cache.flush().unwrap();
     assert_eq!(cache.usage().unwrap().entries, 50);
 }
 

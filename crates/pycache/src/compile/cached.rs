@@ -369,11 +369,17 @@ impl CacheStage {
             damaged: self.damaged.load(Ordering::Relaxed),
         };
         if let Some(local) = &self.local {
-            if self.stored.load(Ordering::Relaxed) > 0
-                && let Err(error) = local.prune(self.max_size)
-            {
+            // Whatever was stored (compiled here, or fetched from the remote) goes into one
+            // pack, finished here; then the cap is kept.
+            let stored = self.stored.load(Ordering::Relaxed) + counts.remote_hits;
+            let kept = if stored > 0 {
+                local.prune(self.max_size)
+            } else {
+                local.flush().map(|()| Default::default())
+            };
+            if let Err(error) = kept {
                 warn.push(format!(
-                    "cache {}: cannot prune: {error}",
+                    "cache {}: cannot finish what it stored, or prune: {error}",
                     local.dir().display()
                 ));
             }
