@@ -79,7 +79,10 @@ pub(crate) fn read_head(file: &mut File, out: &mut [u8]) -> io::Result<usize> {
 
 /// The whole of `file`, whose size was `len` when it was stated: read into a buffer of that
 /// size (plus one byte, to see the end), without the `fstat` and `lseek` that `read_to_end`
-/// makes to size its buffer. A file that grew since is read to its end all the same.
+/// makes to size its buffer. A file that grew since is read to its end all the same. A read
+/// that stops exactly at the stated size, short of the spare byte, is the end: no second
+/// `read` is spent to hear it say 0 (one system call per source; a file growing at that very
+/// moment is the race `py_compile` has between its stat and its read).
 pub(crate) fn read_sized(mut file: &File, len: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
@@ -93,6 +96,9 @@ pub(crate) fn read_sized(mut file: &File, len: u64) -> io::Result<Vec<u8>> {
                 if filled == bytes.len() {
                     file.read_to_end(&mut bytes)?;
                     return Ok(bytes);
+                }
+                if filled == len {
+                    break;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
