@@ -307,10 +307,10 @@ fn packs(cache_dir: &Path) -> Vec<PathBuf> {
     packs
 }
 
-/// Where each entry of a pack is, from its index (the footer's last 64 bytes say where that
+/// Where each entry of a pack is, from its index (the last 48 bytes, its footer, say where that
 /// is): (offset, length) in the order written.
 fn pack_entries(pack: &[u8]) -> Vec<(usize, usize)> {
-    let footer = &pack[pack.len() - 64..];
+    let footer = &pack[pack.len() - 48..];
     let number = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap()) as usize;
     let (count, index) = (number(&footer[16..24]), number(&footer[24..32]));
     (0..count)

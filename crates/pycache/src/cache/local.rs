@@ -9,8 +9,8 @@
 //!
 //! A pack is the entries' bytes ([`Entry::encode`], each with its own checksum), then the index
 //! (per entry: key, offset, length; 48 bytes), then a footer: `PYCPACK\0`, [`PACK_FORMAT`]
-//! (u32), 0 (u32), the entry count (u64), the index offset (u64) and the BLAKE3 of the index
-//! (32 bytes), all little-endian.
+//! (u32), 0 (u32), the entry count (u64), the index offset (u64) and the XXH3-128 of the index
+//! (16 bytes), all little-endian.
 //!
 //! A lookup reads every pack's index once (lazily, at the first lookup) and then each entry with
 //! one positioned read. A pack whose footer or index is damaged is removed when it is found;
@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime};
 /// The version of the pack layout (the entries inside follow [`super::CACHE_FORMAT`]).
 pub const PACK_FORMAT: u32 = 1;
 const PACK_MAGIC: &[u8; 8] = b"PYCPACK\0";
-const FOOTER: usize = 8 + 4 + 4 + 8 + 8 + 32;
+const FOOTER: usize = 8 + 4 + 4 + 8 + 8 + 16;
 const RECORD: usize = 32 + 8 + 8;
 /// A pack is finished once it holds this many bytes or [`PACK_MAX_ENTRIES`] entries, so the
 /// unit of eviction stays small against the 2 GiB default cap and a run's pending index small.
@@ -205,6 +205,15 @@ impl LocalCache {
     /// The I/O error that kept it from being stored (the cache is then only smaller).
     pub fn put(&self, key: &CacheKey, entry: &Entry) -> io::Result<()> {
         self.put_bytes(key, &entry.encode(key))
+    }
+
+    /// Stores bytes already checked to be an intact entry for `key` ([`Entry::decode`] gave
+    /// `Ok`): what a remote gave, kept without encoding it again.
+    ///
+    /// # Errors
+    /// As [`LocalCache::put`].
+    pub fn put_encoded(&self, key: &CacheKey, bytes: &[u8]) -> io::Result<()> {
+        self.put_bytes(key, bytes)
     }
 
     fn put_bytes(&self, key: &CacheKey, bytes: &[u8]) -> io::Result<()> {
@@ -556,13 +565,13 @@ impl PackWriter {
             index.extend_from_slice(&offset.to_le_bytes());
             index.extend_from_slice(&len.to_le_bytes());
         }
-        let digest = blake3::hash(&index);
+        let digest = xxh3_128(&index);
         index.extend_from_slice(PACK_MAGIC);
         index.extend_from_slice(&PACK_FORMAT.to_le_bytes());
         index.extend_from_slice(&0u32.to_le_bytes());
         index.extend_from_slice(&(self.places.len() as u64).to_le_bytes());
         index.extend_from_slice(&self.written.to_le_bytes());
-        index.extend_from_slice(digest.as_bytes());
+        index.extend_from_slice(&digest);
         self.file.as_file_mut().write_all(&index)?;
         let path = packs_dir.join(pack_name());
         self.file.persist_noclobber(&path).map_err(|e| e.error)?;
@@ -609,7 +618,7 @@ fn read_index(file: &File) -> Result<Vec<(CacheKey, u64, u64)>, PackError> {
     }
     let index = read_at(file, index_offset, size - FOOTER as u64 - index_offset)
         .map_err(|_| PackError::Io)?;
-    if blake3::hash(&index).as_bytes()[..] != footer[32..64] {
+    if xxh3_128(&index)[..] != footer[32..48] {
         return Err(PackError::Damaged);
     }
     index
@@ -624,6 +633,11 @@ fn read_index(file: &File) -> Result<Vec<(CacheKey, u64, u64)>, PackError> {
             }
         })
         .collect()
+}
+
+/// The checksum of a pack's index (see [`Entry`] for why not a cryptographic one).
+fn xxh3_128(bytes: &[u8]) -> [u8; 16] {
+    xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
 }
 
 /// `len` bytes of `file` from `offset`, in one positioned read (a pack never changes once

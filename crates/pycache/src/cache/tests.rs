@@ -197,7 +197,7 @@ fn a_pack_that_is_not_whole_is_removed_and_its_entries_are_misses() {
     }
     // A flipped bit in the index is caught by its checksum.
     let mut flipped = whole.clone();
-    let at = whole.len() - 64 - 20;
+    let at = whole.len() - 48 - 20;
     flipped[at] ^= 1;
     std::fs::write(pack, &flipped).unwrap();
     assert!(matches!(
