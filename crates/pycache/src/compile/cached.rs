@@ -120,14 +120,6 @@ impl CacheStage {
         })
     }
 
-    /// True when a remote cache is consulted after the local one.
-    fn has_remote(&self) -> bool {
-        #[cfg(feature = "remote")]
-        return self.remote.is_some();
-        #[cfg(not(feature = "remote"))]
-        false
-    }
-
     /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
     /// compiled by `target`'s interpreter at `level`.
     pub(super) fn key(&self, target: &InterpreterPlan, level: i8, digest: [u8; 32]) -> CacheKey {
@@ -304,10 +296,11 @@ impl CacheStage {
     ) -> Option<Vec<Vec<u8>>> {
         let mut payloads = Vec::with_capacity(keys.len());
         for (key, bytes) in keys.iter().zip(found) {
-            match Entry::decode(bytes.as_deref()?, key) {
+            let bytes = bytes.as_deref()?;
+            match Entry::decode(bytes, key) {
                 Ok(entry) => {
                     if let Some(local) = &self.local {
-                        let _ = local.put(key, &entry);
+                        let _ = local.put_encoded(key, bytes);
                     }
                     payloads.push(entry.payload);
                 }
@@ -423,12 +416,13 @@ enum Looked {
 }
 
 /// Jobs looked up locally at a time: their reports are told before the next chunk is looked
-/// up, so that a warm run holds no report per file.
-const LOCAL_CHUNK: usize = 4096;
+/// up, so that a warm run holds no report per file, and the misses of a chunk go to the remote
+/// while the next chunk is looked up.
+const LOCAL_CHUNK: usize = 1024;
 
-/// Serves what it can of `stale` from the caches (local on every core, then the remote in
-/// batches), telling `on_report` each file it served as it goes, and gives back the jobs left
-/// to compile.
+/// Serves what it can of `stale` from the caches (local on every core; the local misses from
+/// the remote, in batches fetched while the local lookups go on), telling `on_report` each file
+/// it served as it goes, and gives back the jobs left to compile.
 pub(super) fn serve(
     cache: &CacheStage,
     context: &Context<'_>,
@@ -436,29 +430,26 @@ pub(super) fn serve(
     warnings: &mut Vec<String>,
     mut on_report: impl FnMut(FileReport),
 ) -> Vec<Job> {
-    let pool = Pool::new(context.options.workers.clamp(1, 8));
-    let mut missed: Vec<(Job, [u8; 32])> = Vec::new();
-    let mut rest = Vec::new();
-    let mut stale = stale.into_iter().peekable();
-    while stale.peek().is_some() {
-        let chunk: Vec<Job> = stale.by_ref().take(LOCAL_CHUNK).collect();
-        let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
-        for (job, looked) in chunk.into_iter().zip(looked) {
-            match looked {
-                Looked::Done(report) => on_report(report),
-                Looked::Missed(digest) if cache.has_remote() => missed.push((job, digest)),
-                Looked::Missed(_) | Looked::Skipped => rest.push(job),
+    std::thread::scope(|scope| {
+        let pool = Pool::new(context.options.workers.clamp(1, 8));
+        let mut rest = Vec::new();
+        let mut remote = RemoteStage::start(scope, cache, context);
+        let mut stale = stale.into_iter().peekable();
+        while stale.peek().is_some() {
+            let chunk: Vec<Job> = stale.by_ref().take(LOCAL_CHUNK).collect();
+            let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
+            for (job, looked) in chunk.into_iter().zip(looked) {
+                match looked {
+                    Looked::Done(report) => on_report(report),
+                    Looked::Missed(digest) => remote.ask(job, digest, &mut rest),
+                    Looked::Skipped => rest.push(job),
+                }
             }
+            remote.serve_ready(&mut on_report, &mut rest, warnings);
         }
-    }
-    #[cfg(feature = "remote")]
-    serve_remote(cache, context, missed, &mut on_report, &mut rest, warnings);
-    #[cfg(not(feature = "remote"))]
-    {
-        let _ = warnings;
-        rest.extend(missed.into_iter().map(|(job, _)| job));
-    }
-    rest
+        remote.finish(&mut on_report, &mut rest, warnings);
+        rest
+    })
 }
 
 /// Remote lookups per batch: large enough to keep many requests in flight, small enough that
@@ -466,76 +457,192 @@ pub(super) fn serve(
 #[cfg(feature = "remote")]
 const REMOTE_BATCH: usize = 512;
 
+/// Fetched batches waiting to be served: bounds what is held of the remote's payloads.
+#[cfg(feature = "remote")]
+const FETCHED_AHEAD: usize = 2;
+
+/// Local misses and their sources' digests, asked of the remote together.
+#[cfg(feature = "remote")]
+type Batch = Vec<(Job, [u8; 32])>;
+
+/// A batch of local misses, their keys (one per level, job by job), and what the remote gave
+/// for each key (or the warning of its first failure).
+#[cfg(feature = "remote")]
+type Fetched = (Batch, Vec<CacheKey>, Result<Vec<Option<Vec<u8>>>, String>);
+
+/// The remote side of [`serve`]: a thread that fetches each batch of local misses it is sent,
+/// while the local lookups go on and the fetched batches are written.
+#[cfg(feature = "remote")]
+struct RemoteStage<'a> {
+    cache: &'a CacheStage,
+    context: &'a Context<'a>,
+    /// The misses not yet sent, and the channels to and from the fetching thread (`None`
+    /// without a remote, or when the thread could not start).
+    pending: Batch,
+    to_fetch: Option<std::sync::mpsc::Sender<Batch>>,
+    fetched: Option<std::sync::mpsc::Receiver<Fetched>>,
+}
+
+#[cfg(feature = "remote")]
+impl<'a> RemoteStage<'a> {
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, 'a>,
+        cache: &'a CacheStage,
+        context: &'a Context<'a>,
+    ) -> Self {
+        let mut stage = RemoteStage {
+            cache,
+            context,
+            pending: Vec::new(),
+            to_fetch: None,
+            fetched: None,
+        };
+        if cache.remote.is_none() {
+            return stage;
+        }
+        let (to_fetch, batches) = std::sync::mpsc::channel::<Batch>();
+        let (sender, fetched) = std::sync::mpsc::sync_channel(FETCHED_AHEAD);
+        let spawned = std::thread::Builder::new()
+            .name("pycache-remote".into())
+            .spawn_scoped(scope, move || {
+                for batch in batches {
+                    let keys = cache.remote_keys(context.targets, &batch, context.levels);
+                    let found = cache.fetch_remote(&keys);
+                    if sender.send((batch, keys, found)).is_err() {
+                        break;
+                    }
+                }
+            });
+        if spawned.is_ok() {
+            stage.to_fetch = Some(to_fetch);
+            stage.fetched = Some(fetched);
+        }
+        stage
+    }
+
+    /// A local miss: asked of the remote (in the next batch), or compiled when there is none.
+    fn ask(&mut self, job: Job, digest: [u8; 32], rest: &mut Vec<Job>) {
+        let Some(to_fetch) = &self.to_fetch else {
+            return rest.push(job);
+        };
+        self.pending.push((job, digest));
+        if self.pending.len() >= REMOTE_BATCH {
+            let batch = std::mem::take(&mut self.pending);
+            if let Err(unsent) = to_fetch.send(batch) {
+                rest.extend(unsent.0.into_iter().map(|(job, _)| job));
+            }
+        }
+    }
+
+    /// Writes the batches fetched so far.
+    fn serve_ready(
+        &mut self,
+        on_report: &mut impl FnMut(FileReport),
+        rest: &mut Vec<Job>,
+        warnings: &mut Vec<String>,
+    ) {
+        while let Some(fetched) = self.fetched.as_ref().and_then(|f| f.try_recv().ok()) {
+            self.serve_batch(fetched, on_report, rest, warnings);
+        }
+    }
+
+    /// Sends the last misses, then writes every batch as it is fetched.
+    fn finish(
+        mut self,
+        on_report: &mut impl FnMut(FileReport),
+        rest: &mut Vec<Job>,
+        warnings: &mut Vec<String>,
+    ) {
+        if let Some(to_fetch) = self.to_fetch.take() {
+            let batch = std::mem::take(&mut self.pending);
+            if !batch.is_empty()
+                && let Err(unsent) = to_fetch.send(batch)
+            {
+                rest.extend(unsent.0.into_iter().map(|(job, _)| job));
+            }
+        }
+        if let Some(fetched) = self.fetched.take() {
+            for batch in fetched {
+                self.serve_batch(batch, on_report, rest, warnings);
+            }
+        }
+    }
+
+    /// Decodes, stores locally, re-points and writes one fetched batch, on every core; what
+    /// the remote did not have (or gave damaged) is left to compile.
+    fn serve_batch(
+        &self,
+        (batch, keys, found): Fetched,
+        on_report: &mut impl FnMut(FileReport),
+        rest: &mut Vec<Job>,
+        warnings: &mut Vec<String>,
+    ) {
+        let levels = self.context.levels.len();
+        let found = found.unwrap_or_else(|warning| {
+            warnings.push(warning);
+            vec![None; keys.len()]
+        });
+        let items: Vec<RemoteFound<'_>> = batch
+            .iter()
+            .zip(keys.chunks(levels).zip(found.chunks(levels)))
+            .map(|((job, _), (keys, found))| (job, keys, found))
+            .collect();
+        let threads = self.context.options.workers.clamp(1, 8);
+        let (cache, context) = (self.cache, self.context);
+        let served = parallel_map(&items, threads, |&(job, keys, found)| {
+            let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
+            Some(match job.cell.bytes() {
+                Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
+                Err(message) => report_outcome(job, Outcome::Failed(message)),
+            })
+        });
+        for ((job, _), served) in batch.into_iter().zip(served) {
+            match served {
+                Some(report) => on_report(report),
+                None => rest.push(job),
+            }
+        }
+    }
+}
+
+/// Without remote support, every local miss is compiled.
+#[cfg(not(feature = "remote"))]
+struct RemoteStage;
+
+#[cfg(not(feature = "remote"))]
+impl RemoteStage {
+    fn start<'scope, 'a>(
+        _scope: &'scope std::thread::Scope<'scope, 'a>,
+        _cache: &'a CacheStage,
+        _context: &'a Context<'a>,
+    ) -> Self {
+        RemoteStage
+    }
+
+    fn ask(&mut self, job: Job, _digest: [u8; 32], rest: &mut Vec<Job>) {
+        rest.push(job);
+    }
+
+    fn serve_ready(
+        &mut self,
+        _on_report: &mut impl FnMut(FileReport),
+        _rest: &mut Vec<Job>,
+        _warnings: &mut Vec<String>,
+    ) {
+    }
+
+    fn finish(
+        self,
+        _on_report: &mut impl FnMut(FileReport),
+        _rest: &mut Vec<Job>,
+        _warnings: &mut Vec<String>,
+    ) {
+    }
+}
+
 /// A job, its keys (one per level) and what the remote holds under each.
 #[cfg(feature = "remote")]
 type RemoteFound<'a> = (&'a Job, &'a [CacheKey], &'a [Option<Vec<u8>>]);
-
-/// Serves what it can of `missed` from the remote, in batches: one thread fetches the next
-/// batch while the others decode, store locally, re-point and write the one before.
-#[cfg(feature = "remote")]
-fn serve_remote(
-    cache: &CacheStage,
-    context: &Context<'_>,
-    missed: Vec<(Job, [u8; 32])>,
-    on_report: &mut impl FnMut(FileReport),
-    rest: &mut Vec<Job>,
-    warnings: &mut Vec<String>,
-) {
-    if cache.remote.is_none() || missed.is_empty() {
-        rest.extend(missed.into_iter().map(|(job, _)| job));
-        return;
-    }
-    let levels = context.levels.len();
-    let threads = context.options.workers.clamp(1, 8);
-    let mut batches = Vec::new();
-    let mut missed = missed.into_iter();
-    loop {
-        let batch: Vec<(Job, [u8; 32])> = missed.by_ref().take(REMOTE_BATCH).collect();
-        if batch.is_empty() {
-            break;
-        }
-        batches.push(batch);
-    }
-    let keys: Vec<Vec<CacheKey>> = batches
-        .iter()
-        .map(|batch| cache.remote_keys(context.targets, batch, context.levels))
-        .collect();
-    std::thread::scope(|scope| {
-        let (sender, fetched) = std::sync::mpsc::sync_channel(1);
-        let keys = &keys;
-        scope.spawn(move || {
-            for keys in keys {
-                if sender.send(cache.fetch_remote(keys)).is_err() {
-                    break;
-                }
-            }
-        });
-        for ((batch, keys), found) in batches.into_iter().zip(keys).zip(fetched) {
-            let found = found.unwrap_or_else(|warning| {
-                warnings.push(warning);
-                vec![None; keys.len()]
-            });
-            let items: Vec<RemoteFound<'_>> = batch
-                .iter()
-                .zip(keys.chunks(levels).zip(found.chunks(levels)))
-                .map(|((job, _), (keys, found))| (job, keys, found))
-                .collect();
-            let served = parallel_map(&items, threads, |&(job, keys, found)| {
-                let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
-                Some(match job.cell.bytes() {
-                    Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
-                    Err(message) => report_outcome(job, Outcome::Failed(message)),
-                })
-            });
-            for ((job, _), served) in batch.into_iter().zip(served) {
-                match served {
-                    Some(report) => on_report(report),
-                    None => rest.push(job),
-                }
-            }
-        }
-    });
-}
 
 fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked {
     if job.cfiles.is_empty()
