@@ -9,6 +9,9 @@ other round, since absolute times drift here), each measure writes into a fresh 
 (new directories, no pycs; the copy is made and synced before the clock starts):
   - floor: bench/write_floor.c writes the same pyc bytes to the same paths, temporary file and
     rename, on every core (nothing else: no reading, no hashing, no deciding);
+  - hit floor: crates/pycache/examples/hit_floor.rs does what any content-addressed cache must
+    per hit: read each source and take its BLAKE3 digest, then write the pyc as the floor does
+    (no lookup, no re-pointing: the pyc bytes are given);
   - warm local: pycache compile with the warm local cache (everything a hit);
   - warm redis: pycache compile with an empty local cache and a local redis-server holding
     everything (everything a remote hit);
@@ -72,6 +75,7 @@ def main():
     parser.add_argument("--serc", default=shutil.which("serc"))
     parser.add_argument("--work", default=None, help="where the trees are written (default: a temporary directory)")
     parser.add_argument("--limit", type=int, default=0, help="only this many files (a quick check)")
+    parser.add_argument("--only", action="append", default=[], help="only the measures whose name contains this (repeatable); ratios need their measures")
     args = parser.parse_args()
     if not os.path.exists(args.pycache):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "pycache-cli"], cwd=ROOT, check=True)
@@ -85,6 +89,9 @@ def main():
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         floor = os.path.join(work, "write_floor")
         subprocess.run(["gcc", "-O2", "-pthread", "-o", floor, os.path.join(HERE, "write_floor.c")], check=True)
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "pycache", "--example", "hit_floor"], cwd=ROOT, check=True)
+        hit_floor = os.path.join(ROOT, "target", "release", "examples", "hit_floor")
+        tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], stdout=subprocess.PIPE, text=True).stdout.strip()
         source = os.path.join(work, "source")
         files = copy_py(site, source)
         if args.limit:
@@ -144,9 +151,21 @@ def main():
                 out = subprocess.run([floor, manifest, str(cores)], stdout=subprocess.PIPE, text=True, check=True)
                 return float(out.stdout)
 
+            def measure_hit_floor():
+                tree = fresh("hit-floor")
+                manifest = os.path.join(work, "manifest-hit")
+                with open(manifest, "w") as f:
+                    for rel, content in manifest_rows:
+                        pycache_dir, name = os.path.split(rel)
+                        source = os.path.join(os.path.dirname(pycache_dir), name[:-len(f".{tag}.pyc")] + ".py")
+                        f.write(f"{os.path.join(tree, rel)}\t{content}\t{os.path.join(tree, source)}\n")
+                out = subprocess.run([hit_floor, manifest, str(cores)], stdout=subprocess.PIPE, text=True, check=True)
+                return float(out.stdout)
+
             empties = iter(range(10**6))
             measures = {
                 "floor (write_floor.c)": measure_floor,
+                "hit floor (hit_floor.rs)": measure_hit_floor,
                 "pycache, warm local cache": lambda: pycache(fresh("warm"), "--cache-dir", warm),
                 "pycache, warm redis, empty local": lambda: pycache(fresh("redis"), "--cache-dir", os.path.join(work, f"cache-empty-{next(empties)}"), "--remote", url),
                 "pycache --no-cache (cold)": lambda: pycache(fresh("nocache"), "--no-cache"),
@@ -159,6 +178,8 @@ def main():
                 supported = subprocess.run([serc, "compile", "--python-version", version, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode == 0
                 serc_version = version if supported else "3.12"
                 measures[f"serc --python-version {serc_version} (cold)"] = lambda: timed([serc, "compile", "--python-version", serc_version, fresh("serc")])[0]
+            if args.only:
+                measures = {name: m for name, m in measures.items() if any(o in name for o in args.only)}
             results = {name: [] for name in measures}
             for r in range(args.rounds):
                 order = list(measures) if r % 2 == 0 else list(reversed(measures))
@@ -174,15 +195,20 @@ def main():
               f"({subprocess.run(['stat', '-f', '-c', '%T', work], stdout=subprocess.PIPE, text=True).stdout.strip()}); best of {args.rounds} rounds")
         for name, value in best.items():
             print(f"  {name:36s} {value:7.3f} s   (all: {', '.join(f'{t:.3f}' for t in results[name])})")
-        f = best["floor (write_floor.c)"]
-        w = best["pycache, warm local cache"]
-        print(f"  warm local at {w / f:.2f}x of the write floor (goal <= 1.5x); {best['compileall -j0 (cold)'] / w:.1f}x faster than compileall -j0")
+        def ratio(text, a, b, goal=""):
+            if a in best and b in best:
+                print(f"  {text} {best[a] / best[b]:.2f}x{goal}")
+
+        ratio("warm local against the write floor:", "pycache, warm local cache", "floor (write_floor.c)", " (goal <= 1.5x)")
+        ratio("the hit floor against the write floor:", "hit floor (hit_floor.rs)", "floor (write_floor.c)")
+        ratio("warm local against the hit floor:", "pycache, warm local cache", "hit floor (hit_floor.rs)")
+        ratio("compileall -j0 against warm local:", "compileall -j0 (cold)", "pycache, warm local cache")
         for name in best:
             if name.startswith("serc"):
-                print(f"  warm local {best[name] / w:.1f}x faster than {name} (goal >= 5x)")
-        print(f"  warm redis at {best['pycache, warm redis, empty local'] / f:.2f}x of the write floor (goal <= 3x)")
-        print(f"  cold with the cache at {best['pycache, empty cache (cold)'] / best['pycache --no-cache (cold)']:.3f}x of --no-cache (goal <= 1.05x)")
-
+                ratio(f"{name} against warm local:", name, "pycache, warm local cache", " (goal >= 5x)")
+        ratio("warm redis against the write floor:", "pycache, warm redis, empty local", "floor (write_floor.c)", " (goal <= 3x)")
+        ratio("warm redis against the hit floor:", "pycache, warm redis, empty local", "hit floor (hit_floor.rs)")
+        ratio("cold with the cache against --no-cache:", "pycache, empty cache (cold)", "pycache --no-cache (cold)", " (goal <= 1.05x)")
 
 if __name__ == "__main__":
     main()
