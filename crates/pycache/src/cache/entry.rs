@@ -2,8 +2,9 @@
 //!
 //! Layout (little-endian): `PYCCODE\0`, format (u32), flags (u32, bit 0: canonical), the key
 //! (32 bytes), the XXH3-128 of all but itself and the magic (16 bytes), payload length (u64),
-//! warnings length (u64), the payload, the warnings (UTF-8). Every field is checked on decode;
-//! nothing is trusted.
+//! warnings length (u64), spots length (u64), the payload, the warnings (UTF-8), the spots
+//! (where re-pointing changes the payload: `marshal::FilenameSpots`, opaque here). Every field is
+//! checked on decode; nothing is trusted.
 //!
 //! The checksum catches damage (a cut, a flipped bit, a file of another kind), not forgery:
 //! whoever can write an entry can write its checksum, so it need not be cryptographic, and
@@ -13,7 +14,9 @@
 use super::key::{CACHE_FORMAT, CacheKey};
 
 const MAGIC: &[u8; 8] = b"PYCCODE\0";
-const HEAD: usize = 8 + 4 + 4 + 32 + 16 + 8 + 8;
+const HEAD: usize = 8 + 4 + 4 + 32 + 16 + 8 + 8 + 8;
+/// The three lengths that end the head.
+const LENGTHS: usize = 24;
 
 /// A cached compile result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,9 @@ pub struct Entry {
     pub warnings: String,
     /// Whether the payload is in canonical form.
     pub canonical: bool,
+    /// Where re-pointing changes the payload (`marshal::FilenameSpots::to_bytes`), found when
+    /// it was stored so that a hit need not scan it; empty when not known.
+    pub filename_spots: Vec<u8>,
 }
 
 /// Why bytes read from the cache are not a usable entry.
@@ -58,16 +64,29 @@ impl Entry {
             payload,
             warnings,
             canonical,
+            filename_spots: Vec::new(),
+        }
+    }
+
+    /// The same entry, with the spots where re-pointing changes its payload.
+    pub fn with_filename_spots(self, filename_spots: Vec<u8>) -> Self {
+        Entry {
+            filename_spots,
+            ..self
         }
     }
 
     /// The bytes stored for `key`.
     pub fn encode(&self, key: &CacheKey) -> Vec<u8> {
-        let mut body = Vec::with_capacity(16 + self.payload.len() + self.warnings.len());
+        let mut body = Vec::with_capacity(
+            LENGTHS + self.payload.len() + self.warnings.len() + self.filename_spots.len(),
+        );
         body.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
         body.extend_from_slice(&(self.warnings.len() as u64).to_le_bytes());
+        body.extend_from_slice(&(self.filename_spots.len() as u64).to_le_bytes());
         body.extend_from_slice(&self.payload);
         body.extend_from_slice(self.warnings.as_bytes());
+        body.extend_from_slice(&self.filename_spots);
         let mut out = Vec::with_capacity(HEAD + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
@@ -87,7 +106,7 @@ impl Entry {
         if bytes.len() < HEAD {
             return Err(truncated);
         }
-        let (head, body) = bytes.split_at(HEAD - 16);
+        let (head, body) = bytes.split_at(HEAD - LENGTHS);
         if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
             return Err(EntryError::WrongFormat);
         }
@@ -98,17 +117,22 @@ impl Entry {
             return Err(EntryError::Checksum);
         }
         let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
-        let (payload_len, warnings_len) = (length(0), length(8));
-        let rest = &body[16..];
-        if payload_len.checked_add(warnings_len) != Some(rest.len() as u64) {
+        let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
+        let rest = &body[LENGTHS..];
+        let total = payload_len
+            .checked_add(warnings_len)
+            .and_then(|len| len.checked_add(spots_len));
+        if total != Some(rest.len() as u64) {
             return Err(truncated);
         }
-        let (payload, warnings) = rest.split_at(payload_len as usize);
+        let (payload, rest) = rest.split_at(payload_len as usize);
+        let (warnings, spots) = rest.split_at(warnings_len as usize);
         let warnings = std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?;
         Ok(Entry {
             payload: payload.to_vec(),
             warnings: warnings.to_owned(),
             canonical: head[12..16] != [0; 4],
+            filename_spots: spots.to_vec(),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 /// The version of the entry format and of the key's layout. Changing either changes every
 /// key, so entries of an older pycache are simply never found (and age out).
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 
 /// Everything that can change the bytes `marshal.dumps(compile(...))` gives:
 /// - `implementation` and `sys_version` (the full `sys.version`, which names the build and its

@@ -64,7 +64,8 @@ fn an_entry_round_trips_and_every_damage_is_caught() {
         b"\xe3code".to_vec(),
         "a.py:1: SyntaxWarning: x\n".into(),
         true,
-    );
+    )
+    .with_filename_spots(b"\x01\x00\x00\x00\x00\x05\x00\x00\x00".to_vec());
     let bytes = entry.encode(&key);
     assert_eq!(Entry::decode(&bytes, &key), Ok(entry));
     for cut in 0..bytes.len() {

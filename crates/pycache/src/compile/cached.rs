@@ -12,7 +12,7 @@ use super::job::write_pycs;
 use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
-use crate::marshal::{self, Format};
+use crate::marshal::{self, FilenameSpots, Format};
 use crate::parallel::Pool;
 #[cfg(feature = "remote")]
 use crate::parallel::parallel_map;
@@ -147,10 +147,10 @@ impl CacheStage {
         let Some(local) = self.local.as_ref() else {
             return self.miss();
         };
-        let mut payloads = Vec::with_capacity(levels.len());
+        let mut entries = Vec::with_capacity(levels.len());
         for &level in levels {
             match local.get(&self.key(target, level, digest)) {
-                Lookup::Hit(entry) => payloads.push(entry.payload),
+                Lookup::Hit(entry) => entries.push(entry),
                 Lookup::Miss => return self.miss(),
                 Lookup::Damaged(_) => {
                     self.damaged.fetch_add(1, Ordering::Relaxed);
@@ -158,7 +158,7 @@ impl CacheStage {
                 }
             }
         }
-        let payloads = self.repoint(target, job, payloads)?;
+        let payloads = self.repoint(target, job, &entries)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(payloads)
     }
@@ -168,19 +168,24 @@ impl CacheStage {
         None
     }
 
-    /// `payloads` with `co_filename` re-pointed to the job's name (and in canonical form again
-    /// when the run is reproducible: a new name may change what is shared).
+    /// The payloads of `entries` with `co_filename` re-pointed to the job's name (and in
+    /// canonical form again when the run is reproducible: a new name may change what is
+    /// shared). An entry's spots spare the scan for them when they fit its payload.
     fn repoint(
         &self,
         target: &InterpreterPlan,
         job: &Job,
-        payloads: Vec<Vec<u8>>,
+        entries: &[Entry],
     ) -> Option<Vec<Vec<u8>>> {
         let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
-        payloads
+        entries
             .iter()
-            .map(|payload| {
-                let moved = marshal::rewrite_filename(payload, format, &job.name).ok()?;
+            .map(|entry| {
+                let payload = &entry.payload;
+                let moved = match FilenameSpots::from_bytes(&entry.filename_spots, payload) {
+                    Some(spots) => spots.apply(payload, &job.name),
+                    None => marshal::rewrite_filename(payload, format, &job.name).ok()?,
+                };
                 if self.canonical {
                     marshal::canonical(&moved, format).ok()
                 } else {
@@ -202,9 +207,17 @@ impl CacheStage {
         let to_remote = self.remote.is_some() && !self.remote_read_only;
         #[cfg(not(feature = "remote"))]
         let to_remote = false;
+        let Ok((format, _)) = Format::for_magic(target.interpreter.magic()) else {
+            return;
+        };
         for (&level, payload) in levels.iter().zip(code) {
+            // A payload that cannot be scanned could not be re-pointed on a hit either.
+            let Ok(spots) = FilenameSpots::find(payload, format) else {
+                continue;
+            };
             let key = self.key(target, level, digest);
-            let entry = Entry::new(payload.clone(), String::new(), self.canonical);
+            let entry = Entry::new(payload.clone(), String::new(), self.canonical)
+                .with_filename_spots(spots.to_bytes());
             if let Some(local) = &self.local
                 && local.put(&key, &entry).is_ok()
             {
@@ -294,7 +307,7 @@ impl CacheStage {
         keys: &[CacheKey],
         found: &[Option<Vec<u8>>],
     ) -> Option<Vec<Vec<u8>>> {
-        let mut payloads = Vec::with_capacity(keys.len());
+        let mut entries = Vec::with_capacity(keys.len());
         for (key, bytes) in keys.iter().zip(found) {
             let bytes = bytes.as_deref()?;
             match Entry::decode(bytes, key) {
@@ -302,7 +315,7 @@ impl CacheStage {
                     if let Some(local) = &self.local {
                         let _ = local.put_encoded(key, bytes);
                     }
-                    payloads.push(entry.payload);
+                    entries.push(entry);
                 }
                 Err(_) => {
                     self.damaged.fetch_add(1, Ordering::Relaxed);
@@ -310,7 +323,7 @@ impl CacheStage {
                 }
             }
         }
-        let payloads = self.repoint(target, job, payloads)?;
+        let payloads = self.repoint(target, job, &entries)?;
         // A local miss was counted for this job; it is a remote hit after all.
         self.misses.fetch_sub(1, Ordering::Relaxed);
         self.remote_hits.fetch_add(1, Ordering::Relaxed);

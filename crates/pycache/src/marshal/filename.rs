@@ -27,6 +27,12 @@ pub(super) fn repoint_from(
     format: Format,
     path: &[u8],
 ) -> Result<Vec<u8>, MarshalError> {
+    let spots = find_from(data, start, format)?;
+    Ok(splice(data, &spots.0, &encode_surrogatepass(path)))
+}
+
+/// What a re-pointing of `data[start..]` changes, found by one scan.
+fn find_from(data: &[u8], start: usize, format: Format) -> Result<FilenameSpots, MarshalError> {
     let mut scan = Scan {
         cursor: Cursor::new(data, start),
         format,
@@ -51,11 +57,95 @@ pub(super) fn repoint_from(
     );
     edits.sort_unstable_by_key(Edit::start);
     edits.dedup_by_key(|edit| edit.start());
-    Ok(splice(data, &edits, &encode_surrogatepass(path)))
+    Ok(FilenameSpots(edits))
+}
+
+/// Where re-pointing changes a payload: each `co_filename` string written in full, and each
+/// flagged NULL that ends a dict (written plainly). Found once by a scan
+/// ([`FilenameSpots::find`]) and kept (the cache of compiled code keeps it beside each payload),
+/// the same payload is re-pointed later by a splice alone ([`FilenameSpots::apply`]), with the
+/// bytes [`rewrite_filename`](super::rewrite_filename()) gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilenameSpots(Vec<Edit>);
+
+/// The size of one spot in [`FilenameSpots::to_bytes`]: a kind, a start and an end.
+const SPOT: usize = 1 + 4 + 4;
+
+impl FilenameSpots {
+    /// The spots of `payload` (one marshalled object, nothing after it).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](super::read()).
+    pub fn find(payload: &[u8], format: Format) -> Result<Self, MarshalError> {
+        find_from(payload, 0, format)
+    }
+
+    /// `payload` (the one these spots were found in) with every `co_filename` re-pointed to
+    /// `new_path`.
+    pub fn apply(&self, payload: &[u8], new_path: &[u8]) -> Vec<u8> {
+        splice(payload, &self.0, &encode_surrogatepass(new_path))
+    }
+
+    /// The spots as bytes: per spot, its kind (0: a dict's end, 1: a string, 2: an interned
+    /// string), then its start and end offsets (u32, little-endian).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len() * SPOT);
+        for edit in &self.0 {
+            let (kind, start, end) = match *edit {
+                Edit::DictEnd(start) => (0, start, start + 1),
+                Edit::Str(span) => (1 + u8::from(span.interned), span.start, span.end),
+            };
+            out.push(kind);
+            out.extend_from_slice(&(start as u32).to_le_bytes());
+            out.extend_from_slice(&(end as u32).to_le_bytes());
+        }
+        out
+    }
+
+    /// The spots `bytes` ([`FilenameSpots::to_bytes`]) hold for `payload`, when they are spots
+    /// `payload` can have: in order, apart, inside it, each on a string of its kind or on a
+    /// flagged NULL. `None` otherwise (the caller then scans).
+    pub fn from_bytes(bytes: &[u8], payload: &[u8]) -> Option<Self> {
+        if !bytes.len().is_multiple_of(SPOT) {
+            return None;
+        }
+        let mut edits = Vec::with_capacity(bytes.len() / SPOT);
+        let mut at = 0;
+        for spot in bytes.chunks_exact(SPOT) {
+            let offset = |i: usize| {
+                u32::from_le_bytes(spot[i..i + 4].try_into().ok()?)
+                    .try_into()
+                    .ok()
+            };
+            let (start, end): (usize, usize) = (offset(1)?, offset(5)?);
+            if start < at || end <= start || end > payload.len() {
+                return None;
+            }
+            let edit = match spot[0] {
+                0 if end == start + 1 && payload[start] == b'0' | FLAG_REF => Edit::DictEnd(start),
+                kind @ (1 | 2) => {
+                    let code = StrKind::from_code(payload[start] & !FLAG_REF)?;
+                    if code.is_interned() != (kind == 2) {
+                        return None;
+                    }
+                    Edit::Str(StrSpan {
+                        start,
+                        end,
+                        interned: kind == 2,
+                    })
+                }
+                _ => return None,
+            };
+            edits.push(edit);
+            at = end;
+        }
+        Some(FilenameSpots(edits))
+    }
 }
 
 /// A string written in full: from its type byte to its end.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StrSpan {
     start: usize,
     end: usize,
@@ -63,7 +153,7 @@ struct StrSpan {
 }
 
 /// A change to the input.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Edit {
     /// A filename string, replaced by the new path.
     Str(StrSpan),

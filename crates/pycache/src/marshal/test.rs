@@ -364,12 +364,33 @@ proptest! {
     }
 
     #[test]
+    fn kept_spots_are_checked_against_the_payload_and_never_panic(
+        object in code_stream(),
+        spots in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let bytes = write(&object);
+        if let Some(spots) = FilenameSpots::from_bytes(&spots, &bytes) {
+            let _ = spots.apply(&bytes, b"/x.py");
+        }
+        let found = FilenameSpots::find(&bytes, V311).unwrap();
+        let mut kept = found.to_bytes();
+        prop_assert_eq!(FilenameSpots::from_bytes(&kept, &bytes), Some(found));
+        // Spots that do not fit the payload are refused: one past its end, or out of order.
+        if let Some(last) = kept.len().checked_sub(4) {
+            kept[last..].copy_from_slice(&(bytes.len() as u32 + 1).to_le_bytes());
+            prop_assert_eq!(FilenameSpots::from_bytes(&kept, &bytes), None);
+        }
+    }
+
+    #[test]
     fn streaming_passes_are_the_tree_ones_on_code(object in code_stream(), cut in any::<prop::sample::Index>()) {
         let bytes = write(&object);
+        let spots = FilenameSpots::find(&bytes, V311).unwrap();
         for path in [&b"/b.py"[..], "/é/x.py".as_bytes(), &[b'/'; 300][..]] {
             let moved = rewrite_filename(&bytes, V311, path);
             prop_assert_eq!(&moved, &tree_reference::rewrite_filename(&bytes, V311, path));
             let moved = moved.unwrap();
+            prop_assert_eq!(&spots.apply(&bytes, path), &moved);
             prop_assert_eq!(canonical(&moved, V311), tree_reference::canonical(&moved, V311));
         }
         prop_assert_eq!(canonical(&bytes, V311), tree_reference::canonical(&bytes, V311));

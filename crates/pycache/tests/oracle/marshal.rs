@@ -402,12 +402,17 @@ fn streaming_marshal_passes_agree_with_the_tree_on_every_pyc() {
                 canonical == tree_reference::canonical(payload, format),
                 "{what}"
             );
+            // The spots a scan finds, kept as bytes and read back, re-point as the scan does.
+            let spots = marshal::FilenameSpots::find(payload, format).unwrap();
+            let kept = marshal::FilenameSpots::from_bytes(&spots.to_bytes(), payload);
+            assert!(kept.as_ref() == Some(&spots), "{what}: spots");
             for prefix in other_prefixes() {
                 let new_path = [prefix.as_slice(), rel.as_bytes()].concat();
                 let moved = marshal::rewrite_filename(payload, format, &new_path);
                 let expected = tree_reference::rewrite_filename(payload, format, &new_path);
                 assert!(moved.is_ok() && moved == expected, "{what}: re-pointed");
                 let moved = moved.unwrap();
+                assert!(spots.apply(payload, &new_path) == moved, "{what}: spliced");
                 let canonical = marshal::canonical(&moved, format);
                 assert!(
                     canonical == tree_reference::canonical(&moved, format),
