@@ -238,7 +238,7 @@ pub(crate) struct CacheArgs {
     /// $XDG_CACHE_HOME/pycache/code, else ~/.cache/pycache/code.
     #[arg(long, value_name = "DIR")]
     pub(crate) cache_dir: Option<OsString>,
-    /// The local cache's size cap; the least recently used entries go first.
+    /// The local cache's size cap; the least recently used packs of entries go first.
     #[arg(long, value_name = "SIZE", default_value = "2GiB")]
     pub(crate) cache_max_size: bytesize::ByteSize,
     /// A shared cache: redis://HOST:PORT/DB, s3://BUCKET/PREFIX, webdav+http(s)://HOST/PATH,
@@ -257,7 +257,7 @@ pub(crate) enum CacheCommand {
     /// Where the cache is, its size and entries, and the hit ratio of recent runs.
     #[command(after_help = help::CACHE)]
     Info(CacheInfoArgs),
-    /// Remove the least recently used entries until the cache fits in --max-size.
+    /// Remove the least recently used packs of entries until the cache fits in --max-size (and merge many small ones).
     #[command(after_help = help::CACHE)]
     Prune(CachePruneArgs),
     /// Remove every entry.

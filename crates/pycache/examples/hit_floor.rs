@@ -1,6 +1,6 @@
 //! The hit floor for the cache benchmark: what any content-addressed cache of compiled code must
-//! do per file on a hit, and nothing else. For each file: read the source (open, fstat, one read,
-//! close) and take its BLAKE3 digest (the key cannot be known without it), then write the pyc as
+//! do per file on a hit, and nothing else. For each file: read the source (open, fstat, read it
+//! whole, close) and take its BLAKE3 digest (the key cannot be known without it), then write the pyc as
 //! `bench/write_floor.c` does (create the directory if needed, a temporary file, write, close,
 //! rename), on every core. No lookup, no re-pointing, no deciding: the pyc bytes are given.
 //!

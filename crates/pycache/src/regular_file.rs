@@ -79,7 +79,7 @@ pub(crate) fn read_head(file: &mut File, out: &mut [u8]) -> io::Result<usize> {
 
 /// The whole of `file`, whose size was `len` when it was stated: read into a buffer of that
 /// size (plus one byte, to see the end), without the `fstat` and `lseek` that `read_to_end`
-/// makes to size its buffer. A file that grew since is read to its end all the same. A read
+/// makes to size its buffer. A file found longer than stated is read to its end. A read
 /// that stops exactly at the stated size, short of the spare byte, is the end: no second
 /// `read` is spent to hear it say 0 (one system call per source; a file growing at that very
 /// moment is the race `py_compile` has between its stat and its read).

@@ -1,4 +1,5 @@
-//! One cached value: a payload and the interpreter's warnings, with a checksum.
+//! One cached value: a payload, the interpreter's warnings and where re-pointing changes the
+//! payload, with a checksum.
 //!
 //! Layout (little-endian): `PYCCODE\0`, format (u32), flags (u32, bit 0: canonical), the key
 //! (32 bytes), the XXH3-128 of all but itself and the magic (16 bytes), payload length (u64),

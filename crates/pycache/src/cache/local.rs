@@ -2,10 +2,12 @@
 //! by any number of pycache processes.
 //!
 //! Layout: `DIR/packs/<name>.pack`. A run appends what it stores to one temporary pack file
-//! (`DIR/packs/.tmp*`) and, when the run ends (or the pack reaches [`PACK_MAX_BYTES`]), writes
-//! the pack's index and renames it into place: a reader sees whole packs or none, and a run
-//! that stores ten thousand entries creates one file, not ten thousand. Names sort in the order
-//! packs were finished; when two packs hold one key, the newer one is read.
+//! (`DIR/packs/.tmp*`, locked while it is written) and, when the run ends (or the pack reaches
+//! its size, at most [`PACK_MAX_BYTES`]), writes the pack's index and renames it into place: a
+//! reader sees whole packs or none, and a run that stores ten thousand entries creates one file,
+//! not ten thousand. Names sort in the order packs were finished; when two packs hold one key,
+//! the newer one is read. A process killed without unwinding (SIGKILL) loses what it stored
+//! since its last finished pack.
 //!
 //! A pack is the entries' bytes ([`Entry::encode`], each with its own checksum), then the index
 //! (per entry: key, offset, length; 48 bytes), then a footer: `PYCPACK\0`, [`PACK_FORMAT`]
@@ -13,14 +15,17 @@
 //! (16 bytes), all little-endian.
 //!
 //! A lookup reads every pack's index once (lazily, at the first lookup) and then each entry with
-//! one positioned read. A pack whose footer or index is damaged is removed when it is found;
-//! a damaged entry is a miss, and when the run ends the pack holding it is rewritten without it
-//! (its intact entries are copied into the run's new pack, then it is removed).
+//! one positioned read. A file named like a pack that is not a whole pack (a footer or index
+//! that does not check) is removed when it is found; a pack of another pack format (another
+//! pycache) is left alone, never read, and ages out. A damaged entry is a miss; when the run
+//! ends, its intact neighbours are copied into the run's new pack, and once that is written the
+//! damaged pack is removed.
 //!
 //! Least recently used, by pack: a hit sets its pack's mtime to now (when it is more than an
-//! hour old), and eviction removes the packs with the oldest mtimes first. Many small packs (many
-//! runs that each compiled a few files) are merged into one when there are more than
-//! [`MAX_PACKS`].
+//! hour old), and eviction removes the packs with the oldest mtimes first. Packs are made small
+//! against small caps (a sixteenth of the cap), so that eviction stays fine-grained. Many small
+//! packs (many runs that each compiled a few files) are merged into one when there are more
+//! than [`MAX_PACKS`].
 
 use super::entry::{Entry, EntryError};
 use super::key::CacheKey;
@@ -34,21 +39,27 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// The version of the pack layout (the entries inside follow [`super::CACHE_FORMAT`]).
-pub const PACK_FORMAT: u32 = 1;
+const PACK_FORMAT: u32 = 1;
 const PACK_MAGIC: &[u8; 8] = b"PYCPACK\0";
 const FOOTER: usize = 8 + 4 + 4 + 8 + 8 + 16;
 const RECORD: usize = 32 + 8 + 8;
-/// A pack is finished once it holds this many bytes or [`PACK_MAX_ENTRIES`] entries, so the
-/// unit of eviction stays small against the 2 GiB default cap and a run's pending index small.
+/// A pack is finished once it holds this many bytes (less under a small cap: see
+/// [`pack_size_for`]) or [`PACK_MAX_ENTRIES`] entries, so the unit of eviction stays small and
+/// a run's pending index too.
 const PACK_MAX_BYTES: u64 = 64 << 20;
+const PACK_MIN_BYTES: u64 = 256 << 10;
 const PACK_MAX_ENTRIES: usize = 1 << 16;
 /// More packs than this are merged, smallest first, down to [`MERGED_PACKS`].
 const MAX_PACKS: usize = 64;
 const MERGED_PACKS: usize = 48;
+/// Packs whose file a run keeps open (the newest); older ones are opened for each read, so that
+/// a very large cache does not take the descriptors that sources and pycs need.
+const OPEN_PACKS: usize = 32;
 const PACKS: &str = "packs";
 const PACK_SUFFIX: &str = ".pack";
 
-/// Temporary files are named so; one older than this is debris of a killed process.
+/// Temporary files are named so; one older than this, and not locked, is debris of a killed
+/// process.
 const TEMP_PREFIX: &str = ".tmp";
 const TEMP_MAX_AGE: Duration = Duration::from_secs(3600);
 /// A hit moves its pack's mtime to now only when it is older than this.
@@ -58,6 +69,8 @@ const REFRESH_AFTER: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub struct LocalCache {
     dir: PathBuf,
+    /// The size at which a pack being written is finished.
+    pack_bytes: u64,
     /// Every pack's index, read at the first lookup.
     index: OnceLock<Index>,
     /// The pack being written, created at the first store.
@@ -105,11 +118,13 @@ struct Index {
     places: HashMap<CacheKey, Place>,
 }
 
-/// One pack file, kept open so that another process's eviction cannot take it away mid-run.
+/// One pack file, kept open (the newest [`OPEN_PACKS`]) so that another process's eviction
+/// cannot take it away mid-run.
 #[derive(Debug)]
 struct Pack {
     path: PathBuf,
-    file: File,
+    /// Open, or `None` for the older packs of a very large cache: opened for each read.
+    file: Option<File>,
     /// Its mtime when read (last use).
     used: SystemTime,
     refreshed: AtomicBool,
@@ -125,6 +140,9 @@ struct Place {
     len: u64,
 }
 
+/// An index record: an entry's key, offset and length in its pack.
+type Record = (CacheKey, u64, u64);
+
 /// The pack a process is writing.
 #[derive(Debug)]
 struct PackWriter {
@@ -133,7 +151,7 @@ struct PackWriter {
     written: u64,
 }
 
-/// A pack file found by listing, with its size and last use.
+/// A file found by listing, with its size and last use.
 #[derive(Debug)]
 struct Listed {
     path: PathBuf,
@@ -141,14 +159,37 @@ struct Listed {
     used: SystemTime,
 }
 
+/// What listing a cache directory found.
+#[derive(Debug, Default)]
+struct Found {
+    packs: Vec<Listed>,
+    temps: Vec<Listed>,
+    /// The shard directories of the one-file-per-entry layout that came before packs.
+    old_shards: Vec<PathBuf>,
+}
+
+/// The pack size for a cache kept under `max_bytes`: a sixteenth of it, within
+/// [`PACK_MIN_BYTES`] and [`PACK_MAX_BYTES`].
+fn pack_size_for(max_bytes: u64) -> u64 {
+    (max_bytes / 16).clamp(PACK_MIN_BYTES, PACK_MAX_BYTES)
+}
+
 impl LocalCache {
     /// The cache kept in `dir` (created when the first entry is stored).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         LocalCache {
             dir: dir.into(),
+            pack_bytes: PACK_MAX_BYTES,
             index: OnceLock::new(),
             writer: Mutex::new(None),
         }
+    }
+
+    /// The same cache, writing packs sized for a cap of `max_bytes` (a sixteenth of it, at most
+    /// 64 MiB), so that eviction under a small cap does not take a whole run's entries at once.
+    pub fn with_max_size(mut self, max_bytes: u64) -> Self {
+        self.pack_bytes = pack_size_for(max_bytes);
+        self
     }
 
     /// The cache directory.
@@ -166,7 +207,7 @@ impl LocalCache {
         let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
         if let Some(place) = index.places.get(key) {
             let pack = &index.packs[place.pack as usize];
-            let Ok(bytes) = read_at(&pack.file, place.offset, place.len) else {
+            let Ok(bytes) = pack.with_file(|file| read_at(file, place.offset, place.len)) else {
                 return Lookup::Miss;
             };
             return match Entry::decode(&bytes, key) {
@@ -204,19 +245,15 @@ impl LocalCache {
     /// # Errors
     /// The I/O error that kept it from being stored (the cache is then only smaller).
     pub fn put(&self, key: &CacheKey, entry: &Entry) -> io::Result<()> {
-        self.put_bytes(key, &entry.encode(key))
+        self.put_encoded(key, &entry.encode(key))
     }
 
-    /// Stores bytes already checked to be an intact entry for `key` ([`Entry::decode`] gave
-    /// `Ok`): what a remote gave, kept without encoding it again.
+    /// Stores `bytes`, an entry for `key` as [`Entry::encode`] gives it (encoded once for
+    /// both caches, or as a remote gave it, checked by [`Entry::decode`]).
     ///
     /// # Errors
     /// As [`LocalCache::put`].
     pub fn put_encoded(&self, key: &CacheKey, bytes: &[u8]) -> io::Result<()> {
-        self.put_bytes(key, bytes)
-    }
-
-    fn put_bytes(&self, key: &CacheKey, bytes: &[u8]) -> io::Result<()> {
         let mut writer = self.writer();
         let current = match writer.as_mut() {
             Some(current) => current,
@@ -227,71 +264,76 @@ impl LocalCache {
             *writer = None;
             return Err(error);
         }
-        if current.written >= PACK_MAX_BYTES || current.places.len() >= PACK_MAX_ENTRIES {
+        if current.written >= self.pack_bytes || current.places.len() >= PACK_MAX_ENTRIES {
             let full = writer.take();
             drop(writer);
             if let Some(full) = full {
-                full.finish(&self.packs_dir())?;
+                full.finish(&self.packs_dir(), None)?;
             }
         }
         Ok(())
     }
 
-    /// Finishes the pack being written, after copying into it the intact entries of packs
-    /// found damaged (which are then removed), so that other processes see what was stored.
+    /// Finishes the pack being written, so that other processes see what was stored; first
+    /// the intact entries of packs found damaged are copied into it, and once it is written
+    /// those packs are removed.
     ///
     /// # Errors
-    /// The I/O error that kept the pack from being written (its entries are then lost).
+    /// The I/O error that kept the pack from being written (its entries are then lost, and
+    /// the damaged packs stay).
     pub fn flush(&self) -> io::Result<()> {
+        let mut salvaged = Vec::new();
         if let Some(index) = self.index.get() {
             for (number, pack) in index.packs.iter().enumerate() {
-                if pack.damaged.swap(false, Ordering::Relaxed) {
-                    self.salvage(index, number)?;
-                    let _ = std::fs::remove_file(&pack.path);
+                if pack.damaged.swap(false, Ordering::Relaxed) && self.salvage(index, number)? {
+                    salvaged.push(&pack.path);
                 }
             }
         }
         let pending = self.writer().take();
-        match pending {
-            Some(writer) => writer.finish(&self.packs_dir()).map(drop),
-            None => Ok(()),
+        if let Some(writer) = pending {
+            writer.finish(&self.packs_dir(), None)?;
         }
+        for path in salvaged {
+            remove(path);
+        }
+        Ok(())
     }
 
     /// Copies the intact entries of pack `number` that nothing newer holds into the pack being
-    /// written.
-    fn salvage(&self, index: &Index, number: usize) -> io::Result<()> {
+    /// written; false when its index could not be read (it is then left as it is).
+    fn salvage(&self, index: &Index, number: usize) -> io::Result<bool> {
         let pack = &index.packs[number];
-        let Ok(records) = read_index(&pack.file) else {
-            return Ok(());
+        let records = match pack.with_file(|file| Ok(read_index(file))) {
+            Ok(Ok(records)) => records,
+            Ok(Err(PackError::Damaged)) => return Ok(true),
+            Ok(Err(_)) | Err(_) => return Ok(false),
         };
         for (key, offset, len) in records {
             let current = index.places.get(&key).map(|p| p.pack as usize);
             if current != Some(number) {
                 continue;
             }
-            if let Ok(bytes) = read_at(&pack.file, offset, len)
+            if let Ok(bytes) = pack.with_file(|file| read_at(file, offset, len))
                 && Entry::decode(&bytes, &key).is_ok()
             {
-                self.put_bytes(&key, &bytes)?;
+                self.put_encoded(&key, &bytes)?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Every pack file (with its size and last use), every temporary file, and the shard
-    /// directories of the one-file-per-entry layout of pycache 0.x (format 1 before packs).
-    fn list(&self) -> io::Result<(Vec<Listed>, Vec<Listed>, Vec<PathBuf>)> {
-        let (mut packs, mut temps, mut shards) = (Vec::new(), Vec::new(), Vec::new());
+    /// directories of the one-file-per-entry layout that came before packs.
+    fn list(&self) -> io::Result<Found> {
+        let mut found = Found::default();
         match std::fs::read_dir(&self.dir) {
             Ok(top) => {
                 for item in top {
                     let item = item?;
                     let name = item.file_name();
-                    let is_shard = name.len() == 2
-                        && name.as_encoded_bytes().iter().all(u8::is_ascii_hexdigit);
-                    if is_shard && item.file_type()?.is_dir() {
-                        shards.push(item.path());
+                    if is_hex(name.as_encoded_bytes(), 2) && item.file_type()?.is_dir() {
+                        found.old_shards.push(item.path());
                     }
                 }
             }
@@ -300,13 +342,12 @@ impl LocalCache {
         }
         let files = match std::fs::read_dir(self.packs_dir()) {
             Ok(files) => files,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((packs, temps, shards)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
             Err(e) => return Err(e),
         };
         for file in files {
             let file = file?;
             let name = file.file_name();
-            let name = name.as_encoded_bytes();
             let Ok(meta) = file.metadata() else {
                 continue; // removed meanwhile
             };
@@ -315,13 +356,13 @@ impl LocalCache {
                 bytes: meta.len(),
                 used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             };
-            if name.starts_with(TEMP_PREFIX.as_bytes()) {
-                temps.push(listed);
-            } else if meta.is_file() && name.ends_with(PACK_SUFFIX.as_bytes()) {
-                packs.push(listed);
+            match PackName::of(name.as_encoded_bytes()) {
+                PackName::Temporary => found.temps.push(listed),
+                PackName::Pack if meta.is_file() => found.packs.push(listed),
+                _ => {}
             }
         }
-        Ok((packs, temps, shards))
+        Ok(found)
     }
 
     /// How many entries the cache holds, and the size of their packs.
@@ -329,36 +370,51 @@ impl LocalCache {
     /// # Errors
     /// An error listing the directory (a missing directory is an empty cache).
     pub fn usage(&self) -> io::Result<CacheUsage> {
-        let (packs, _, _) = self.list()?;
-        Ok(usage_of(&packs))
+        Ok(usage_of(&self.list()?.packs))
     }
 
     /// Removes the least recently used packs until the cache holds at most `max_bytes`,
-    /// temporary files left by killed processes (older than an hour; a younger one may be being
-    /// written) and the entries of pycache's earlier one-file-per-entry layout; then, when there
-    /// are more than [`MAX_PACKS`] packs, merges the smallest.
+    /// temporary files left by killed processes (older than an hour, and not locked by a
+    /// process writing them) and the entries of pycache's earlier one-file-per-entry layout;
+    /// then, when there are more than [`MAX_PACKS`] packs, merges the smallest. What this
+    /// process stored is written first.
     ///
     /// # Errors
-    /// An error listing the directory; files that vanish meanwhile are not errors.
+    /// An error listing the directory, or writing what this process stored (the rest is done
+    /// all the same); files that vanish meanwhile are not errors.
     pub fn prune(&self, max_bytes: u64) -> io::Result<PruneReport> {
-        self.flush()?;
-        let (mut packs, temps, shards) = self.list()?;
+        let (mut report, kept) = self.keep_under(max_bytes)?;
+        report.left = usage_of(&kept);
+        Ok(report)
+    }
+
+    /// [`LocalCache::prune`] without counting what is left (which reads every index): what a
+    /// run does when it ends.
+    ///
+    /// # Errors
+    /// As [`LocalCache::prune`].
+    pub fn prune_quietly(&self, max_bytes: u64) -> io::Result<()> {
+        self.keep_under(max_bytes).map(drop)
+    }
+
+    fn keep_under(&self, max_bytes: u64) -> io::Result<(PruneReport, Vec<Listed>)> {
+        let flushed = self.flush();
+        let found = self.list()?;
         let mut report = PruneReport::default();
         let now = SystemTime::now();
-        for temp in temps {
+        for temp in found.temps {
             let age = now.duration_since(temp.used).unwrap_or_default();
-            if age > TEMP_MAX_AGE && remove(&temp.path) {
+            if age > TEMP_MAX_AGE && !is_locked(&temp.path) && remove(&temp.path) {
                 report.removed += 1;
                 report.freed += temp.bytes;
             }
         }
-        for shard in shards {
-            let (files, bytes) = old_shard_usage(&shard);
-            if std::fs::remove_dir_all(&shard).is_ok() {
-                report.removed += files;
-                report.freed += bytes;
-            }
+        for shard in found.old_shards {
+            let (files, bytes) = remove_old_shard(&shard);
+            report.removed += files;
+            report.freed += bytes;
         }
+        let mut packs = found.packs;
         packs.sort_by_key(|p| p.used);
         let mut total: u64 = packs.iter().map(|p| p.bytes).sum();
         let mut kept = Vec::new();
@@ -375,58 +431,61 @@ impl LocalCache {
             kept.push(pack);
         }
         if kept.len() > MAX_PACKS {
-            kept = self.merge(kept)?;
+            kept = self.merge(kept, pack_size_for(max_bytes))?;
         }
-        report.left = usage_of(&kept);
-        Ok(report)
+        flushed?;
+        Ok((report, kept))
     }
 
-    /// Merges the smallest of `packs` (those under a quarter of [`PACK_MAX_BYTES`]) into one,
-    /// leaving [`MERGED_PACKS`] when they are enough; what is left.
-    fn merge(&self, mut packs: Vec<Listed>) -> io::Result<Vec<Listed>> {
+    /// Merges the smallest of `packs` (each under a quarter of `pack_bytes`, together at most
+    /// `pack_bytes`) into one, leaving [`MERGED_PACKS`] when they are enough; what is left. A
+    /// pack is removed only once all its entries are in the merged pack, which keeps the
+    /// newest mtime of those it replaces.
+    fn merge(&self, mut packs: Vec<Listed>, pack_bytes: u64) -> io::Result<Vec<Listed>> {
         packs.sort_by_key(|p| p.bytes);
+        let wanted = packs.len() - MERGED_PACKS + 1;
+        let mut total = 0;
         let small = packs
             .iter()
-            .take_while(|p| p.bytes < PACK_MAX_BYTES / 4)
+            .take(wanted)
+            .take_while(|p| {
+                total += p.bytes;
+                p.bytes < pack_bytes / 4 && total <= pack_bytes
+            })
             .count();
-        let merged = small.min(packs.len() - MERGED_PACKS + 1);
-        if merged < 2 {
+        if small < 2 {
             return Ok(packs);
         }
-        let rest = packs.split_off(merged);
-        let merger = LocalCache::new(&self.dir);
+        let mut left = packs.split_off(small);
+        let mut writer = PackWriter::create(&self.packs_dir())?;
+        let mut copied = Vec::new();
         let mut used = SystemTime::UNIX_EPOCH;
-        for pack in &packs {
+        for pack in packs {
+            // Entries are copied as they are (checked when they are read): a pack of another
+            // pycache's format, or one that cannot be read now, is not merged.
             let Ok(file) = File::open(&pack.path) else {
+                left.push(pack);
                 continue;
             };
-            for (key, offset, len) in read_index(&file).unwrap_or_default() {
-                if let Ok(bytes) = read_at(&file, offset, len)
-                    && Entry::decode(&bytes, &key).is_ok()
-                {
-                    merger.put_bytes(&key, &bytes)?;
-                }
+            let Ok(records) = read_index(&file) else {
+                left.push(pack);
+                continue;
+            };
+            for (key, offset, len) in records {
+                writer.append(&key, &read_at(&file, offset, len)?)?;
             }
             used = used.max(pack.used);
+            copied.push(pack);
         }
-        let merged = merger.writer().take();
-        let mut left = rest;
-        if let Some(writer) = merged {
-            let path = writer.finish(&self.packs_dir())?;
-            if let Ok(file) = File::options().write(true).open(&path) {
-                let _ = file.set_modified(used);
-            }
-            for pack in &packs {
-                remove(&pack.path);
-            }
-            if let Ok(meta) = std::fs::metadata(&path) {
-                left.push(Listed {
-                    path,
-                    bytes: meta.len(),
-                    used,
-                });
-            }
+        if copied.is_empty() {
+            return Ok(left);
         }
+        let path = writer.finish(&self.packs_dir(), Some(used))?;
+        for pack in &copied {
+            remove(&pack.path);
+        }
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        left.push(Listed { path, bytes, used });
         Ok(left)
     }
 
@@ -435,15 +494,17 @@ impl LocalCache {
     /// # Errors
     /// The first error removing the directory, other than its being absent.
     pub fn clear(&self) -> io::Result<PruneReport> {
-        let (packs, temps, shards) = self.list()?;
-        let held = usage_of(&packs);
+        let found = self.list()?;
+        let held = usage_of(&found.packs);
         let mut report = PruneReport {
-            removed: held.entries + temps.len() as u64,
-            freed: held.bytes + temps.iter().map(|t| t.bytes).sum::<u64>(),
+            removed: held.entries + found.temps.len() as u64,
+            freed: held.bytes + found.temps.iter().map(|t| t.bytes).sum::<u64>(),
             left: CacheUsage::default(),
         };
-        for shard in shards {
-            let (files, bytes) = old_shard_usage(&shard);
+        for shard in &found.old_shards {
+            let (files, bytes) = old_shard_files(shard)
+                .iter()
+                .fold((0, 0), |(n, b), (_, len)| (n + 1, b + len));
             report.removed += files;
             report.freed += bytes;
         }
@@ -463,9 +524,28 @@ impl Drop for LocalCache {
     }
 }
 
+/// What a file in the packs directory is, by its name.
+enum PackName {
+    Pack,
+    Temporary,
+    Other,
+}
+
+impl PackName {
+    fn of(name: &[u8]) -> Self {
+        if name.starts_with(TEMP_PREFIX.as_bytes()) {
+            PackName::Temporary
+        } else if name.ends_with(PACK_SUFFIX.as_bytes()) {
+            PackName::Pack
+        } else {
+            PackName::Other
+        }
+    }
+}
+
 impl Index {
-    /// The index of every pack in `packs_dir`, newer packs taking precedence; packs that are
-    /// not whole are removed.
+    /// The index of every pack in `packs_dir`, newer packs taking precedence. A file named like
+    /// a pack that is not a whole pack is removed; a pack of another format is left alone.
     fn load(packs_dir: &Path) -> Index {
         let mut index = Index::default();
         let Ok(files) = std::fs::read_dir(packs_dir) else {
@@ -474,14 +554,16 @@ impl Index {
         let mut paths: Vec<PathBuf> = files
             .flatten()
             .filter(|f| {
-                let name = f.file_name();
-                let name = name.as_encoded_bytes();
-                name.ends_with(PACK_SUFFIX.as_bytes()) && !name.starts_with(TEMP_PREFIX.as_bytes())
+                matches!(
+                    PackName::of(f.file_name().as_encoded_bytes()),
+                    PackName::Pack
+                )
             })
             .map(|f| f.path())
             .collect();
         paths.sort();
-        for path in paths {
+        let keep_open_from = paths.len().saturating_sub(OPEN_PACKS);
+        for (number, path) in paths.into_iter().enumerate() {
             let Ok(file) = File::open(&path) else {
                 continue;
             };
@@ -490,7 +572,7 @@ impl Index {
                     (records, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
                 }
                 (Err(PackError::Damaged), _) => {
-                    let _ = std::fs::remove_file(&path);
+                    remove(&path);
                     continue;
                 }
                 _ => continue,
@@ -501,7 +583,7 @@ impl Index {
             }
             index.packs.push(Pack {
                 path,
-                file,
+                file: (number >= keep_open_from).then_some(file),
                 used,
                 refreshed: AtomicBool::new(false),
                 damaged: AtomicBool::new(false),
@@ -512,18 +594,28 @@ impl Index {
 }
 
 impl Pack {
+    /// `read` on the pack's file: the one kept open, or the file opened now.
+    fn with_file<T>(&self, read: impl FnOnce(&File) -> io::Result<T>) -> io::Result<T> {
+        match &self.file {
+            Some(file) => read(file),
+            None => read(&File::open(&self.path)?),
+        }
+    }
+
     /// Moves the pack's mtime to now, once per run, when it is more than an hour behind.
     fn refresh(&self) {
         let now = SystemTime::now();
         if now.duration_since(self.used).unwrap_or_default() > REFRESH_AFTER
             && !self.refreshed.swap(true, Ordering::Relaxed)
         {
-            let _ = self.file.set_modified(now);
+            let _ = self.with_file(|file| file.set_modified(now));
         }
     }
 }
 
 impl PackWriter {
+    /// A new temporary pack in `packs_dir`, locked (`flock`) while it is written so that
+    /// another process's prune leaves it alone however long it stays idle.
     fn create(packs_dir: &Path) -> io::Result<Self> {
         let temporary = || {
             tempfile::Builder::new()
@@ -537,6 +629,7 @@ impl PackWriter {
             }
             other => other?,
         };
+        rustix::fs::flock(file.as_file(), rustix::fs::FlockOperation::LockExclusive)?;
         Ok(PackWriter {
             file,
             places: HashMap::new(),
@@ -544,6 +637,7 @@ impl PackWriter {
         })
     }
 
+    /// Appends the entry `bytes` for `key` (once: a key appended before is kept as it was).
     fn append(&mut self, key: &CacheKey, bytes: &[u8]) -> io::Result<()> {
         if self.places.contains_key(key) {
             return Ok(());
@@ -555,8 +649,9 @@ impl PackWriter {
         Ok(())
     }
 
-    /// Writes the index and the footer and renames the pack into place; its path.
-    fn finish(mut self, packs_dir: &Path) -> io::Result<PathBuf> {
+    /// Writes the index and the footer, sets the mtime to `used` when given, and renames the
+    /// pack into place; its path.
+    fn finish(mut self, packs_dir: &Path, used: Option<SystemTime>) -> io::Result<PathBuf> {
         let mut records: Vec<_> = self.places.iter().collect();
         records.sort_by_key(|(_, (offset, _))| *offset);
         let mut index = Vec::with_capacity(records.len() * RECORD + FOOTER);
@@ -573,8 +668,13 @@ impl PackWriter {
         index.extend_from_slice(&self.written.to_le_bytes());
         index.extend_from_slice(&digest);
         self.file.as_file_mut().write_all(&index)?;
+        if let Some(used) = used {
+            self.file.as_file().set_modified(used)?;
+        }
+        // Names never collide (time, process, counter): a plain rename, which every file
+        // system has (a no-clobber rename needs hard links or RENAME_NOREPLACE).
         let path = packs_dir.join(pack_name());
-        self.file.persist_noclobber(&path).map_err(|e| e.error)?;
+        self.file.persist(&path).map_err(|e| e.error)?;
         Ok(path)
     }
 }
@@ -596,29 +696,51 @@ fn pack_name() -> String {
 enum PackError {
     /// Reading failed (the pack may be fine).
     Io,
-    /// Not a whole pack of this format: removed.
+    /// A pack of another pack format (another pycache): left alone.
+    OtherFormat,
+    /// Not a whole pack: removed.
     Damaged,
 }
 
-/// The records of the pack open as `file`: key, offset and length of each entry.
-fn read_index(file: &File) -> Result<Vec<(CacheKey, u64, u64)>, PackError> {
-    let size = file.metadata().map_err(|_| PackError::Io)?.len();
-    if size < FOOTER as u64 {
+/// A pack's footer: its entry count and index offset, and its index's checksum.
+struct Footer {
+    count: u64,
+    index_offset: u64,
+    checksum: [u8; 16],
+}
+
+/// The footer of the pack open as `file`, whose size is `size`.
+fn read_footer(file: &File, size: u64) -> Result<Footer, PackError> {
+    let Some(at) = size.checked_sub(FOOTER as u64) else {
+        return Err(PackError::Damaged);
+    };
+    let footer = read_at(file, at, FOOTER as u64).map_err(|_| PackError::Io)?;
+    if &footer[..8] != PACK_MAGIC {
         return Err(PackError::Damaged);
     }
-    let footer = read_at(file, size - FOOTER as u64, FOOTER as u64).map_err(|_| PackError::Io)?;
+    if footer[8..12] != PACK_FORMAT.to_le_bytes() {
+        return Err(PackError::OtherFormat);
+    }
     let u64_at = |at: usize| u64::from_le_bytes(footer[at..at + 8].try_into().unwrap_or([0; 8]));
-    if &footer[..8] != PACK_MAGIC || footer[8..12] != PACK_FORMAT.to_le_bytes() {
+    Ok(Footer {
+        count: u64_at(16),
+        index_offset: u64_at(24),
+        checksum: footer[32..48].try_into().unwrap_or([0; 16]),
+    })
+}
+
+/// The records of the pack open as `file`: key, offset and length of each entry.
+fn read_index(file: &File) -> Result<Vec<Record>, PackError> {
+    let size = file.metadata().map_err(|_| PackError::Io)?.len();
+    let footer = read_footer(file, size)?;
+    let end = size - FOOTER as u64;
+    let index_len = footer.count.checked_mul(RECORD as u64);
+    if index_len.and_then(|len| len.checked_add(footer.index_offset)) != Some(end) {
         return Err(PackError::Damaged);
     }
-    let (count, index_offset) = (u64_at(16), u64_at(24));
-    let index_len = count.checked_mul(RECORD as u64);
-    if index_len.and_then(|len| len.checked_add(index_offset)) != Some(size - FOOTER as u64) {
-        return Err(PackError::Damaged);
-    }
-    let index = read_at(file, index_offset, size - FOOTER as u64 - index_offset)
-        .map_err(|_| PackError::Io)?;
-    if xxh3_128(&index)[..] != footer[32..48] {
+    let index =
+        read_at(file, footer.index_offset, end - footer.index_offset).map_err(|_| PackError::Io)?;
+    if xxh3_128(&index) != footer.checksum {
         return Err(PackError::Damaged);
     }
     index
@@ -628,7 +750,9 @@ fn read_index(file: &File) -> Result<Vec<(CacheKey, u64, u64)>, PackError> {
             let offset = u64::from_le_bytes(record[32..40].try_into().unwrap_or([0; 8]));
             let len = u64::from_le_bytes(record[40..48].try_into().unwrap_or([0; 8]));
             match offset.checked_add(len) {
-                Some(end) if end <= index_offset => Ok((CacheKey::from_bytes(key), offset, len)),
+                Some(end) if end <= footer.index_offset => {
+                    Ok((CacheKey::from_bytes(key), offset, len))
+                }
                 _ => Err(PackError::Damaged),
             }
         })
@@ -651,21 +775,11 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 
 /// The number of entries a pack's footer declares (0 when it cannot be read).
 fn pack_entries(path: &Path) -> u64 {
-    let Ok(file) = File::open(path) else {
-        return 0;
-    };
-    let Ok(size) = file.metadata().map(|m| m.len()) else {
-        return 0;
-    };
-    match size.checked_sub(FOOTER as u64) {
-        Some(at) => read_at(&file, at, FOOTER as u64)
-            .ok()
-            .filter(|footer| &footer[..8] == PACK_MAGIC)
-            .map_or(0, |footer| {
-                u64::from_le_bytes(footer[16..24].try_into().unwrap_or([0; 8]))
-            }),
-        None => 0,
-    }
+    let footer = File::open(path)
+        .ok()
+        .and_then(|file| Some((file.metadata().ok()?.len(), file)))
+        .and_then(|(size, file)| read_footer(&file, size).ok());
+    footer.map_or(0, |footer| footer.count)
 }
 
 /// What `packs` hold: the keys they have (a key in two packs, stored by two processes at once,
@@ -673,10 +787,7 @@ fn pack_entries(path: &Path) -> u64 {
 fn usage_of(packs: &[Listed]) -> CacheUsage {
     let mut keys = std::collections::HashSet::new();
     for pack in packs {
-        if let Ok(records) = File::open(&pack.path)
-            .map_err(|_| PackError::Io)
-            .and_then(|file| read_index(&file))
-        {
+        if let Ok(Ok(records)) = File::open(&pack.path).map(|file| read_index(&file)) {
             keys.extend(records.into_iter().map(|(key, _, _)| key));
         }
     }
@@ -686,16 +797,48 @@ fn usage_of(packs: &[Listed]) -> CacheUsage {
     }
 }
 
-/// The files and bytes in a shard directory of the one-file-per-entry layout.
-fn old_shard_usage(shard: &Path) -> (u64, u64) {
-    std::fs::read_dir(shard)
-        .map(|files| {
-            files.flatten().fold((0, 0), |(count, bytes), file| {
-                let len = file.metadata().map_or(0, |m| m.len());
-                (count + 1, bytes + len)
-            })
+/// True when another process holds the lock on the file at `path` (a pack being written).
+fn is_locked(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let attempt = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+    matches!(attempt, Err(e) if e == rustix::io::Errno::WOULDBLOCK)
+}
+
+/// True when `name` is `len` lower-case hex digits.
+fn is_hex(name: &[u8], len: usize) -> bool {
+    name.len() == len && name.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The files of a shard directory of the one-file-per-entry layout that are its entries (64
+/// hex digits) or its temporary files, with their sizes.
+fn old_shard_files(shard: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(files) = std::fs::read_dir(shard) else {
+        return Vec::new();
+    };
+    files
+        .flatten()
+        .filter(|file| {
+            let name = file.file_name();
+            let name = name.as_encoded_bytes();
+            is_hex(name, 64) || name.starts_with(TEMP_PREFIX.as_bytes())
         })
-        .unwrap_or_default()
+        .map(|file| (file.path(), file.metadata().map_or(0, |m| m.len())))
+        .collect()
+}
+
+/// Removes the entries and temporary files of an old shard directory, then the directory if
+/// nothing else is in it; how many files and bytes went.
+fn remove_old_shard(shard: &Path) -> (u64, u64) {
+    let mut removed = (0, 0);
+    for (path, len) in old_shard_files(shard) {
+        if remove(&path) {
+            removed = (removed.0 + 1, removed.1 + len);
+        }
+    }
+    let _ = std::fs::remove_dir(shard);
+    removed
 }
 
 /// Removes a file; true when this call removed it (another process may have first).

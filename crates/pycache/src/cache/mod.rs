@@ -10,8 +10,8 @@
 //! `$XDG_CACHE_HOME/pycache/code`, else `~/.cache/pycache/code`), packed into files written
 //! atomically (a temporary file renamed into place), so any number of pycache processes may share
 //! it. Every read checks the entry's checksum and key: a damaged, truncated or foreign entry is a
-//! miss and is removed, never written into a pyc. A size cap is kept by evicting the least
-//! recently used packs (a hit refreshes its pack's mtime).
+//! miss, never written into a pyc, and its pack is rewritten without it when the run ends. A size
+//! cap is kept by evicting the least recently used packs (a hit refreshes its pack's mtime).
 //!
 //! It must never make a build fail: every error here is reported to the caller as a miss or a
 //! skipped store, with the reason, and the caller compiles as if there were no cache.
@@ -25,7 +25,7 @@ mod stats;
 
 pub use entry::{Entry, EntryError};
 pub use key::{CACHE_FORMAT, CacheKey, KeyParts};
-pub use local::{CacheUsage, LocalCache, Lookup, PACK_FORMAT, PruneReport};
+pub use local::{CacheUsage, LocalCache, Lookup, PruneReport};
 #[cfg(feature = "remote")]
 pub use remote::{RemoteCache, RemoteError};
 pub use stats::{RunStats, recent_runs, record_run};

@@ -264,6 +264,103 @@ fn many_small_packs_are_merged_keeping_every_entry() {
 }
 
 #[test]
+fn a_cache_of_more_packs_than_are_kept_open_serves_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path());
+    let keys: Vec<_> = (0..130u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+    for (i, key) in keys.iter().enumerate() {
+        cache.put(key, &entry(&format!("payload {i}"))).unwrap();
+        cache.flush().unwrap();
+    }
+    let cache = LocalCache::new(dir.path());
+    for (i, key) in keys.iter().enumerate() {
+        match cache.get(key) {
+            Lookup::Hit(found) => assert_eq!(found, entry(&format!("payload {i}"))),
+            other => panic!("{i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_pack_of_another_format_is_left_alone_and_ages_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = CacheKey::new(&parts(b"x"));
+    LocalCache::new(dir.path())
+        .put(&key, &entry("payload"))
+        .unwrap();
+    let [pack] = &packs(dir.path())[..] else {
+        panic!("one pack")
+    };
+    // The same pack, as a later pycache with another pack format would write it.
+    let mut other = std::fs::read(pack).unwrap();
+    let format = other.len() - 48 + 8;
+    other[format] ^= 0x7f;
+    let elsewhere = dir.path().join("packs/0-other-format.pack");
+    std::fs::write(&elsewhere, &other).unwrap();
+    std::fs::remove_file(pack).unwrap();
+    let cache = LocalCache::new(dir.path());
+    assert!(matches!(cache.get(&key), Lookup::Miss));
+    cache.flush().unwrap();
+    assert!(elsewhere.exists(), "never removed as damaged");
+    // Not merged either; evicted by age like any pack.
+    assert_eq!(cache.prune(u64::MAX).unwrap().removed, 0);
+    assert!(elsewhere.exists());
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&elsewhere)
+        .unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(10_000))
+        .unwrap();
+    cache
+        .put(&CacheKey::new(&parts(b"y")), &entry("new"))
+        .unwrap();
+    cache.prune(1).unwrap();
+    assert!(!elsewhere.exists());
+}
+
+#[test]
+fn packs_are_small_under_a_small_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = LocalCache::new(dir.path()).with_max_size(1 << 20);
+    for i in 0..40u8 {
+        let key = CacheKey::new(&parts(&[i]));
+        cache.put(&key, &entry(&"x".repeat(20_000))).unwrap();
+    }
+    cache.flush().unwrap();
+    // A sixteenth of 1 MiB is below the least pack size, 256 KiB; a pack is finished by the
+    // entry that takes it past that: 40 entries of 20 KB, in packs of 14, 14 and 12.
+    assert_eq!(packs(dir.path()).len(), 3);
+    assert_eq!(cache.usage().unwrap().entries, 40);
+}
+
+#[test]
+fn a_temporary_pack_being_written_is_never_pruned_however_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let writing = LocalCache::new(dir.path());
+    writing
+        .put(&CacheKey::new(&parts(b"x")), &entry("payload"))
+        .unwrap();
+    let [temporary] = &std::fs::read_dir(dir.path().join("packs"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("one temporary pack")
+    };
+    let file = std::fs::File::options()
+        .write(true)
+        .open(temporary)
+        .unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+    let report = LocalCache::new(dir.path()).prune(u64::MAX).unwrap();
+    assert_eq!(report.removed, 0);
+    assert!(temporary.exists());
+    writing.flush().unwrap();
+    assert_eq!(LocalCache::new(dir.path()).usage().unwrap().entries, 1);
+}
+
+#[test]
 fn prune_removes_old_temporary_files_and_the_old_layout_only() {
     let dir = tempfile::tempdir().unwrap();
     let cache = LocalCache::new(dir.path());
@@ -279,11 +376,15 @@ fn prune_removes_old_temporary_files_and_the_old_layout_only() {
     std::fs::create_dir(dir.path().join("ab")).unwrap();
     std::fs::write(dir.path().join("ab").join("ab".repeat(32)), "x").unwrap();
     std::fs::write(dir.path().join("runs.jsonl"), "").unwrap();
+    // A directory named like a shard holding something else keeps it.
+    std::fs::create_dir(dir.path().join("cd")).unwrap();
+    std::fs::write(dir.path().join("cd/notes.txt"), "mine").unwrap();
     let report = cache.prune(u64::MAX).unwrap();
     assert_eq!(report.removed, 2);
     assert!(!old.exists() && young.exists());
     assert!(!dir.path().join("ab").exists());
     assert!(dir.path().join("runs.jsonl").exists());
+    assert!(dir.path().join("cd/notes.txt").exists());
 }
 
 #[test]

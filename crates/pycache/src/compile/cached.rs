@@ -15,8 +15,6 @@ use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
 use crate::marshal::{self, FilenameSpots, Format};
 use crate::parallel::Pool;
 #[cfg(feature = "remote")]
-use crate::parallel::parallel_map;
-#[cfg(feature = "remote")]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,7 +80,7 @@ impl CacheStage {
             .dir
             .clone()
             .or_else(crate::cache::default_dir)
-            .map(LocalCache::new);
+            .map(|dir| LocalCache::new(dir).with_max_size(options.max_size));
         #[cfg(feature = "remote")]
         let remote = options.remote.as_deref().and_then(|url| {
             RemoteCache::from_url(url, options.remote_timeout)
@@ -216,15 +214,16 @@ impl CacheStage {
                 continue;
             };
             let key = self.key(target, level, digest);
-            let entry = Entry::new(payload.clone(), String::new(), self.canonical)
-                .with_filename_spots(spots.to_bytes());
+            let bytes = Entry::new(payload.clone(), String::new(), self.canonical)
+                .with_filename_spots(spots.to_bytes())
+                .encode(&key);
             if let Some(local) = &self.local
-                && local.put(&key, &entry).is_ok()
+                && local.put_encoded(&key, &bytes).is_ok()
             {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
             if to_remote && !self.remote_failed() {
-                self.send_later(key, entry.encode(&key));
+                self.send_later(key, bytes);
             }
         }
     }
@@ -379,9 +378,9 @@ impl CacheStage {
             // pack, finished here; then the cap is kept.
             let stored = self.stored.load(Ordering::Relaxed) + counts.remote_hits;
             let kept = if stored > 0 {
-                local.prune(self.max_size)
+                local.prune_quietly(self.max_size)
             } else {
-                local.flush().map(|()| Default::default())
+                local.flush()
             };
             if let Err(error) = kept {
                 warn.push(format!(
@@ -413,7 +412,7 @@ pub struct CacheCounts {
     pub remote_hits: u64,
     /// Files looked up and compiled.
     pub misses: u64,
-    /// Damaged entries met (and removed).
+    /// Damaged entries met (their packs are rewritten without them).
     pub damaged: u64,
 }
 
@@ -443,10 +442,10 @@ pub(super) fn serve(
     warnings: &mut Vec<String>,
     mut on_report: impl FnMut(FileReport),
 ) -> Vec<Job> {
+    let pool = Pool::new(context.options.workers.clamp(1, 8));
     std::thread::scope(|scope| {
-        let pool = Pool::new(context.options.workers.clamp(1, 8));
         let mut rest = Vec::new();
-        let mut remote = RemoteStage::start(scope, cache, context);
+        let mut remote = RemoteStage::start(scope, cache, context, &pool);
         let mut stale = stale.into_iter().peekable();
         while stale.peek().is_some() {
             let chunk: Vec<Job> = stale.by_ref().take(LOCAL_CHUNK).collect();
@@ -470,7 +469,8 @@ pub(super) fn serve(
 #[cfg(feature = "remote")]
 const REMOTE_BATCH: usize = 512;
 
-/// Fetched batches waiting to be served: bounds what is held of the remote's payloads.
+/// Fetched batches waiting to be served (beside the one the fetcher holds and the one being
+/// written): bounds what is held of the remote's payloads.
 #[cfg(feature = "remote")]
 const FETCHED_AHEAD: usize = 2;
 
@@ -489,6 +489,7 @@ type Fetched = (Batch, Vec<CacheKey>, Result<Vec<Option<Vec<u8>>>, String>);
 struct RemoteStage<'a> {
     cache: &'a CacheStage,
     context: &'a Context<'a>,
+    pool: &'a Pool,
     /// The misses not yet sent, and the channels to and from the fetching thread (`None`
     /// without a remote, or when the thread could not start).
     pending: Batch,
@@ -502,10 +503,12 @@ impl<'a> RemoteStage<'a> {
         scope: &'scope std::thread::Scope<'scope, 'a>,
         cache: &'a CacheStage,
         context: &'a Context<'a>,
+        pool: &'a Pool,
     ) -> Self {
         let mut stage = RemoteStage {
             cache,
             context,
+            pool,
             pending: Vec::new(),
             to_fetch: None,
             fetched: None,
@@ -520,7 +523,13 @@ impl<'a> RemoteStage<'a> {
             .spawn_scoped(scope, move || {
                 for batch in batches {
                     let keys = cache.remote_keys(context.targets, &batch, context.levels);
-                    let found = cache.fetch_remote(&keys);
+                    // Once interrupted, nothing more is asked (the batch goes back to be
+                    // reported as interrupted).
+                    let found = if context.options.cancel.load(Ordering::SeqCst) {
+                        Ok(vec![None; keys.len()])
+                    } else {
+                        cache.fetch_remote(&keys)
+                    };
                     if sender.send((batch, keys, found)).is_err() {
                         break;
                     }
@@ -600,9 +609,11 @@ impl<'a> RemoteStage<'a> {
             .zip(keys.chunks(levels).zip(found.chunks(levels)))
             .map(|((job, _), (keys, found))| (job, keys, found))
             .collect();
-        let threads = self.context.options.workers.clamp(1, 8);
         let (cache, context) = (self.cache, self.context);
-        let served = parallel_map(&items, threads, |&(job, keys, found)| {
+        let served = self.pool.map(&items, |&(job, keys, found)| {
+            if context.options.cancel.load(Ordering::SeqCst) {
+                return None;
+            }
             let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
             Some(match job.cell.bytes() {
                 Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
@@ -628,6 +639,7 @@ impl RemoteStage {
         _scope: &'scope std::thread::Scope<'scope, 'a>,
         _cache: &'a CacheStage,
         _context: &'a Context<'a>,
+        _pool: &'a Pool,
     ) -> Self {
         RemoteStage
     }

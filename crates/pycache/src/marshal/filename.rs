@@ -104,10 +104,11 @@ impl FilenameSpots {
     }
 
     /// The spots `bytes` ([`FilenameSpots::to_bytes`]) hold for `payload`, when they are spots
-    /// `payload` can have: in order, apart, inside it, each on a string of its kind or on a
-    /// flagged NULL. `None` otherwise (the caller then scans).
+    /// `payload` can have: at least one (every code object has a filename), in order, apart,
+    /// inside it, each a whole string of its kind (its length as the string says) or a flagged
+    /// NULL. `None` otherwise (the caller then scans).
     pub fn from_bytes(bytes: &[u8], payload: &[u8]) -> Option<Self> {
-        if !bytes.len().is_multiple_of(SPOT) {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(SPOT) {
             return None;
         }
         let mut edits = Vec::with_capacity(bytes.len() / SPOT);
@@ -126,7 +127,8 @@ impl FilenameSpots {
                 0 if end == start + 1 && payload[start] == b'0' | FLAG_REF => Edit::DictEnd(start),
                 kind @ (1 | 2) => {
                     let code = StrKind::from_code(payload[start] & !FLAG_REF)?;
-                    if code.is_interned() != (kind == 2) {
+                    if code.is_interned() != (kind == 2) || string_end(payload, start, code)? != end
+                    {
                         return None;
                     }
                     Edit::Str(StrSpan {
@@ -142,6 +144,17 @@ impl FilenameSpots {
         }
         Some(FilenameSpots(edits))
     }
+}
+
+/// Where the string of kind `kind` whose type byte is at `start` ends, as its length says.
+fn string_end(payload: &[u8], start: usize, kind: StrKind) -> Option<usize> {
+    let (header, len) = if kind.is_short() {
+        (2, usize::from(*payload.get(start + 1)?))
+    } else {
+        let len = payload.get(start + 1..start + 5)?;
+        (5, u32::from_le_bytes(len.try_into().ok()?) as usize)
+    };
+    start.checked_add(header)?.checked_add(len)
 }
 
 /// A string written in full: from its type byte to its end.

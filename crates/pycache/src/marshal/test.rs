@@ -375,6 +375,16 @@ proptest! {
         let found = FilenameSpots::find(&bytes, V311).unwrap();
         let mut kept = found.to_bytes();
         prop_assert_eq!(FilenameSpots::from_bytes(&kept, &bytes), Some(found));
+        // None at all is "not known" (every code object has a filename): the caller scans.
+        prop_assert_eq!(FilenameSpots::from_bytes(&[], &bytes), None);
+        // A string spot must end where its length says.
+        if let Some(first) = kept.chunks_exact(9).position(|spot| spot[0] != 0) {
+            let mut shorter = kept.clone();
+            let end = &mut shorter[first * 9 + 5..first * 9 + 9];
+            let value = u32::from_le_bytes((&*end).try_into().unwrap()) - 1;
+            end.copy_from_slice(&value.to_le_bytes());
+            prop_assert_eq!(FilenameSpots::from_bytes(&shorter, &bytes), None);
+        }
         // Spots that do not fit the payload are refused: one past its end, or out of order.
         if let Some(last) = kept.len().checked_sub(4) {
             kept[last..].copy_from_slice(&(bytes.len() as u32 + 1).to_le_bytes());
