@@ -116,6 +116,49 @@ impl Redis {
         format!("redis://127.0.0.1:{}/{db}", self.port)
     }
 
+    /// How many times the server has run `command` (lower case, e.g. `get`) since it started
+    /// or since [`Redis::reset_stats`]: from `INFO commandstats`.
+    pub fn calls(&self, command: &str) -> u64 {
+        let info = self.request(&["INFO", "commandstats"]);
+        let prefix = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse().unwrap_or(0))
+    }
+
+    /// Zeroes the server's command counts (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&self) {
+        self.request(&["CONFIG", "RESETSTAT"]);
+    }
+
+    /// Sends one command and reads its reply whole (a status or a bulk string) as text.
+    fn request(&self, words: &[&str]) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("redis");
+        let mut command = format!("*{}\r\n", words.len());
+        for word in words {
+            command.push_str(&format!("${}\r\n{word}\r\n", word.len()));
+        }
+        stream.write_all(command.as_bytes()).expect("redis request");
+        let mut reply = Vec::new();
+        let mut buffer = [0; 4096];
+        loop {
+            let n = stream.read(&mut buffer).expect("redis reply");
+            reply.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            let whole = match text.strip_prefix('$') {
+                Some(bulk) => bulk
+                    .split_once("\r\n")
+                    .is_some_and(|(len, body)| body.len() >= len.parse::<usize>().unwrap_or(0) + 2),
+                None => text.ends_with("\r\n"),
+            };
+            if n == 0 || whole {
+                return text.into_owned();
+            }
+        }
+    }
+
     /// Kills the server now (a remote that dies in the middle of a run).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

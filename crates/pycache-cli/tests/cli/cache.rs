@@ -580,6 +580,48 @@ fn machines_share_compiled_code_through_redis() {
     machines_share_through(&redis.url(2), &[]);
 }
 
+/// A machine with an empty local cache fetches a directory with one request (a bundle stored by
+/// the machine that compiled it), and a directory that differs in one file one request per
+/// file (its bundle is another).
+#[test]
+fn a_second_machine_fetches_a_directory_per_request() {
+    let redis = test_support::Redis::start();
+    let url = redis.url(0);
+    let python = super::compile::default_python();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    let first = base.join("a");
+    write_modules(&first);
+    let (json, _) = compile_remote_env(&python.path, &base.join("one"), &url, &[], &first, &[]);
+    assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
+
+    // Two directories (the root and pkg/), three files each: two requests.
+    redis.reset_stats();
+    let second = base.join("second");
+    super::compile::copy_sources(&first, &second, &|_| false);
+    let (json, _) = compile_remote_env(&python.path, &base.join("two"), &url, &[], &second, &[]);
+    assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
+    assert_eq!(redis.calls("get"), 2);
+    let (pairs, _, equal) = against_compileall(&python, &second, &base.join("reference"));
+    assert_eq!((pairs, equal), (6, 6));
+
+    // One file of pkg/ changed: the root's bundle, then pkg/'s (missing), then its three files.
+    redis.reset_stats();
+    let third = base.join("third");
+    super::compile::copy_sources(&first, &third, &|_| false);
+    std::fs::write(third.join("pkg/m4.py"), "CHANGED = True\n").unwrap();
+    let (json, _) = compile_remote_env(&python.path, &base.join("three"), &url, &[], &third, &[]);
+    assert_eq!(counts(&json), (1, 0, 5, 0), "{json}");
+    assert_eq!(redis.calls("get"), 5);
+    // ... and it stored pkg/'s new bundle: a fourth machine asks twice again.
+    redis.reset_stats();
+    let fourth = base.join("fourth");
+    super::compile::copy_sources(&third, &fourth, &|_| false);
+    let (json, _) = compile_remote_env(&python.path, &base.join("four"), &url, &[], &fourth, &[]);
+    assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
+    assert_eq!(redis.calls("get"), 2);
+}
+
 #[test]
 fn machines_share_compiled_code_through_webdav() {
     let dav = test_support::WebDav::start();

@@ -103,39 +103,66 @@ impl Entry {
     /// # Errors
     /// [`EntryError`] for anything but a whole, intact entry of this format for `key`.
     pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<Self, EntryError> {
-        let truncated = EntryError::Truncated { len: bytes.len() };
-        if bytes.len() < HEAD {
-            return Err(truncated);
-        }
-        let (head, body) = bytes.split_at(HEAD - LENGTHS);
-        if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
-            return Err(EntryError::WrongFormat);
-        }
-        if head[16..48] != key.as_bytes()[..] {
-            return Err(EntryError::WrongKey);
-        }
-        if checksum(&head[8..48], body)[..] != head[48..64] {
-            return Err(EntryError::Checksum);
-        }
-        let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
-        let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
-        let rest = &body[LENGTHS..];
-        let total = payload_len
-            .checked_add(warnings_len)
-            .and_then(|len| len.checked_add(spots_len));
-        if total != Some(rest.len() as u64) {
-            return Err(truncated);
-        }
-        let (payload, rest) = rest.split_at(payload_len as usize);
-        let (warnings, spots) = rest.split_at(warnings_len as usize);
-        let warnings = std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?;
+        let parts = parts(bytes, key)?;
         Ok(Entry {
-            payload: payload.to_vec(),
-            warnings: warnings.to_owned(),
-            canonical: head[12..16] != [0; 4],
-            filename_spots: spots.to_vec(),
+            payload: parts.payload.to_vec(),
+            warnings: parts.warnings.to_owned(),
+            canonical: parts.canonical,
+            filename_spots: parts.spots.to_vec(),
         })
     }
+
+    /// Whether `bytes` are a whole, intact entry of this format for `key`, as
+    /// [`Entry::decode`] would say, without copying it out.
+    ///
+    /// # Errors
+    /// As [`Entry::decode`].
+    pub fn check(bytes: &[u8], key: &CacheKey) -> Result<(), EntryError> {
+        parts(bytes, key).map(drop)
+    }
+}
+
+/// The fields of an encoded entry, in place.
+struct Parts<'a> {
+    payload: &'a [u8],
+    warnings: &'a str,
+    spots: &'a [u8],
+    canonical: bool,
+}
+
+/// The fields of `bytes`, checked against `key` and the checksum.
+fn parts<'a>(bytes: &'a [u8], key: &CacheKey) -> Result<Parts<'a>, EntryError> {
+    let truncated = EntryError::Truncated { len: bytes.len() };
+    if bytes.len() < HEAD {
+        return Err(truncated);
+    }
+    let (head, body) = bytes.split_at(HEAD - LENGTHS);
+    if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
+        return Err(EntryError::WrongFormat);
+    }
+    if head[16..48] != key.as_bytes()[..] {
+        return Err(EntryError::WrongKey);
+    }
+    if checksum(&head[8..48], body)[..] != head[48..64] {
+        return Err(EntryError::Checksum);
+    }
+    let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
+    let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
+    let rest = &body[LENGTHS..];
+    let total = payload_len
+        .checked_add(warnings_len)
+        .and_then(|len| len.checked_add(spots_len));
+    if total != Some(rest.len() as u64) {
+        return Err(truncated);
+    }
+    let (payload, rest) = rest.split_at(payload_len as usize);
+    let (warnings, spots) = rest.split_at(warnings_len as usize);
+    Ok(Parts {
+        payload,
+        warnings: std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?,
+        spots,
+        canonical: head[12..16] != [0; 4],
+    })
 }
 
 /// The checksum of an entry: its format, flags and key, then its body.

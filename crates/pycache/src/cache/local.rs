@@ -75,6 +75,16 @@ pub struct LocalCache {
     index: OnceLock<Index>,
     /// The pack being written, created at the first store.
     writer: Mutex<Option<PackWriter>>,
+    /// The packs this process finished, which the index read before them does not hold.
+    finished: Mutex<Vec<Finished>>,
+}
+
+/// A pack this process wrote: still readable by it.
+#[derive(Debug)]
+struct Finished {
+    path: PathBuf,
+    file: File,
+    places: HashMap<CacheKey, (u64, u64)>,
 }
 
 /// What a lookup found.
@@ -182,6 +192,7 @@ impl LocalCache {
             pack_bytes: PACK_MAX_BYTES,
             index: OnceLock::new(),
             writer: Mutex::new(None),
+            finished: Mutex::new(Vec::new()),
         }
     }
 
@@ -204,35 +215,60 @@ impl LocalCache {
     /// The entry for `key`. A damaged entry is reported (and its pack rewritten without it when
     /// the run ends); a read error is a miss too (the cache never fails a build).
     pub fn get(&self, key: &CacheKey) -> Lookup {
-        let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
-        if let Some(place) = index.places.get(key) {
-            let pack = &index.packs[place.pack as usize];
-            let Ok(bytes) = pack.with_file(|file| read_at(file, place.offset, place.len)) else {
-                return Lookup::Miss;
-            };
-            return match Entry::decode(&bytes, key) {
-                Ok(entry) => {
-                    pack.refresh();
-                    Lookup::Hit(entry)
-                }
-                Err(error) => {
+        let Some((bytes, pack)) = self.read_entry(key) else {
+            return Lookup::Miss;
+        };
+        match Entry::decode(&bytes, key) {
+            Ok(entry) => {
+                pack.inspect(|pack| pack.refresh());
+                Lookup::Hit(entry)
+            }
+            Err(error) => match pack {
+                Some(pack) => {
                     pack.damaged.store(true, Ordering::Relaxed);
                     Lookup::Damaged(error)
                 }
-            };
+                // Written by this process: no damage to repair.
+                None => Lookup::Miss,
+            },
         }
-        // What this process stored, in the pack it is writing.
+    }
+
+    /// The stored bytes of the entry for `key`, when intact (as [`Entry::encode`] gave them):
+    /// what a bundle for the remote is made of.
+    pub fn get_encoded(&self, key: &CacheKey) -> Option<Vec<u8>> {
+        let (bytes, _) = self.read_entry(key)?;
+        Entry::check(&bytes, key).ok()?;
+        Some(bytes)
+    }
+
+    /// The bytes stored for `key` (not yet checked), and the pack of the index they are in
+    /// (`None` for what this process stored); `None` when there are none or they cannot be read.
+    fn read_entry(&self, key: &CacheKey) -> Option<(Vec<u8>, Option<&Pack>)> {
+        let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
+        if let Some(place) = index.places.get(key) {
+            let pack = &index.packs[place.pack as usize];
+            let bytes = pack.with_file(|file| read_at(file, place.offset, place.len));
+            return Some((bytes.ok()?, Some(pack)));
+        }
+        // What this process stored: in the pack it is writing, or in one it finished.
         let writer = self.writer();
-        let Some((file, (offset, len))) = writer
-            .as_ref()
-            .and_then(|w| Some((w.file.as_file(), *w.places.get(key)?)))
-        else {
-            return Lookup::Miss;
-        };
-        match read_at(file, offset, len).map(|bytes| Entry::decode(&bytes, key)) {
-            Ok(Ok(entry)) => Lookup::Hit(entry),
-            _ => Lookup::Miss,
+        if let Some(writer) = writer.as_ref()
+            && let Some(&(offset, len)) = writer.places.get(key)
+        {
+            return Some((read_at(writer.file.as_file(), offset, len).ok()?, None));
         }
+        drop(writer);
+        let finished = self.finished();
+        let done = finished.iter().find_map(|done| {
+            let &(offset, len) = done.places.get(key)?;
+            Some((&done.file, offset, len))
+        })?;
+        Some((read_at(done.0, done.1, done.2).ok()?, None))
+    }
+
+    fn finished(&self) -> MutexGuard<'_, Vec<Finished>> {
+        self.finished.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn writer(&self) -> MutexGuard<'_, Option<PackWriter>> {
@@ -268,7 +304,8 @@ impl LocalCache {
             let full = writer.take();
             drop(writer);
             if let Some(full) = full {
-                full.finish(&self.packs_dir(), None)?;
+                let done = full.finish(&self.packs_dir(), None)?;
+                self.finished().push(done);
             }
         }
         Ok(())
@@ -292,7 +329,8 @@ impl LocalCache {
         }
         let pending = self.writer().take();
         if let Some(writer) = pending {
-            writer.finish(&self.packs_dir(), None)?;
+            let done = writer.finish(&self.packs_dir(), None)?;
+            self.finished().push(done);
         }
         for path in salvaged {
             remove(path);
@@ -480,7 +518,7 @@ impl LocalCache {
         if copied.is_empty() {
             return Ok(left);
         }
-        let path = writer.finish(&self.packs_dir(), Some(used))?;
+        let path = writer.finish(&self.packs_dir(), Some(used))?.path;
         for pack in &copied {
             remove(&pack.path);
         }
@@ -509,6 +547,7 @@ impl LocalCache {
             report.freed += bytes;
         }
         *self.writer() = None;
+        self.finished().clear();
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -650,8 +689,8 @@ impl PackWriter {
     }
 
     /// Writes the index and the footer, sets the mtime to `used` when given, and renames the
-    /// pack into place; its path.
-    fn finish(mut self, packs_dir: &Path, used: Option<SystemTime>) -> io::Result<PathBuf> {
+    /// pack into place.
+    fn finish(mut self, packs_dir: &Path, used: Option<SystemTime>) -> io::Result<Finished> {
         let mut records: Vec<_> = self.places.iter().collect();
         records.sort_by_key(|(_, (offset, _))| *offset);
         let mut index = Vec::with_capacity(records.len() * RECORD + FOOTER);
@@ -674,8 +713,12 @@ impl PackWriter {
         // Names never collide (time, process, counter): a plain rename, which every file
         // system has (a no-clobber rename needs hard links or RENAME_NOREPLACE).
         let path = packs_dir.join(pack_name());
-        self.file.persist(&path).map_err(|e| e.error)?;
-        Ok(path)
+        let file = self.file.persist(&path).map_err(|e| e.error)?;
+        Ok(Finished {
+            path,
+            file,
+            places: self.places,
+        })
     }
 }
 

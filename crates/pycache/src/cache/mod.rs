@@ -16,6 +16,7 @@
 //! It must never make a build fail: every error here is reported to the caller as a miss or a
 //! skipped store, with the reason, and the caller compiles as if there were no cache.
 
+mod bundle;
 mod entry;
 mod key;
 mod local;
@@ -23,6 +24,7 @@ mod local;
 mod remote;
 mod stats;
 
+pub use bundle::{bundle_key, decode_bundle, encode_bundle};
 pub use entry::{Entry, EntryError};
 pub use key::{CACHE_FORMAT, CacheKey, KeyParts};
 pub use local::{CacheUsage, LocalCache, Lookup, PruneReport};

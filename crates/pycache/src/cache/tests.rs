@@ -426,3 +426,36 @@ fn recent_runs_are_kept_in_order_and_bounded() {
             <= 64 << 10
     );
 }
+
+#[test]
+fn a_bundle_round_trips_and_its_key_ignores_order_and_repeats() {
+    let keys: Vec<_> = (0..3u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+    let entries: Vec<_> = keys
+        .iter()
+        .map(|key| (*key, entry("payload").encode(key)))
+        .collect();
+    let bytes = encode_bundle(&entries);
+    let decoded = decode_bundle(&bytes).unwrap();
+    assert_eq!(decoded.len(), 3);
+    for ((key, bytes), (found_key, found)) in entries.iter().zip(&decoded) {
+        assert_eq!(key, found_key);
+        assert_eq!(&bytes[..], *found);
+    }
+    for cut in 0..bytes.len() {
+        assert!(decode_bundle(&bytes[..cut]).is_none(), "cut at {cut}");
+    }
+    let reordered = [keys[2], keys[0], keys[1], keys[0]];
+    assert_eq!(bundle_key(&keys), bundle_key(&reordered));
+    assert_ne!(bundle_key(&keys), bundle_key(&keys[..2]));
+}
+
+proptest::proptest! {
+    #[test]
+    fn decoding_an_arbitrary_bundle_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let mut bundle = b"PYCBNDL\0".to_vec();
+        bundle.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+        bundle.extend_from_slice(&bytes);
+        let _ = decode_bundle(&bundle);
+        let _ = decode_bundle(&bytes);
+    }
+}

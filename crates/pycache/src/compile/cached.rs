@@ -12,8 +12,12 @@ use super::job::write_pycs;
 use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome};
 use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
+#[cfg(feature = "remote")]
+use crate::cache::{bundle_key, decode_bundle, encode_bundle};
 use crate::marshal::{self, FilenameSpots, Format};
 use crate::parallel::Pool;
+#[cfg(feature = "remote")]
+use std::collections::HashMap;
 #[cfg(feature = "remote")]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +54,10 @@ pub(super) struct CacheStage {
     /// The warning of a remote error met while compiling, said when the run ends.
     #[cfg(feature = "remote")]
     late_warning: Mutex<Option<String>>,
+    /// The bundles the remote did not have (key, and the keys of their entries): stored when
+    /// the run ends, from the local cache, if it then holds every entry of one.
+    #[cfg(feature = "remote")]
+    unbundled: Mutex<Vec<(CacheKey, Vec<CacheKey>)>>,
 }
 
 /// The bytes of entries held for the remote before a compile thread sends them: a run that
@@ -115,6 +123,8 @@ impl CacheStage {
             remote_error: Mutex::new(None),
             #[cfg(feature = "remote")]
             late_warning: Mutex::new(None),
+            #[cfg(feature = "remote")]
+            unbundled: Mutex::new(Vec::new()),
         })
     }
 
@@ -264,21 +274,44 @@ impl CacheStage {
             .or_else(|error| self.remote_failed_with(error.to_string()))
     }
 
-    /// The remote cache's keys of every level of `jobs`, job by job.
+    /// Remembers bundles the remote lacked, to store when the run ends.
     #[cfg(feature = "remote")]
-    fn remote_keys(
-        &self,
-        targets: &[InterpreterPlan],
-        jobs: &[(Job, [u8; 32])],
-        levels: &[i8],
-    ) -> Vec<CacheKey> {
-        jobs.iter()
-            .flat_map(|(job, digest)| {
-                levels
-                    .iter()
-                    .map(move |&level| self.key(&targets[job.target], level, *digest))
-            })
-            .collect()
+    fn want_bundles(&self, bundles: Vec<(CacheKey, Vec<CacheKey>)>) {
+        let mut unbundled = self.unbundled.lock().unwrap_or_else(|e| e.into_inner());
+        unbundled.extend(bundles);
+    }
+
+    /// Sends the bundles the remote lacked whose entries the local cache now holds, all of
+    /// them (what was fetched, what was compiled: the next machine fetches the directory with
+    /// one request); the warning to give when the remote fails now, for the first time.
+    #[cfg(feature = "remote")]
+    fn send_bundles(&self) -> Result<(), String> {
+        let wanted = std::mem::take(&mut *self.unbundled.lock().unwrap_or_else(|e| e.into_inner()));
+        let Some(local) = self.local.as_ref() else {
+            return Ok(());
+        };
+        if self.remote_read_only || self.remote_failed() {
+            return Ok(());
+        }
+        let mut batch = Outbox::default();
+        for (bundle, mut keys) in wanted {
+            keys.sort_unstable_by_key(|key| *key.as_bytes());
+            keys.dedup();
+            let entries: Option<Vec<(CacheKey, Vec<u8>)>> = keys
+                .iter()
+                .map(|key| Some((*key, local.get_encoded(key)?)))
+                .collect();
+            let Some(entries) = entries else {
+                continue; // a file that failed, warned, or was not stored
+            };
+            let bytes = encode_bundle(&entries);
+            batch.bytes += bytes.len();
+            batch.entries.push((bundle, bytes));
+            if batch.bytes >= OUTBOX_BATCH_BYTES {
+                self.send(std::mem::take(&mut batch))?;
+            }
+        }
+        self.send(batch)
     }
 
     /// The stored bytes of `keys` in the remote (`None` for each once the remote has failed);
@@ -365,7 +398,8 @@ impl CacheStage {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
-            warn.extend(late.into_iter().chain(self.send(rest).err()));
+            let failed = self.send(rest).and_then(|()| self.send_bundles()).err();
+            warn.extend(late.into_iter().chain(failed));
         }
         let counts = CacheCounts {
             hits: self.hits.load(Ordering::Relaxed),
@@ -418,8 +452,8 @@ pub struct CacheCounts {
 
 /// How the local lookup of one job ended.
 enum Looked {
-    /// Written (or failed to write) from the local cache.
-    Done(FileReport),
+    /// Written (or failed to write) from the local cache; the source's digest.
+    Done(FileReport, [u8; 32]),
     /// Not in the local cache: the source's digest, for the remote.
     Missed([u8; 32]),
     /// Not for the cache (no pyc path, unreadable source, interrupted): the workers' path
@@ -428,13 +462,13 @@ enum Looked {
 }
 
 /// Jobs looked up locally at a time: their reports are told before the next chunk is looked
-/// up, so that a warm run holds no report per file, and the misses of a chunk go to the remote
-/// while the next chunk is looked up.
+/// up, so that a warm run holds no report per file.
 const LOCAL_CHUNK: usize = 1024;
 
 /// Serves what it can of `stale` from the caches (local on every core; the local misses from
-/// the remote, in batches fetched while the local lookups go on), telling `on_report` each file
-/// it served as it goes, and gives back the jobs left to compile.
+/// the remote, a directory at a time where it holds a bundle, fetched while the local lookups go
+/// on), telling `on_report` each file it served as it goes, and gives back the jobs left to
+/// compile.
 pub(super) fn serve(
     cache: &CacheStage,
     context: &Context<'_>,
@@ -452,7 +486,10 @@ pub(super) fn serve(
             let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
             for (job, looked) in chunk.into_iter().zip(looked) {
                 match looked {
-                    Looked::Done(report) => on_report(report),
+                    Looked::Done(report, digest) => {
+                        remote.seen(&job, digest, &mut rest);
+                        on_report(report);
+                    }
                     Looked::Missed(digest) => remote.ask(job, digest, &mut rest),
                     Looked::Skipped => rest.push(job),
                 }
@@ -474,26 +511,43 @@ const REMOTE_BATCH: usize = 512;
 #[cfg(feature = "remote")]
 const FETCHED_AHEAD: usize = 2;
 
-/// Local misses and their sources' digests, asked of the remote together.
+/// The files of one source directory looked up for one interpreter: the keys of all of them
+/// (which name the directory's bundle) and the local misses among them.
 #[cfg(feature = "remote")]
-type Batch = Vec<(Job, [u8; 32])>;
+#[derive(Default)]
+struct Group {
+    keys: Vec<CacheKey>,
+    missed: Vec<(Job, [u8; 32])>,
+}
 
-/// A batch of local misses, their keys (one per level, job by job), and what the remote gave
-/// for each key (or the warning of its first failure).
+/// What the remote gave for a batch of groups: the missed jobs, their keys (one per level, job
+/// by job) and the bytes for each key (or the warning of the remote's first failure); and the
+/// bundles it did not have (key, and the keys of their entries), to store when the run ends.
 #[cfg(feature = "remote")]
-type Fetched = (Batch, Vec<CacheKey>, Result<Vec<Option<Vec<u8>>>, String>);
+struct Fetched {
+    jobs: Vec<Job>,
+    keys: Vec<CacheKey>,
+    found: Result<Vec<Option<Vec<u8>>>, String>,
+    unbundled: Vec<(CacheKey, Vec<CacheKey>)>,
+}
 
-/// The remote side of [`serve`]: a thread that fetches each batch of local misses it is sent,
-/// while the local lookups go on and the fetched batches are written.
+/// The remote side of [`serve`]: the local misses, grouped by source directory (a directory's
+/// files come one after another: its groups are complete when the next directory starts), sent
+/// in batches to a fetching thread (a bundle per directory, then each file of the directories it
+/// has no bundle for) while the local lookups go on and the fetched batches are written.
 #[cfg(feature = "remote")]
 struct RemoteStage<'a> {
     cache: &'a CacheStage,
     context: &'a Context<'a>,
     pool: &'a Pool,
-    /// The misses not yet sent, and the channels to and from the fetching thread (`None`
-    /// without a remote, or when the thread could not start).
-    pending: Batch,
-    to_fetch: Option<std::sync::mpsc::Sender<Batch>>,
+    /// The directory being looked up, and its groups by interpreter.
+    dir: Vec<u8>,
+    groups: HashMap<usize, Group>,
+    /// Complete groups with misses, not yet sent, and how many misses they hold.
+    pending: (Vec<Group>, usize),
+    /// The channels to and from the fetching thread (`None` without a remote, or when the
+    /// thread could not start).
+    to_fetch: Option<std::sync::mpsc::Sender<Vec<Group>>>,
     fetched: Option<std::sync::mpsc::Receiver<Fetched>>,
 }
 
@@ -509,28 +563,22 @@ impl<'a> RemoteStage<'a> {
             cache,
             context,
             pool,
-            pending: Vec::new(),
+            dir: Vec::new(),
+            groups: HashMap::new(),
+            pending: (Vec::new(), 0),
             to_fetch: None,
             fetched: None,
         };
         if cache.remote.is_none() {
             return stage;
         }
-        let (to_fetch, batches) = std::sync::mpsc::channel::<Batch>();
+        let (to_fetch, batches) = std::sync::mpsc::channel::<Vec<Group>>();
         let (sender, fetched) = std::sync::mpsc::sync_channel(FETCHED_AHEAD);
         let spawned = std::thread::Builder::new()
             .name("pycache-remote".into())
             .spawn_scoped(scope, move || {
                 for batch in batches {
-                    let keys = cache.remote_keys(context.targets, &batch, context.levels);
-                    // Once interrupted, nothing more is asked (the batch goes back to be
-                    // reported as interrupted).
-                    let found = if context.options.cancel.load(Ordering::SeqCst) {
-                        Ok(vec![None; keys.len()])
-                    } else {
-                        cache.fetch_remote(&keys)
-                    };
-                    if sender.send((batch, keys, found)).is_err() {
+                    if sender.send(fetch(cache, context, batch)).is_err() {
                         break;
                     }
                 }
@@ -542,17 +590,71 @@ impl<'a> RemoteStage<'a> {
         stage
     }
 
-    /// A local miss: asked of the remote (in the next batch), or compiled when there is none.
-    fn ask(&mut self, job: Job, digest: [u8; 32], rest: &mut Vec<Job>) {
-        let Some(to_fetch) = &self.to_fetch else {
-            return rest.push(job);
-        };
-        self.pending.push((job, digest));
-        if self.pending.len() >= REMOTE_BATCH {
-            let batch = std::mem::take(&mut self.pending);
-            if let Err(unsent) = to_fetch.send(batch) {
-                rest.extend(unsent.0.into_iter().map(|(job, _)| job));
+    /// The group of `job` (the groups before it sent when it starts another directory), and
+    /// the keys of its levels; `None` without a remote.
+    fn group(
+        &mut self,
+        job: &Job,
+        digest: [u8; 32],
+        rest: &mut Vec<Job>,
+    ) -> Option<(&mut Group, Vec<CacheKey>)> {
+        self.to_fetch.as_ref()?;
+        let (cache, context) = (self.cache, self.context);
+        let dir = job.cell.path().parent().unwrap_or(std::path::Path::new(""));
+        let dir = dir.as_os_str().as_encoded_bytes();
+        if dir != self.dir.as_slice() {
+            self.close_dir(rest);
+            self.dir = dir.to_vec();
+        }
+        let target = &context.targets[job.target];
+        let keys = (context.levels.iter())
+            .map(|&level| cache.key(target, level, digest))
+            .collect();
+        Some((self.groups.entry(job.target).or_default(), keys))
+    }
+
+    /// The directory's groups are complete: those with misses join the next batch.
+    fn close_dir(&mut self, rest: &mut Vec<Job>) {
+        for (_, group) in self.groups.drain() {
+            if !group.missed.is_empty() {
+                self.pending.1 += group.missed.len();
+                self.pending.0.push(group);
             }
+        }
+        if self.pending.1 >= REMOTE_BATCH {
+            self.send_pending(rest);
+        }
+    }
+
+    fn send_pending(&mut self, rest: &mut Vec<Job>) {
+        let (batch, _) = std::mem::take(&mut self.pending);
+        if batch.is_empty() {
+            return;
+        }
+        let unsent = match &self.to_fetch {
+            Some(to_fetch) => to_fetch.send(batch).err().map(|e| e.0),
+            None => Some(batch),
+        };
+        for group in unsent.into_iter().flatten() {
+            rest.extend(group.missed.into_iter().map(|(job, _)| job));
+        }
+    }
+
+    /// A local hit: its keys name its directory's bundle.
+    fn seen(&mut self, job: &Job, digest: [u8; 32], rest: &mut Vec<Job>) {
+        if let Some((group, keys)) = self.group(job, digest, rest) {
+            group.keys.extend(keys);
+        }
+    }
+
+    /// A local miss: asked of the remote with its directory, or compiled when there is none.
+    fn ask(&mut self, job: Job, digest: [u8; 32], rest: &mut Vec<Job>) {
+        match self.group(&job, digest, rest) {
+            Some((group, keys)) => {
+                group.keys.extend(keys);
+                group.missed.push((job, digest));
+            }
+            None => rest.push(job),
         }
     }
 
@@ -568,21 +670,16 @@ impl<'a> RemoteStage<'a> {
         }
     }
 
-    /// Sends the last misses, then writes every batch as it is fetched.
+    /// Sends the last groups, then writes every batch as it is fetched.
     fn finish(
         mut self,
         on_report: &mut impl FnMut(FileReport),
         rest: &mut Vec<Job>,
         warnings: &mut Vec<String>,
     ) {
-        if let Some(to_fetch) = self.to_fetch.take() {
-            let batch = std::mem::take(&mut self.pending);
-            if !batch.is_empty()
-                && let Err(unsent) = to_fetch.send(batch)
-            {
-                rest.extend(unsent.0.into_iter().map(|(job, _)| job));
-            }
-        }
+        self.close_dir(rest);
+        self.send_pending(rest);
+        self.to_fetch = None;
         if let Some(fetched) = self.fetched.take() {
             for batch in fetched {
                 self.serve_batch(batch, on_report, rest, warnings);
@@ -594,20 +691,27 @@ impl<'a> RemoteStage<'a> {
     /// the remote did not have (or gave damaged) is left to compile.
     fn serve_batch(
         &self,
-        (batch, keys, found): Fetched,
+        batch: Fetched,
         on_report: &mut impl FnMut(FileReport),
         rest: &mut Vec<Job>,
         warnings: &mut Vec<String>,
     ) {
         let levels = self.context.levels.len();
+        let Fetched {
+            jobs,
+            keys,
+            found,
+            unbundled,
+        } = batch;
         let found = found.unwrap_or_else(|warning| {
             warnings.push(warning);
             vec![None; keys.len()]
         });
-        let items: Vec<RemoteFound<'_>> = batch
+        self.cache.want_bundles(unbundled);
+        let items: Vec<RemoteFound<'_>> = jobs
             .iter()
             .zip(keys.chunks(levels).zip(found.chunks(levels)))
-            .map(|((job, _), (keys, found))| (job, keys, found))
+            .map(|(job, (keys, found))| (job, keys, found))
             .collect();
         let (cache, context) = (self.cache, self.context);
         let served = self.pool.map(&items, |&(job, keys, found)| {
@@ -620,12 +724,77 @@ impl<'a> RemoteStage<'a> {
                 Err(message) => report_outcome(job, Outcome::Failed(message)),
             })
         });
-        for ((job, _), served) in batch.into_iter().zip(served) {
+        for (job, served) in jobs.into_iter().zip(served) {
             match served {
                 Some(report) => on_report(report),
                 None => rest.push(job),
             }
         }
+    }
+}
+
+/// Asks the remote for the bundles of `batch`, then for each file of the groups it has none
+/// for (nothing once the run is interrupted).
+#[cfg(feature = "remote")]
+fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetched {
+    let cancelled = || context.options.cancel.load(Ordering::SeqCst);
+    let bundle_keys: Vec<CacheKey> = batch.iter().map(|g| bundle_key(&g.keys)).collect();
+    let mut warning = None;
+    let bundles = if cancelled() {
+        vec![None; batch.len()]
+    } else {
+        cache.fetch_remote(&bundle_keys).unwrap_or_else(|w| {
+            warning = Some(w);
+            vec![None; batch.len()]
+        })
+    };
+    let mut jobs = Vec::new();
+    let mut keys = Vec::new();
+    let mut found: Vec<Option<Vec<u8>>> = Vec::new();
+    let mut asked = Vec::new();
+    let mut unbundled = Vec::new();
+    for ((group, bundle_key), bundle) in batch.into_iter().zip(bundle_keys).zip(bundles) {
+        let entries: Option<HashMap<CacheKey, &[u8]>> = bundle
+            .as_deref()
+            .and_then(decode_bundle)
+            .map(|entries| entries.into_iter().collect());
+        for (job, digest) in group.missed {
+            let target = &context.targets[job.target];
+            for &level in context.levels {
+                let key = cache.key(target, level, digest);
+                match &entries {
+                    Some(entries) => found.push(entries.get(&key).map(|bytes| bytes.to_vec())),
+                    None => {
+                        asked.push(found.len());
+                        found.push(None);
+                    }
+                }
+                keys.push(key);
+            }
+            jobs.push(job);
+        }
+        if entries.is_none() {
+            unbundled.push((bundle_key, group.keys));
+        }
+    }
+    if !asked.is_empty() && !cancelled() {
+        let wanted: Vec<CacheKey> = asked.iter().map(|&at| keys[at]).collect();
+        match cache.fetch_remote(&wanted) {
+            Ok(got) => {
+                for (at, bytes) in asked.into_iter().zip(got) {
+                    found[at] = bytes;
+                }
+            }
+            Err(w) => {
+                warning.get_or_insert(w);
+            }
+        }
+    }
+    Fetched {
+        jobs,
+        keys,
+        found: warning.map_or(Ok(found), Err),
+        unbundled,
     }
 }
 
@@ -643,6 +812,8 @@ impl RemoteStage {
     ) -> Self {
         RemoteStage
     }
+
+    fn seen(&mut self, _job: &Job, _digest: [u8; 32], _rest: &mut Vec<Job>) {}
 
     fn ask(&mut self, job: Job, _digest: [u8; 32], rest: &mut Vec<Job>) {
         rest.push(job);
@@ -685,7 +856,10 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
         Some(payloads) => {
             // The pycs' header is made from the stat of the file the key was made from.
             job.cell.keep_stat(metadata);
-            Looked::Done(report(context, job, &source, &payloads, Outcome::FromCache))
+            Looked::Done(
+                report(context, job, &source, &payloads, Outcome::FromCache),
+                digest,
+            )
         }
         None => Looked::Missed(digest),
     }
