@@ -234,6 +234,13 @@ impl LocalCache {
         }
     }
 
+    /// True when the cache holds no entry at all (no pack, nothing stored by this process):
+    /// every lookup would miss.
+    pub fn is_empty(&self) -> bool {
+        let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
+        index.places.is_empty() && self.writer().is_none() && self.finished().is_empty()
+    }
+
     /// The stored bytes of the entry for `key`, when intact (as [`Entry::encode`] gave them):
     /// what a bundle for the remote is made of.
     pub fn get_encoded(&self, key: &CacheKey) -> Option<Vec<u8>> {

@@ -128,6 +128,15 @@ impl CacheStage {
         })
     }
 
+    /// True when no lookup can hit: no remote, and a local cache that is empty (or none).
+    fn has_nothing(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if self.remote.is_some() {
+            return false;
+        }
+        self.local.as_ref().is_none_or(LocalCache::is_empty)
+    }
+
     /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
     /// compiled by `target`'s interpreter at `level`.
     pub(super) fn key(&self, target: &InterpreterPlan, level: i8, digest: [u8; 32]) -> CacheKey {
@@ -476,6 +485,12 @@ pub(super) fn serve(
     warnings: &mut Vec<String>,
     mut on_report: impl FnMut(FileReport),
 ) -> Vec<Job> {
+    if cache.has_nothing() {
+        // Every lookup would miss: no source is read and hashed twice (here, then to store).
+        let looked_up = stale.iter().filter(|job| !job.cfiles.is_empty()).count();
+        cache.misses.fetch_add(looked_up as u64, Ordering::Relaxed);
+        return stale;
+    }
     let pool = Pool::new(context.options.workers.clamp(1, 8));
     std::thread::scope(|scope| {
         let mut rest = Vec::new();
@@ -773,7 +788,8 @@ fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetche
             }
             jobs.push(job);
         }
-        if entries.is_none() {
+        // Stored when the run ends: not once it is interrupted (nothing new starts then).
+        if entries.is_none() && !cancelled() {
             unbundled.push((bundle_key, group.keys));
         }
     }
