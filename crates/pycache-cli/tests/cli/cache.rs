@@ -595,31 +595,31 @@ fn a_second_machine_fetches_a_directory_per_request() {
     let (json, _) = compile_remote_env(&python.path, &base.join("one"), &url, &[], &first, &[]);
     assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
 
+    // A machine with an empty local cache compiles a copy of `from` (changed by `change`):
+    // its counts, the GETs Redis served, and the tree.
+    let machine = |name: &str, from: &Path, change: &dyn Fn(&Path)| {
+        redis.reset_stats();
+        let tree = base.join(name);
+        super::compile::copy_sources(from, &tree, &|_| false);
+        change(&tree);
+        let cache = base.join(format!("cache-{name}"));
+        let (json, _) = compile_remote_env(&python.path, &cache, &url, &[], &tree, &[]);
+        (counts(&json), redis.calls("get"), tree)
+    };
+
     // Two directories (the root and pkg/), three files each: two requests.
-    redis.reset_stats();
-    let second = base.join("second");
-    super::compile::copy_sources(&first, &second, &|_| false);
-    let (json, _) = compile_remote_env(&python.path, &base.join("two"), &url, &[], &second, &[]);
-    assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
-    assert_eq!(redis.calls("get"), 2);
+    let (counted, gets, second) = machine("second", &first, &|_| {});
+    assert_eq!((counted, gets), ((0, 0, 6, 0), 2));
     let (pairs, _, equal) = against_compileall(&python, &second, &base.join("reference"));
     assert_eq!((pairs, equal), (6, 6));
 
     // One file of pkg/ changed: the root's bundle, then pkg/'s (missing), then its three files.
-    redis.reset_stats();
-    let third = base.join("third");
-    super::compile::copy_sources(&first, &third, &|_| false);
-    std::fs::write(third.join("pkg/m4.py"), "CHANGED = True\n").unwrap();
-    let (json, _) = compile_remote_env(&python.path, &base.join("three"), &url, &[], &third, &[]);
-    assert_eq!(counts(&json), (1, 0, 5, 0), "{json}");
-    assert_eq!(redis.calls("get"), 5);
+    let change = |tree: &Path| std::fs::write(tree.join("pkg/m4.py"), "CHANGED = True\n").unwrap();
+    let (counted, gets, third) = machine("third", &first, &change);
+    assert_eq!((counted, gets), ((1, 0, 5, 0), 5));
     // ... and it stored pkg/'s new bundle: a fourth machine asks twice again.
-    redis.reset_stats();
-    let fourth = base.join("fourth");
-    super::compile::copy_sources(&third, &fourth, &|_| false);
-    let (json, _) = compile_remote_env(&python.path, &base.join("four"), &url, &[], &fourth, &[]);
-    assert_eq!(counts(&json), (0, 0, 6, 0), "{json}");
-    assert_eq!(redis.calls("get"), 2);
+    let (counted, gets, _) = machine("fourth", &third, &|_| {});
+    assert_eq!((counted, gets), ((0, 0, 6, 0), 2));
 }
 
 #[test]

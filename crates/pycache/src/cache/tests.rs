@@ -104,6 +104,16 @@ fn packs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     packs
 }
 
+/// A cache in `dir` holding one entry, in one pack: its key, and the pack.
+fn one_entry(dir: &std::path::Path) -> (CacheKey, std::path::PathBuf) {
+    let key = CacheKey::new(&parts(b"x"));
+    LocalCache::new(dir).put(&key, &entry("payload")).unwrap();
+    let [pack] = &packs(dir)[..] else {
+        panic!("one pack")
+    };
+    (key, pack.clone())
+}
+
 #[test]
 fn a_stored_entry_is_found_by_its_writer_and_then_by_others() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,13 +183,8 @@ fn a_damaged_entry_is_a_miss_and_its_pack_is_rewritten_without_it() {
 #[test]
 fn a_pack_that_is_not_whole_is_removed_and_its_entries_are_misses() {
     let dir = tempfile::tempdir().unwrap();
-    let key = CacheKey::new(&parts(b"x"));
-    LocalCache::new(dir.path())
-        .put(&key, &entry("payload"))
-        .unwrap();
-    let [pack] = &packs(dir.path())[..] else {
-        panic!("one pack")
-    };
+    let (key, pack) = one_entry(dir.path());
+    let pack = &pack;
     let whole = std::fs::read(pack).unwrap();
     let foreign = dir.path().join("packs/foreign.pack");
     std::fs::write(&foreign, b"not a pack at all").unwrap();
@@ -240,57 +245,52 @@ fn prune_evicts_the_least_recently_used_packs_first() {
     assert_eq!(cache.usage().unwrap(), CacheUsage::default());
 }
 
-#[test]
-fn many_small_packs_are_merged_keeping_every_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = LocalCache::new(dir.path());
-    let keys: Vec<_> = (0..70u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
+/// A cache in `dir` with `count` packs of one entry each ("payload N"); their keys.
+fn one_pack_per_entry(dir: &std::path::Path, count: u8) -> Vec<CacheKey> {
+    let cache = LocalCache::new(dir);
+    let keys: Vec<_> = (0..count).map(|i| CacheKey::new(&parts(&[i]))).collect();
     for (i, key) in keys.iter().enumerate() {
         cache.put(key, &entry(&format!("payload {i}"))).unwrap();
         cache.flush().unwrap();
     }
-    assert_eq!(packs(dir.path()).len(), 70);
-    let report = cache.prune(u64::MAX).unwrap();
-    assert_eq!(report.removed, 0);
-    assert_eq!(report.left.entries, 70);
-    assert_eq!(packs(dir.path()).len(), 48);
-    let cache = LocalCache::new(dir.path());
+    keys
+}
+
+/// Every key of [`one_pack_per_entry`] is a hit with its payload.
+fn assert_every_entry_is_found(dir: &std::path::Path, keys: &[CacheKey]) {
+    let cache = LocalCache::new(dir);
     for (i, key) in keys.iter().enumerate() {
         match cache.get(key) {
             Lookup::Hit(found) => assert_eq!(found, entry(&format!("payload {i}"))),
             other => panic!("{i}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn many_small_packs_are_merged_keeping_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = one_pack_per_entry(dir.path(), 70);
+    assert_eq!(packs(dir.path()).len(), 70);
+    let report = LocalCache::new(dir.path()).prune(u64::MAX).unwrap();
+    assert_eq!(report.removed, 0);
+    assert_eq!(report.left.entries, 70);
+    assert_eq!(packs(dir.path()).len(), 48);
+    assert_every_entry_is_found(dir.path(), &keys);
 }
 
 #[test]
 fn a_cache_of_more_packs_than_are_kept_open_serves_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = LocalCache::new(dir.path());
-    let keys: Vec<_> = (0..130u8).map(|i| CacheKey::new(&parts(&[i]))).collect();
-    for (i, key) in keys.iter().enumerate() {
-        cache.put(key, &entry(&format!("payload {i}"))).unwrap();
-        cache.flush().unwrap();
-    }
-    let cache = LocalCache::new(dir.path());
-    for (i, key) in keys.iter().enumerate() {
-        match cache.get(key) {
-            Lookup::Hit(found) => assert_eq!(found, entry(&format!("payload {i}"))),
-            other => panic!("{i}: {other:?}"),
-        }
-    }
+    let keys = one_pack_per_entry(dir.path(), 130);
+    assert_every_entry_is_found(dir.path(), &keys);
 }
 
 #[test]
 fn a_pack_of_another_format_is_left_alone_and_ages_out() {
     let dir = tempfile::tempdir().unwrap();
-    let key = CacheKey::new(&parts(b"x"));
-    LocalCache::new(dir.path())
-        .put(&key, &entry("payload"))
-        .unwrap();
-    let [pack] = &packs(dir.path())[..] else {
-        panic!("one pack")
-    };
+    let (key, pack) = one_entry(dir.path());
+    let pack = &pack;
     // The same pack, as a later pycache with another pack format would write it.
     let mut other = std::fs::read(pack).unwrap();
     let format = other.len() - 48 + 8;
