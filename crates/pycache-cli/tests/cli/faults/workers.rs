@@ -45,8 +45,11 @@ fn slow_tree(root: &Path, files: usize) {
     }
 }
 
+/// The pids of `pid`'s first `count` workers, once they have started. Waits up to a minute: a
+/// loaded machine (the rest of the suite creating tens of thousands of files on the same file
+/// system) once took more than ten seconds to start them.
 fn wait_for_workers(pid: u32, count: usize) -> Vec<u32> {
-    for _ in 0..1000 {
+    for _ in 0..6000 {
         let mut children = crate::compile::bad_input::children_of(pid);
         children.sort_unstable();
         children.dedup();
@@ -230,6 +233,68 @@ fn an_interrupt_stops_the_run_within_a_second() {
         }
         assert!(crate::compile::leftover_temp_files(&tree).is_empty());
     }
+}
+
+/// Ctrl-C with the cache of compiled code on: what was compiled before the signal is stored
+/// (the run's pack is finished as it stops), and no temporary pack is left.
+#[test]
+fn an_interrupt_keeps_what_was_cached_and_leaves_no_temporary_pack() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, cache) = (dir.path().join("t"), dir.path().join("cache"));
+    slow_tree(&tree, 2);
+    for i in 0..6 {
+        write(
+            &tree.join(format!("small{i}.py")),
+            &format!("SMALL = {i}\n"),
+        );
+    }
+    let cached = |root: &Path| {
+        let mut command = pycache_command(&["compile", "-j", "3", "--timeout", "0"], &python, root);
+        command
+            .env_remove("PYCACHE_NO_CACHE")
+            .arg("--cache-dir")
+            .arg(&cache);
+        command
+    };
+    let child = cached(&tree).spawn().unwrap();
+    wait_for_workers(child.id(), 3);
+    // The small files are done long before the slow ones.
+    for _ in 0..1200 {
+        let done = (0..6).all(|i| {
+            tree.join(format!("__pycache__/small{i}.{}.pyc", python.tag))
+                .exists()
+        });
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(child.id(), libc::SIGINT);
+    let output = wait_at_most(child, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(130));
+    let packs: Vec<String> = std::fs::read_dir(cache.join("packs"))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!packs.is_empty(), "nothing was stored");
+    assert!(
+        packs
+            .iter()
+            .all(|name| name.ends_with(".pack") && !name.starts_with('.')),
+        "{packs:?}"
+    );
+    // The small files at another path: every one from the cache, no interpreter needed.
+    let elsewhere = dir.path().join("elsewhere");
+    for i in 0..6 {
+        write(
+            &elsewhere.join(format!("small{i}.py")),
+            &format!("SMALL = {i}\n"),
+        );
+    }
+    let output = cached(&elsewhere).arg("--json").output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["interpreters"][0]["cached"], 6, "{json}");
 }
 
 #[test]
