@@ -79,22 +79,39 @@ impl Entry {
 
     /// The bytes stored for `key`.
     pub fn encode(&self, key: &CacheKey) -> Vec<u8> {
-        let mut body = Vec::with_capacity(
-            LENGTHS + self.payload.len() + self.warnings.len() + self.filename_spots.len(),
-        );
-        body.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
-        body.extend_from_slice(&(self.warnings.len() as u64).to_le_bytes());
-        body.extend_from_slice(&(self.filename_spots.len() as u64).to_le_bytes());
-        body.extend_from_slice(&self.payload);
-        body.extend_from_slice(self.warnings.as_bytes());
-        body.extend_from_slice(&self.filename_spots);
-        let mut out = Vec::with_capacity(HEAD + body.len());
+        Self::encode_parts(
+            key,
+            &self.payload,
+            &self.warnings,
+            self.canonical,
+            &self.filename_spots,
+        )
+    }
+
+    /// The bytes [`Entry::encode`] gives for an entry of these parts, without making the entry
+    /// (a payload just compiled is not copied into one).
+    pub fn encode_parts(
+        key: &CacheKey,
+        payload: &[u8],
+        warnings: &str,
+        canonical: bool,
+        filename_spots: &[u8],
+    ) -> Vec<u8> {
+        let len = HEAD + payload.len() + warnings.len() + filename_spots.len();
+        let mut out = Vec::with_capacity(len);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-        out.extend_from_slice(&u32::from(self.canonical).to_le_bytes());
+        out.extend_from_slice(&u32::from(canonical).to_le_bytes());
         out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(&checksum(&out[8..48], &body));
-        out.extend_from_slice(&body);
+        out.extend_from_slice(&[0; 16]); // the checksum, once what it covers is written
+        for part in [payload, warnings.as_bytes(), filename_spots] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        }
+        out.extend_from_slice(payload);
+        out.extend_from_slice(warnings.as_bytes());
+        out.extend_from_slice(filename_spots);
+        let sum = checksum(&out[8..48], &out[HEAD - LENGTHS..]);
+        out[48..64].copy_from_slice(&sum);
         out
     }
 

@@ -237,8 +237,7 @@ impl LocalCache {
     /// True when the cache holds no entry at all (no pack, nothing stored by this process):
     /// every lookup would miss.
     pub fn is_empty(&self) -> bool {
-        let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
-        index.places.is_empty() && self.writer().is_none() && self.finished().is_empty()
+        self.index().places.is_empty() && self.writer().is_none() && self.finished().is_empty()
     }
 
     /// The stored bytes of the entry for `key`, when intact (as [`Entry::encode`] gave them):
@@ -252,7 +251,7 @@ impl LocalCache {
     /// The bytes stored for `key` (not yet checked), and the pack of the index they are in
     /// (`None` for what this process stored); `None` when there are none or they cannot be read.
     fn read_entry(&self, key: &CacheKey) -> Option<(Vec<u8>, Option<&Pack>)> {
-        let index = self.index.get_or_init(|| Index::load(&self.packs_dir()));
+        let index = self.index();
         if let Some(place) = index.places.get(key) {
             let pack = &index.packs[place.pack as usize];
             let bytes = pack.with_file(|file| read_at(file, place.offset, place.len));
@@ -272,6 +271,11 @@ impl LocalCache {
             Some((&done.file, offset, len))
         })?;
         Some((read_at(done.0, done.1, done.2).ok()?, None))
+    }
+
+    /// Every pack's index, read at the first lookup.
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::load(&self.packs_dir()))
     }
 
     fn finished(&self) -> MutexGuard<'_, Vec<Finished>> {
@@ -360,7 +364,7 @@ impl LocalCache {
                 continue;
             }
             if let Ok(bytes) = pack.with_file(|file| read_at(file, offset, len))
-                && Entry::decode(&bytes, &key).is_ok()
+                && Entry::check(&bytes, &key).is_ok()
             {
                 self.put_encoded(&key, &bytes)?;
             }
@@ -546,12 +550,9 @@ impl LocalCache {
             freed: held.bytes + found.temps.iter().map(|t| t.bytes).sum::<u64>(),
             left: CacheUsage::default(),
         };
-        for shard in &found.old_shards {
-            let (files, bytes) = old_shard_files(shard)
-                .iter()
-                .fold((0, 0), |(n, b), (_, len)| (n + 1, b + len));
-            report.removed += files;
-            report.freed += bytes;
+        for (_, len) in found.old_shards.iter().flat_map(|s| old_shard_files(s)) {
+            report.removed += 1;
+            report.freed += len;
         }
         *self.writer() = None;
         self.finished().clear();

@@ -152,21 +152,27 @@ impl CacheStage {
         })
     }
 
-    /// The payloads of every level of `job` from the local cache, re-pointed to the job's name;
-    /// `None` on any miss.
-    pub(super) fn lookup_local(
+    /// The keys of the source whose digest is `digest` at each of `levels`.
+    fn keys(&self, target: &InterpreterPlan, levels: &[i8], digest: [u8; 32]) -> Vec<CacheKey> {
+        (levels.iter())
+            .map(|&level| self.key(target, level, digest))
+            .collect()
+    }
+
+    /// The payloads of `job` from the local cache (`keys`: one per level), re-pointed to the
+    /// job's name; `None` on any miss.
+    fn lookup_local(
         &self,
         target: &InterpreterPlan,
         job: &Job,
-        levels: &[i8],
-        digest: [u8; 32],
+        keys: &[CacheKey],
     ) -> Option<Vec<Vec<u8>>> {
         let Some(local) = self.local.as_ref() else {
             return self.miss();
         };
-        let mut entries = Vec::with_capacity(levels.len());
-        for &level in levels {
-            match local.get(&self.key(target, level, digest)) {
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            match local.get(key) {
                 Lookup::Hit(entry) => entries.push(entry),
                 Lookup::Miss => return self.miss(),
                 Lookup::Damaged(_) => {
@@ -233,9 +239,7 @@ impl CacheStage {
                 continue;
             };
             let key = self.key(target, level, digest);
-            let bytes = Entry::new(payload.clone(), String::new(), self.canonical)
-                .with_filename_spots(spots.to_bytes())
-                .encode(&key);
+            let bytes = Entry::encode_parts(&key, payload, "", self.canonical, &spots.to_bytes());
             if let Some(local) = &self.local
                 && local.put_encoded(&key, &bytes).is_ok()
             {
@@ -461,10 +465,10 @@ pub struct CacheCounts {
 
 /// How the local lookup of one job ended.
 enum Looked {
-    /// Written (or failed to write) from the local cache; the source's digest.
-    Done(FileReport, [u8; 32]),
-    /// Not in the local cache: the source's digest, for the remote.
-    Missed([u8; 32]),
+    /// Written (or failed to write) from the local cache; its keys (one per level).
+    Done(FileReport, Vec<CacheKey>),
+    /// Not in the local cache: its keys, for the remote.
+    Missed(Vec<CacheKey>),
     /// Not for the cache (no pyc path, unreadable source, interrupted): the workers' path
     /// reports it as it would without a cache.
     Skipped,
@@ -501,11 +505,11 @@ pub(super) fn serve(
             let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
             for (job, looked) in chunk.into_iter().zip(looked) {
                 match looked {
-                    Looked::Done(report, digest) => {
-                        remote.seen(&job, digest, &mut rest);
+                    Looked::Done(report, keys) => {
+                        remote.seen(&job, keys, &mut rest);
                         on_report(report);
                     }
-                    Looked::Missed(digest) => remote.ask(job, digest, &mut rest),
+                    Looked::Missed(keys) => remote.ask(job, keys, &mut rest),
                     Looked::Skipped => rest.push(job),
                 }
             }
@@ -527,12 +531,13 @@ const REMOTE_BATCH: usize = 512;
 const FETCHED_AHEAD: usize = 2;
 
 /// The files of one source directory looked up for one interpreter: the keys of all of them
-/// (which name the directory's bundle) and the local misses among them.
+/// (which name the directory's bundle; a file's levels one after another) and the local misses
+/// among them, each with where its keys start.
 #[cfg(feature = "remote")]
 #[derive(Default)]
 struct Group {
     keys: Vec<CacheKey>,
-    missed: Vec<(Job, [u8; 32])>,
+    missed: Vec<(Job, usize)>,
 }
 
 /// What the remote gave for a batch of groups: the missed jobs, their keys (one per level, job
@@ -605,27 +610,25 @@ impl<'a> RemoteStage<'a> {
         stage
     }
 
-    /// The group of `job` (the groups before it sent when it starts another directory), and
-    /// the keys of its levels; `None` without a remote.
+    /// The group of `job`, with `keys` (its levels') added, and where they start in it (the
+    /// groups before it sent when it starts another directory); `None` without a remote.
     fn group(
         &mut self,
         job: &Job,
-        digest: [u8; 32],
+        keys: Vec<CacheKey>,
         rest: &mut Vec<Job>,
-    ) -> Option<(&mut Group, Vec<CacheKey>)> {
+    ) -> Option<(&mut Group, usize)> {
         self.to_fetch.as_ref()?;
-        let (cache, context) = (self.cache, self.context);
         let dir = job.cell.path().parent().unwrap_or(std::path::Path::new(""));
         let dir = dir.as_os_str().as_encoded_bytes();
         if dir != self.dir.as_slice() {
             self.close_dir(rest);
             self.dir = dir.to_vec();
         }
-        let target = &context.targets[job.target];
-        let keys = (context.levels.iter())
-            .map(|&level| cache.key(target, level, digest))
-            .collect();
-        Some((self.groups.entry(job.target).or_default(), keys))
+        let group = self.groups.entry(job.target).or_default();
+        let start = group.keys.len();
+        group.keys.extend(keys);
+        Some((group, start))
     }
 
     /// The directory's groups are complete: those with misses join the next batch.
@@ -656,19 +659,14 @@ impl<'a> RemoteStage<'a> {
     }
 
     /// A local hit: its keys name its directory's bundle.
-    fn seen(&mut self, job: &Job, digest: [u8; 32], rest: &mut Vec<Job>) {
-        if let Some((group, keys)) = self.group(job, digest, rest) {
-            group.keys.extend(keys);
-        }
+    fn seen(&mut self, job: &Job, keys: Vec<CacheKey>, rest: &mut Vec<Job>) {
+        self.group(job, keys, rest);
     }
 
     /// A local miss: asked of the remote with its directory, or compiled when there is none.
-    fn ask(&mut self, job: Job, digest: [u8; 32], rest: &mut Vec<Job>) {
-        match self.group(&job, digest, rest) {
-            Some((group, keys)) => {
-                group.keys.extend(keys);
-                group.missed.push((job, digest));
-            }
+    fn ask(&mut self, job: Job, keys: Vec<CacheKey>, rest: &mut Vec<Job>) {
+        match self.group(&job, keys, rest) {
+            Some((group, start)) => group.missed.push((job, start)),
             None => rest.push(job),
         }
     }
@@ -752,6 +750,7 @@ impl<'a> RemoteStage<'a> {
 /// for (nothing once the run is interrupted).
 #[cfg(feature = "remote")]
 fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetched {
+    let levels = context.levels.len();
     let cancelled = || context.options.cancel.load(Ordering::SeqCst);
     let bundle_keys: Vec<CacheKey> = batch.iter().map(|g| bundle_key(&g.keys)).collect();
     let mut warning = None;
@@ -773,10 +772,8 @@ fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetche
             .as_deref()
             .and_then(decode_bundle)
             .map(|entries| entries.into_iter().collect());
-        for (job, digest) in group.missed {
-            let target = &context.targets[job.target];
-            for &level in context.levels {
-                let key = cache.key(target, level, digest);
+        for (job, start) in group.missed {
+            for &key in &group.keys[start..start + levels] {
                 match &entries {
                     Some(entries) => found.push(entries.get(&key).map(|bytes| bytes.to_vec())),
                     None => {
@@ -829,9 +826,9 @@ impl RemoteStage {
         RemoteStage
     }
 
-    fn seen(&mut self, _job: &Job, _digest: [u8; 32], _rest: &mut Vec<Job>) {}
+    fn seen(&mut self, _job: &Job, _keys: Vec<CacheKey>, _rest: &mut Vec<Job>) {}
 
-    fn ask(&mut self, job: Job, _digest: [u8; 32], rest: &mut Vec<Job>) {
+    fn ask(&mut self, job: Job, _keys: Vec<CacheKey>, rest: &mut Vec<Job>) {
         rest.push(job);
     }
 
@@ -868,16 +865,17 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
     };
     let digest = KeyParts::source_digest(&source);
     let target = &context.targets[job.target];
-    match cache.lookup_local(target, job, context.levels, digest) {
+    let keys = cache.keys(target, context.levels, digest);
+    match cache.lookup_local(target, job, &keys) {
         Some(payloads) => {
             // The pycs' header is made from the stat of the file the key was made from.
             job.cell.keep_stat(metadata);
             Looked::Done(
                 report(context, job, &source, &payloads, Outcome::FromCache),
-                digest,
+                keys,
             )
         }
-        None => Looked::Missed(digest),
+        None => Looked::Missed(keys),
     }
 }
 

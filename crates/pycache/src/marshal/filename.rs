@@ -146,15 +146,12 @@ impl FilenameSpots {
     }
 }
 
-/// Where the string of kind `kind` whose type byte is at `start` ends, as its length says.
+/// Where the string of kind `kind` whose type byte is at `start` ends, as its length says (read
+/// as every pass reads it, [`Cursor::skip_scalar`]).
 fn string_end(payload: &[u8], start: usize, kind: StrKind) -> Option<usize> {
-    let (header, len) = if kind.is_short() {
-        (2, usize::from(*payload.get(start + 1)?))
-    } else {
-        let len = payload.get(start + 1..start + 5)?;
-        (5, u32::from_le_bytes(len.try_into().ok()?) as usize)
-    };
-    start.checked_add(header)?.checked_add(len)
+    let mut cursor = Cursor::new(payload, start + 1);
+    cursor.skip_scalar(kind.code(), start).ok()?;
+    Some(cursor.pos)
 }
 
 /// A string written in full: from its type byte to its end.
