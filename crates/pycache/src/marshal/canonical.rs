@@ -19,9 +19,11 @@
 //! [`read`](super::read()) refuses; a scalar's bytes are copied from the input as they are (its
 //! key is its span of the input, never copied); a container's key is its type code and the ids
 //! of its items, gathered on one stack shared by every depth and copied into an arena only when
-//! new. Keys are hashed once, with a seeded multiply-fold hash, into a table from hash to id
-//! whose collisions chain through the nodes and are told apart by comparing the keys' bytes, so
-//! equality is exact. An object found equal to one written before is taken back (the output
+//! new. Keys are hashed once, with a seeded multiply-fold hash, into an open-addressed table of
+//! eight-byte slots (32 bits of the hash beside the node's id, sized from the payload's length);
+//! entries whose hash bits match are told apart by comparing the keys' bytes, so equality is
+//! exact. The table is small and flat because, between a worker's replies, the Python
+//! processes evict it from the caches: in a compile, a lookup's cost is its cache misses. An object found equal to one written before is taken back (the output
 //! truncated to where it started) and written as a reference, as in the first implementation
 //! over a tree (the `tree` module), against which it is tested.
 //!
@@ -29,9 +31,7 @@
 
 use super::cursor::Cursor;
 use super::{FLAG_REF, Format, MarshalError};
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 /// An object's identity in the canonical form: equal values get equal ids.
 type Id = u32;
@@ -51,7 +51,8 @@ pub(super) fn canonical_from(
 ) -> Result<Vec<u8>, MarshalError> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 8);
     out.extend_from_slice(&data[..start]);
-    let tables = SPARE.with(|spare| spare.take());
+    let mut tables = SPARE.with(|spare| spare.take());
+    tables.table.reset(data.len() - start);
     let mut canon = Canon {
         cursor: Cursor::new(data, start),
         format,
@@ -75,8 +76,8 @@ pub(super) fn canonical_from(
 struct Tables {
     /// By the input's reference index: the id of the object it names ([`NONE`] while read).
     refs: Vec<Id>,
-    /// From a key's hash to the newest node with that hash.
-    table: HashMap<u64, Id, BuildHasherDefault<KnownHash>>,
+    /// From a key's hash to its node.
+    table: Table,
     /// By id minus [`SINGLETONS`].
     nodes: Vec<Node>,
     /// The keys of containers written in full.
@@ -96,7 +97,6 @@ impl Tables {
             return;
         }
         self.refs.clear();
-        self.table.clear();
         self.nodes.clear();
         self.arena.clear();
         self.scratch.clear();
@@ -118,8 +118,6 @@ struct Node {
     /// How many references point at it; once [`Canon::finish`] numbers the references, its
     /// reference number.
     uses: u32,
-    /// The previous node whose key has the same hash ([`NONE`] at the end).
-    chain: Id,
     /// Its type code ('(' for both tuple forms).
     code: u8,
     /// Its key's bytes: `input[start..end]` for a scalar, `arena[start..end]` for a container.
@@ -324,45 +322,42 @@ impl Canon<'_> {
     /// arena when it is a container's).
     fn find_or_add(&mut self, code: u8, body: Body, first: usize) -> Seen {
         let data = self.cursor.data;
+        let Tables {
+            table,
+            nodes,
+            arena,
+            scratch,
+            ..
+        } = &mut self.tables;
         let bytes = match body {
             Body::Input(start, end) => &data[start..end],
-            Body::Scratch(mark) => &self.tables.scratch[mark..],
+            Body::Scratch(mark) => &scratch[mark..],
         };
-        let next = SINGLETONS + self.tables.nodes.len() as Id;
-        let chain = match self.tables.table.entry(hash_key(self.seed, code, bytes)) {
-            Entry::Vacant(entry) => {
-                entry.insert(next);
-                NONE
-            }
-            Entry::Occupied(mut entry) => {
-                let mut id = *entry.get();
-                while id != NONE {
-                    let node = &self.tables.nodes[(id - SINGLETONS) as usize];
-                    let key = if node.in_input {
-                        &data[node.start..node.end]
-                    } else {
-                        &self.tables.arena[node.start..node.end]
-                    };
-                    if node.code == code && key == bytes {
-                        return Seen::Before(id);
-                    }
-                    id = node.chain;
-                }
-                entry.insert(next)
-            }
-        };
+        let next = SINGLETONS + nodes.len() as Id;
+        let hash = hash_key(self.seed, code, bytes);
+        let found = table.find_or_insert(hash, next, |id| {
+            let node = &nodes[(id - SINGLETONS) as usize];
+            let key = if node.in_input {
+                &data[node.start..node.end]
+            } else {
+                &arena[node.start..node.end]
+            };
+            node.code == code && key == bytes
+        });
+        if let Some(id) = found {
+            return Seen::Before(id);
+        }
         let (in_input, start, end) = match body {
             Body::Input(start, end) => (true, start, end),
             Body::Scratch(_) => {
-                let start = self.tables.arena.len();
-                self.tables.arena.extend_from_slice(bytes);
-                (false, start, self.tables.arena.len())
+                let start = arena.len();
+                arena.extend_from_slice(bytes);
+                (false, start, arena.len())
             }
         };
-        self.tables.nodes.push(Node {
+        nodes.push(Node {
             first,
             uses: 0,
-            chain,
             code,
             in_input,
             start,
@@ -455,23 +450,94 @@ fn hash_key(seed: u64, code: u8, bytes: &[u8]) -> u64 {
     fold(hash, K1)
 }
 
-/// The hasher of the table: its keys are already hashes.
+/// An open-addressed table from a key's hash to the id of its node: each slot holds the hash's
+/// low 32 bits (which also pick the slot) and the id, or [`EMPTY`]; probing is linear. It is
+/// sized for the payload, at most half full.
 #[derive(Debug, Default)]
-struct KnownHash(u64);
+struct Table {
+    slots: Vec<u64>,
+    /// How many slots are taken.
+    len: usize,
+}
 
-impl Hasher for KnownHash {
-    fn finish(&self) -> u64 {
-        self.0
+/// A free slot (its id is [`NONE`], which no node has).
+const EMPTY: u64 = u64::MAX;
+
+impl Table {
+    /// Empties the table and sizes it for a payload of `len` bytes: about one object in sixteen
+    /// bytes is not a reference or a singleton (it grows if there are more).
+    fn reset(&mut self, len: usize) {
+        let slots = (len / 8).next_power_of_two().max(64);
+        self.slots.clear();
+        self.slots.resize(slots, EMPTY);
+        self.len = 0;
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is called, by the `u64` keys; this keeps any other use correct.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+    /// The id of the entry with `hash` for which `same` holds, or None after `id` was
+    /// inserted under `hash`.
+    fn find_or_insert(
+        &mut self,
+        hash: u64,
+        id: Id,
+        mut same: impl FnMut(Id) -> bool,
+    ) -> Option<Id> {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let tag = hash as u32;
+        let mask = self.slots.len() - 1;
+        let mut slot = tag as usize & mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY {
+                self.slots[slot] = (u64::from(tag) << 32) | u64::from(id);
+                self.len += 1;
+                return None;
+            }
+            if (entry >> 32) as u32 == tag && same(entry as u32) {
+                return Some(entry as u32);
+            }
+            slot = (slot + 1) & mask;
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+    /// Twice as many slots, every entry placed again by its hash bits.
+    fn grow(&mut self) {
+        let slots = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
+        let mask = self.slots.len() - 1;
+        for entry in old.into_iter().filter(|&entry| entry != EMPTY) {
+            let mut slot = (entry >> 32) as usize & mask;
+            while self.slots[slot] != EMPTY {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = entry;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Id, Table};
+
+    /// Entries stay findable across growth, equal hashes are told apart by `same`, and what
+    /// is absent is inserted: a table sized for a tiny payload grows many times here.
+    #[test]
+    fn table_finds_what_it_holds_across_growth() {
+        let mut table = Table::default();
+        table.reset(0);
+        // Hashes that share their low bits (and so their first slot) in pairs.
+        let hash = |id: Id| u64::from(id / 2) | (u64::from(id) << 40);
+        for id in 0..5000 {
+            assert_eq!(table.find_or_insert(hash(id), id, |_| false), None);
+        }
+        for id in 0..5000 {
+            assert_eq!(
+                table.find_or_insert(hash(id), 9999, |found| found == id),
+                Some(id)
+            );
+        }
+        assert_eq!(table.len, 5000);
+        assert!(table.slots.len() >= 10_000);
     }
 }
