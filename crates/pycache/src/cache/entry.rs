@@ -120,13 +120,7 @@ impl Entry {
     /// # Errors
     /// [`EntryError`] for anything but a whole, intact entry of this format for `key`.
     pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<Self, EntryError> {
-        let parts = parts(bytes, key)?;
-        Ok(Entry {
-            payload: parts.payload.to_vec(),
-            warnings: parts.warnings.to_owned(),
-            canonical: parts.canonical,
-            filename_spots: parts.spots.to_vec(),
-        })
+        EntryView::new(bytes, key).map(EntryView::to_entry)
     }
 
     /// Whether `bytes` are a whole, intact entry of this format for `key`, as
@@ -135,20 +129,47 @@ impl Entry {
     /// # Errors
     /// As [`Entry::decode`].
     pub fn check(bytes: &[u8], key: &CacheKey) -> Result<(), EntryError> {
-        parts(bytes, key).map(drop)
+        EntryView::new(bytes, key).map(drop)
     }
 }
 
-/// The fields of an encoded entry, in place.
-struct Parts<'a> {
-    payload: &'a [u8],
-    warnings: &'a str,
-    spots: &'a [u8],
-    canonical: bool,
+/// The fields of an encoded entry, in place: what a hit reads without copying the payload out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryView<'a> {
+    /// As [`Entry::payload`].
+    pub payload: &'a [u8],
+    /// As [`Entry::warnings`].
+    pub warnings: &'a str,
+    /// As [`Entry::filename_spots`].
+    pub filename_spots: &'a [u8],
+    /// As [`Entry::canonical`].
+    pub canonical: bool,
+}
+
+impl<'a> EntryView<'a> {
+    /// The fields of `bytes`, checked against `key` and the checksum.
+    ///
+    /// # Errors
+    /// As [`Entry::decode`].
+    pub fn new(bytes: &'a [u8], key: &CacheKey) -> Result<Self, EntryError> {
+        parts(bytes, key)
+    }
+
+    /// The entry, copied out.
+    #[must_use]
+    pub fn to_entry(self) -> Entry {
+        Entry {
+            payload: self.payload.to_vec(),
+            warnings: self.warnings.to_owned(),
+            canonical: self.canonical,
+            filename_spots: self.filename_spots.to_vec(),
+        }
+    }
 }
 
 /// The fields of `bytes`, checked against `key` and the checksum.
-fn parts<'a>(bytes: &'a [u8], key: &CacheKey) -> Result<Parts<'a>, EntryError> {
+fn parts<'a>(bytes: &'a [u8], key: &CacheKey) -> Result<EntryView<'a>, EntryError> {
     let truncated = EntryError::Truncated { len: bytes.len() };
     if bytes.len() < HEAD {
         return Err(truncated);
@@ -174,10 +195,10 @@ fn parts<'a>(bytes: &'a [u8], key: &CacheKey) -> Result<Parts<'a>, EntryError> {
     }
     let (payload, rest) = rest.split_at(payload_len as usize);
     let (warnings, spots) = rest.split_at(warnings_len as usize);
-    Ok(Parts {
+    Ok(EntryView {
         payload,
         warnings: std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?,
-        spots,
+        filename_spots: spots,
         canonical: head[12..16] != [0; 4],
     })
 }

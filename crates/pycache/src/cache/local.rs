@@ -27,12 +27,11 @@
 //! packs (many runs that each compiled a few files) are merged into one when there are more
 //! than [`MAX_PACKS`].
 
-use super::entry::{Entry, EntryError};
+use super::entry::{Entry, EntryError, EntryView};
 use super::key::CacheKey;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -89,9 +88,9 @@ struct Finished {
 
 /// What a lookup found.
 #[derive(Debug)]
-pub enum Lookup {
-    /// An intact entry.
-    Hit(Entry),
+pub enum Lookup<T = Entry> {
+    /// An intact entry (or what [`LocalCache::get_with`] made of it).
+    Hit(T),
     /// No entry for the key.
     Miss,
     /// An entry that could not be used; its pack is rewritten without it when the run ends
@@ -215,13 +214,23 @@ impl LocalCache {
     /// The entry for `key`. A damaged entry is reported (and its pack rewritten without it when
     /// the run ends); a read error is a miss too (the cache never fails a build).
     pub fn get(&self, key: &CacheKey) -> Lookup {
+        self.get_with(key, |entry| entry.to_entry())
+    }
+
+    /// As [`LocalCache::get`], with `use_entry` given the entry in place (its payload not
+    /// copied out of the bytes read).
+    pub fn get_with<T>(
+        &self,
+        key: &CacheKey,
+        use_entry: impl FnOnce(EntryView<'_>) -> T,
+    ) -> Lookup<T> {
         let Some((bytes, pack)) = self.read_entry(key) else {
             return Lookup::Miss;
         };
-        match Entry::decode(&bytes, key) {
+        match EntryView::new(&bytes, key) {
             Ok(entry) => {
                 pack.inspect(|pack| pack.refresh());
-                Lookup::Hit(entry)
+                Lookup::Hit(use_entry(entry))
             }
             Err(error) => match pack {
                 Some(pack) => {
@@ -819,8 +828,16 @@ fn xxh3_128(bytes: &[u8]) -> [u8; 16] {
 /// renamed into place).
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    let mut bytes = vec![0; len];
-    file.read_exact_at(&mut bytes, offset)?;
+    // Read into the vector's spare capacity: a hit's buffer is not zero-filled first.
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        let at = offset + bytes.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut bytes), at) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     Ok(bytes)
 }
 

@@ -11,7 +11,7 @@
 use super::job::write_pycs;
 use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome};
-use crate::cache::{CacheKey, Entry, KeyParts, LocalCache, Lookup, RunStats};
+use crate::cache::{CacheKey, Entry, EntryView, KeyParts, LocalCache, Lookup, RunStats};
 #[cfg(feature = "remote")]
 use crate::cache::{bundle_key, decode_bundle, encode_bundle};
 use crate::marshal::{self, FilenameSpots, Format};
@@ -170,10 +170,11 @@ impl CacheStage {
         let Some(local) = self.local.as_ref() else {
             return self.miss();
         };
-        let mut entries = Vec::with_capacity(keys.len());
+        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
+        let mut payloads = Vec::with_capacity(keys.len());
         for key in keys {
-            match local.get(key) {
-                Lookup::Hit(entry) => entries.push(entry),
+            match local.get_with(key, |entry| self.repoint(format, job, entry)) {
+                Lookup::Hit(payload) => payloads.push(payload?),
                 Lookup::Miss => return self.miss(),
                 Lookup::Damaged(_) => {
                     self.damaged.fetch_add(1, Ordering::Relaxed);
@@ -181,7 +182,6 @@ impl CacheStage {
                 }
             }
         }
-        let payloads = self.repoint(target, job, &entries)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(payloads)
     }
@@ -191,31 +191,20 @@ impl CacheStage {
         None
     }
 
-    /// The payloads of `entries` with `co_filename` re-pointed to the job's name (and in
-    /// canonical form again when the run is reproducible: a new name may change what is
-    /// shared). An entry's spots spare the scan for them when they fit its payload.
-    fn repoint(
-        &self,
-        target: &InterpreterPlan,
-        job: &Job,
-        entries: &[Entry],
-    ) -> Option<Vec<Vec<u8>>> {
-        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
-        entries
-            .iter()
-            .map(|entry| {
-                let payload = &entry.payload;
-                let moved = match FilenameSpots::from_bytes(&entry.filename_spots, payload) {
-                    Some(spots) => spots.apply(payload, &job.name),
-                    None => marshal::rewrite_filename(payload, format, &job.name).ok()?,
-                };
-                if self.canonical {
-                    marshal::canonical(&moved, format).ok()
-                } else {
-                    Some(moved)
-                }
-            })
-            .collect()
+    /// `entry`'s payload with `co_filename` re-pointed to the job's name (and in canonical
+    /// form again when the run is reproducible: a new name may change what is shared). The
+    /// entry's spots spare the scan for them when they fit its payload.
+    fn repoint(&self, format: Format, job: &Job, entry: EntryView<'_>) -> Option<Vec<u8>> {
+        let payload = entry.payload;
+        let moved = match FilenameSpots::from_bytes(entry.filename_spots, payload) {
+            Some(spots) => spots.apply(payload, &job.name),
+            None => marshal::rewrite_filename(payload, format, &job.name).ok()?,
+        };
+        if self.canonical {
+            marshal::canonical(&moved, format).ok()
+        } else {
+            Some(moved)
+        }
     }
 
     /// Stores what a worker compiled (no warnings: see the module doc).
@@ -352,23 +341,19 @@ impl CacheStage {
         keys: &[CacheKey],
         found: &[Option<Vec<u8>>],
     ) -> Option<Vec<Vec<u8>>> {
-        let mut entries = Vec::with_capacity(keys.len());
+        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
+        let mut payloads = Vec::with_capacity(keys.len());
         for (key, bytes) in keys.iter().zip(found) {
             let bytes = bytes.as_deref()?;
-            match Entry::decode(bytes, key) {
-                Ok(entry) => {
-                    if let Some(local) = &self.local {
-                        let _ = local.put_encoded(key, bytes);
-                    }
-                    entries.push(entry);
-                }
-                Err(_) => {
-                    self.damaged.fetch_add(1, Ordering::Relaxed);
-                    return None;
-                }
+            let Ok(entry) = EntryView::new(bytes, key) else {
+                self.damaged.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            if let Some(local) = &self.local {
+                let _ = local.put_encoded(key, bytes);
             }
+            payloads.push(self.repoint(format, job, entry)?);
         }
-        let payloads = self.repoint(target, job, &entries)?;
         // A local miss was counted for this job; it is a remote hit after all.
         self.misses.fetch_sub(1, Ordering::Relaxed);
         self.remote_hits.fetch_add(1, Ordering::Relaxed);

@@ -84,7 +84,7 @@ fn make_dirs(cfile: &Path) -> Result<(), Failure> {
 }
 
 /// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
-/// atomically with `mode`, in one `write`. The directory is made only when the temporary
+/// atomically with `mode`, in one `writev`. The directory is made only when the temporary
 /// file cannot be created for want of it (most already exist: this spares a `mkdir` and a
 /// `stat` per pyc); the errors are `py_compile`'s either way.
 pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), Failure> {
@@ -106,10 +106,7 @@ pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), 
     let written = file.and_then(|mut file| {
         // `pycache clean` leaves a locked temporary file alone; the lock goes with the close.
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-        match parts {
-            [one] => file.write_all(one)?,
-            _ => file.write_all(&parts.concat())?,
-        }
+        write_parts(&mut file, parts)?;
         drop(file);
         std::fs::rename(&temporary, cfile)
     });
@@ -117,6 +114,25 @@ pub(crate) fn write_pyc(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), 
         let _ = std::fs::remove_file(&temporary);
         Failure::io(temporary, error)
     })
+}
+
+/// Writes `parts` in order with one `writev` (no copy into one buffer first); what a short
+/// write left is written after.
+fn write_parts(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Result<()> {
+    let slices: Vec<std::io::IoSlice<'_>> =
+        parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+    let mut done = loop {
+        match file.write_vectored(&slices) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            other => break other?,
+        }
+    };
+    for part in parts {
+        let skip = done.min(part.len());
+        file.write_all(&part[skip..])?;
+        done -= skip;
+    }
+    Ok(())
 }
 
 /// `--hardlink-dupes`: makes `cfile` a hard link to `previous` (atomically: link to a temporary
