@@ -2,7 +2,7 @@
 """Canonical pycs: pycache against Fedora's add-det and against the floors, in the same run.
 
     python3 bench/reproducible_bench.py [--pycache PATH] [--python PATH] [--tree DIR]
-                                         [--add-det PATH] [--rounds N] [--tiny]
+                                         [--add-det PATH] [--rounds N] [--tiny] [--cold-only]
 
 The tree is a copy of the interpreter's site-packages (.py files, mtimes kept; --tree to pick
 another, --tiny for its json package only, to check that the script runs). Its pycs are written
@@ -14,7 +14,8 @@ each measurement. Measured alternately, best of --rounds:
   - `pycache compile --reproducible` on the fresh, non-canonical pycs: canonicalizes in place
     without Python (goal: within 1.5x of the read + write floor);
   - `add-det -jCORES --handler=pyc` doing the same (the issue saw about 10 to 20x slower);
-  - cold `pycache compile` against cold `pycache compile --reproducible` (goal: at most 3%).
+  - cold `pycache compile` against cold `pycache compile --reproducible` (goal: at most 3%),
+    also as the median of each round's paired ratio (--cold-only: only this pair).
 Each command's CPU seconds (user + system, its Python workers included) are reported beside its
 wall time: on a machine shared with other work, CPU time is the steadier of the two. The CPU
 that canonicalizing alone costs is measured by `crates/pycache/examples/marshal_cpu.rs`.
@@ -95,6 +96,11 @@ def timed(command):
     return time.perf_counter() - start, done.returncode, children_cpu() - cpu
 
 
+def median(values):
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pycache", default=os.path.join(ROOT, "target", "release", "pycache"))
@@ -104,6 +110,8 @@ def main():
                         or os.path.expanduser("~/.cargo/bin/add-det"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the two cold compiles (more rounds of the noisiest comparison)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     where = subprocess.run(
@@ -133,50 +141,65 @@ def main():
 
         pycache = [args.pycache]
         python = ["--python", args.python]
+        pairs = []  # per round: {reproducible: (wall, cpu)}, run back to back
         for r in range(args.rounds):
-            restore(saved, tree)
-            paths = pycs(tree)
-            start = time.perf_counter()
-            on_cores(read_one, paths, cores)
-            record("read floor", time.perf_counter() - start)
-            start = time.perf_counter()
-            on_cores(rewrite_one, paths, cores)
-            record("read + write floor", time.perf_counter() - start)
-            restore(saved, tree)
-            seconds, status, used = timed(pycache + ["check", "--reproducible"] + python + [tree])
-            assert status == 1, "check --reproducible should fail on compileall's pycs"
-            record("pycache check --reproducible", seconds, used)
-            seconds, status, used = timed(
-                pycache + ["compile", "-q", "--reproducible"] + python + [tree])
-            assert status == 0
-            record("pycache compile --reproducible (in place)", seconds, used)
-            if args.add_det and os.path.exists(args.add_det):
+            if not args.cold_only:
                 restore(saved, tree)
-                seconds, _, used = timed([args.add_det, "-j%d" % cores, "--handler=pyc", tree])
-                record("add-det --handler=pyc", seconds, used)
+                paths = pycs(tree)
+                start = time.perf_counter()
+                on_cores(read_one, paths, cores)
+                record("read floor", time.perf_counter() - start)
+                start = time.perf_counter()
+                on_cores(rewrite_one, paths, cores)
+                record("read + write floor", time.perf_counter() - start)
+                restore(saved, tree)
+                seconds, status, used = timed(
+                    pycache + ["check", "--reproducible"] + python + [tree])
+                assert status == 1, "check --reproducible should fail on compileall's pycs"
+                record("pycache check --reproducible", seconds, used)
+                seconds, status, used = timed(
+                    pycache + ["compile", "-q", "--reproducible"] + python + [tree])
+                assert status == 0
+                record("pycache compile --reproducible (in place)", seconds, used)
+                if args.add_det and os.path.exists(args.add_det):
+                    restore(saved, tree)
+                    seconds, _, used = timed(
+                        [args.add_det, "-j%d" % cores, "--handler=pyc", tree])
+                    record("add-det --handler=pyc", seconds, used)
             # Cold: the cache of compiled code is off, or these would be cache hits.
             order = (False, True) if r % 2 == 0 else (True, False)
+            pairs.append({})
             for reproducible in order:
                 remove_pycs(tree)
                 flag = ["--reproducible"] if reproducible else []
                 seconds, _, used = timed(
                     pycache + ["compile", "-q", "--no-cache"] + flag + python + [tree])
                 record("cold compile" + (" --reproducible" if reproducible else ""), seconds, used)
+                pairs[-1][reproducible] = (seconds, used)
         for name, seconds in results.items():
             used = ("%8.3f s CPU" % cpu[name]) if name in cpu else ""
             print("  %-45s %8.3f s %s" % (name, seconds, used))
-        floor_rw = results["read + write floor"]
-        print("  canonicalize in place at %.2fx of read + write" % (
-            results["pycache compile --reproducible (in place)"] / floor_rw))
-        print("  check --reproducible at %.2fx of read" % (
-            results["pycache check --reproducible"] / results["read floor"]))
-        if "add-det --handler=pyc" in results:
-            print("  add-det %.1fx slower than pycache in place" % (
-                results["add-det --handler=pyc"]
-                / results["pycache compile --reproducible (in place)"]))
+        if not args.cold_only:
+            floor_rw = results["read + write floor"]
+            print("  canonicalize in place at %.2fx of read + write" % (
+                results["pycache compile --reproducible (in place)"] / floor_rw))
+            print("  check --reproducible at %.2fx of read" % (
+                results["pycache check --reproducible"] / results["read floor"]))
+            if "add-det --handler=pyc" in results:
+                print("  add-det %.1fx slower than pycache in place" % (
+                    results["add-det --handler=pyc"]
+                    / results["pycache compile --reproducible (in place)"]))
         print("  cold compile --reproducible at %+.1f%% (wall), %+.1f%% (CPU)" % (
             100 * (results["cold compile --reproducible"] / results["cold compile"] - 1),
             100 * (cpu["cold compile --reproducible"] / cpu["cold compile"] - 1)))
+        # The two cold compiles of a round ran back to back: their ratio, round by round, is
+        # steadier than the ratio of two bests that may come from different rounds.
+        walls = sorted(p[True][0] / p[False][0] for p in pairs)
+        cpus = sorted(p[True][1] / p[False][1] for p in pairs)
+        print("  the same, median of %d rounds' paired ratios: %+.1f%% (wall), %+.1f%% (CPU)" % (
+            len(pairs), 100 * (median(walls) - 1), 100 * (median(cpus) - 1)))
+        print("    each round (wall): " + ", ".join("%+.1f%%" % (100 * (w - 1)) for w in walls))
+        print("    each round (CPU):  " + ", ".join("%+.1f%%" % (100 * (c - 1)) for c in cpus))
     finally:
         shutil.rmtree(work)
 
