@@ -15,6 +15,7 @@
 //! (pull requests) read-only access, or `--remote-read-only`.
 
 use super::key::CacheKey;
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use opendal::{ErrorKind, Operator, services};
 use std::time::Duration;
@@ -168,18 +169,19 @@ impl RemoteCache {
         }
     }
 
-    /// The stored bytes of each key (`None` where the remote has none), in the keys' order.
+    /// The stored bytes of each key (`None` where the remote has none), in the keys' order,
+    /// as the storage layer received them (not copied again).
     ///
     /// # Errors
     /// The first error or timeout of any request: the caller should stop using the remote.
-    pub fn get_many(&self, keys: &[CacheKey]) -> Result<Vec<Option<Vec<u8>>>, RemoteError> {
+    pub fn get_many(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>, RemoteError> {
         let requests = keys.iter().map(|key| {
             let operator = self.operator.clone();
             let path = path_of(key);
             async move {
                 match tokio::time::timeout(self.timeout, operator.read(&path)).await {
                     Err(_) => Err(self.timeout_error()),
-                    Ok(Ok(buffer)) => Ok(Some(buffer.to_vec())),
+                    Ok(Ok(buffer)) => Ok(Some(buffer.to_bytes())),
                     Ok(Err(e)) if e.kind() == ErrorKind::NotFound => Ok(None),
                     Ok(Err(e)) => Err(RemoteError::Backend {
                         url: self.url.clone(),

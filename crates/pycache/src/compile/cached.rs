@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(feature = "remote")]
 use crate::cache::RemoteCache;
+#[cfg(feature = "remote")]
+use bytes::Bytes;
 
 /// The caches of one run, and what the run did with them.
 #[derive(Debug)]
@@ -319,7 +321,7 @@ impl CacheStage {
     /// The stored bytes of `keys` in the remote (`None` for each once the remote has failed);
     /// the warning to give when it fails now, for the first time.
     #[cfg(feature = "remote")]
-    fn fetch_remote(&self, keys: &[CacheKey]) -> Result<Vec<Option<Vec<u8>>>, String> {
+    fn fetch_remote(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>, String> {
         let nothing = || vec![None; keys.len()];
         let Some(remote) = self.remote.as_ref().filter(|_| !self.remote_failed()) else {
             return Ok(nothing());
@@ -339,7 +341,7 @@ impl CacheStage {
         target: &InterpreterPlan,
         job: &Job,
         keys: &[CacheKey],
-        found: &[Option<Vec<u8>>],
+        found: &[Option<Bytes>],
     ) -> Option<Vec<Vec<u8>>> {
         let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
         let mut payloads = Vec::with_capacity(keys.len());
@@ -532,7 +534,7 @@ struct Group {
 struct Fetched {
     jobs: Vec<Job>,
     keys: Vec<CacheKey>,
-    found: Result<Vec<Option<Vec<u8>>>, String>,
+    found: Result<Vec<Option<Bytes>>, String>,
     unbundled: Vec<(CacheKey, Vec<CacheKey>)>,
 }
 
@@ -749,7 +751,7 @@ fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetche
     };
     let mut jobs = Vec::new();
     let mut keys = Vec::new();
-    let mut found: Vec<Option<Vec<u8>>> = Vec::new();
+    let mut found: Vec<Option<Bytes>> = Vec::new();
     let mut asked = Vec::new();
     let mut unbundled = Vec::new();
     for ((group, bundle_key), bundle) in batch.into_iter().zip(bundle_keys).zip(bundles) {
@@ -760,7 +762,11 @@ fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetche
         for (job, start) in group.missed {
             for &key in &group.keys[start..start + levels] {
                 match &entries {
-                    Some(entries) => found.push(entries.get(&key).map(|bytes| bytes.to_vec())),
+                    // A slice of the bundle, not a copy of it.
+                    Some(entries) => found.push(
+                        (entries.get(&key))
+                            .and_then(|&bytes| Some(bundle.as_ref()?.slice_ref(bytes))),
+                    ),
                     None => {
                         asked.push(found.len());
                         found.push(None);
@@ -836,7 +842,7 @@ impl RemoteStage {
 
 /// A job, its keys (one per level) and what the remote holds under each.
 #[cfg(feature = "remote")]
-type RemoteFound<'a> = (&'a Job, &'a [CacheKey], &'a [Option<Vec<u8>>]);
+type RemoteFound<'a> = (&'a Job, &'a [CacheKey], &'a [Option<Bytes>]);
 
 fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked {
     if job.cfiles.is_empty()

@@ -45,7 +45,7 @@ fn a_second_machine_gets_what_the_first_stored_with(
     let found = second.get_many(&keys).unwrap();
     assert_eq!(found.len(), 301);
     for ((key, bytes), got) in stored.iter().zip(&found) {
-        assert_eq!(got.as_ref(), Some(bytes));
+        assert_eq!(got.as_deref(), Some(&bytes[..]));
         assert!(Entry::decode(got.as_ref().unwrap(), key).is_ok());
     }
     assert_eq!(found[300], None);
