@@ -1,18 +1,26 @@
-//! The hit floor for the cache benchmark: what any content-addressed cache of compiled code must
-//! do per file on a hit, and nothing else. For each file: read the source (open, fstat, read it
-//! whole, close) and take its BLAKE3 digest (the key cannot be known without it), then write the pyc as
-//! `bench/write_floor.c` does (create the directory if needed, a temporary file, write, close,
-//! rename), on every core. No lookup, no re-pointing, no deciding: the pyc bytes are given.
+//! The hit floors for the cache benchmark: what any content-addressed cache of compiled code must
+//! do per file on a hit, and nothing else.
+//!
+//! - The hit floor: for each file, read the source (open, fstat, read it whole, close) and take
+//!   its BLAKE3 digest (the key cannot be known without it), then write the pyc as
+//!   `bench/write_floor.c` does (create the directory if needed, a temporary file, write, close,
+//!   rename), on every core. No lookup, no re-pointing, no deciding: the pyc bytes are given.
+//! - With `complete`, also what the cache issue requires of every hit besides: list each
+//!   directory of the tree once (the walk, without a `stat`: the source's `fstat` is counted
+//!   already), read the entry from one pack file (one `pread` into a buffer that is not
+//!   zero-filled), verify its XXH3-128 checksum, and copy it once (re-pointing `co_filename`
+//!   must write a new payload). The pack and its index (in memory) are made before the clock
+//!   starts, a generous assumption: pycache reads its index during the run.
 //!
 //! ```text
 //! cargo build --release -p pycache --example hit_floor
-//! target/release/examples/hit_floor MANIFEST THREADS
+//! target/release/examples/hit_floor MANIFEST THREADS [complete]
 //! ```
 //!
 //! MANIFEST: lines `PYC_PATH\tCONTENT_FILE\tSOURCE_PATH`. Every content file is read into memory
-//! before the clock starts; the time printed (seconds, on stdout) covers the reading, hashing
-//! and writing. Written in Rust rather than C only because BLAKE3's fastest implementation (the
-//! one pycache uses) is this crate.
+//! before the clock starts; the time printed (seconds, on stdout) covers the rest. Written in
+//! Rust rather than C only because BLAKE3's fastest implementation (the one pycache uses) is
+//! this crate.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -24,11 +32,32 @@ struct Item {
     source: String,
 }
 
+/// Where an item's bytes are in the pack, and their checksum.
+struct Place {
+    offset: u64,
+    len: usize,
+    checksum: u128,
+}
+
+/// What `complete` adds: the pack, its index (one place per item), the directories to list.
+struct Complete {
+    pack: File,
+    places: Vec<Place>,
+    dirs: Vec<String>,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, manifest, threads] = &args[..] else {
-        let _ = writeln!(std::io::stderr(), "usage: hit_floor MANIFEST THREADS");
-        std::process::exit(2);
+    let (manifest, threads, complete) = match &args[..] {
+        [_, manifest, threads] => (manifest, threads, false),
+        [_, manifest, threads, mode] if mode == "complete" => (manifest, threads, true),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "usage: hit_floor MANIFEST THREADS [complete]"
+            );
+            std::process::exit(2);
+        }
     };
     let threads: usize = threads.parse().unwrap_or(1).clamp(1, 64);
     let manifest = std::fs::read_to_string(manifest).expect("manifest");
@@ -44,17 +73,31 @@ fn main() {
             })
         })
         .collect();
-    let next = AtomicUsize::new(0);
+    let complete = complete.then(|| prepare(&items));
+    let (next_dir, next) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let start = std::time::Instant::now();
     std::thread::scope(|scope| {
         for id in 0..threads {
-            let (items, next) = (&items, &next);
+            let (items, next, next_dir, complete) = (&items, &next, &next_dir, &complete);
             scope.spawn(move || {
                 let tag = std::process::id() as usize * 100 + id;
+                if let Some(complete) = complete {
+                    while let Some(dir) =
+                        complete.dirs.get(next_dir.fetch_add(1, Ordering::Relaxed))
+                    {
+                        list(dir);
+                    }
+                }
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    hit(item, tag);
+                    match complete {
+                        Some(complete) => {
+                            let pyc = entry(complete, &complete.places[i]);
+                            hit(item, &pyc, tag);
+                        }
+                        None => hit(item, &item.data, tag),
+                    }
                 }
             });
         }
@@ -62,7 +105,58 @@ fn main() {
     let _ = writeln!(std::io::stdout(), "{:.6}", start.elapsed().as_secs_f64());
 }
 
-fn hit(item: &Item, tag: usize) {
+/// The pack of every item's bytes, its index, and the source directories (before the clock).
+fn prepare(items: &[Item]) -> Complete {
+    let mut pack = tempfile::tempfile().expect("pack");
+    let mut places = Vec::with_capacity(items.len());
+    let mut offset = 0;
+    for item in items {
+        pack.write_all(&item.data).expect("pack write");
+        places.push(Place {
+            offset,
+            len: item.data.len(),
+            checksum: xxhash_rust::xxh3::xxh3_128(&item.data),
+        });
+        offset += item.data.len() as u64;
+    }
+    let mut dirs: Vec<String> = items
+        .iter()
+        .filter_map(|item| {
+            Some(
+                std::path::Path::new(&item.source)
+                    .parent()?
+                    .to_str()?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    Complete { pack, places, dirs }
+}
+
+/// Lists `dir` as a walk must (the names and their types, from `getdents`).
+fn list(dir: &str) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let entry = entry.expect("entry");
+        std::hint::black_box((entry.file_name(), entry.file_type().ok()));
+    }
+}
+
+/// An entry read from the pack, checked, and copied once (as re-pointing writes a new payload).
+fn entry(complete: &Complete, place: &Place) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(place.len);
+    while bytes.len() < place.len {
+        let at = place.offset + bytes.len() as u64;
+        let spare = rustix::buffer::spare_capacity(&mut bytes);
+        let read = rustix::io::pread(&complete.pack, spare, at).expect("pread");
+        assert_ne!(read, 0, "pack truncated");
+    }
+    assert_eq!(xxhash_rust::xxh3::xxh3_128(&bytes), place.checksum);
+    bytes.as_slice().to_vec()
+}
+
+fn hit(item: &Item, pyc: &[u8], tag: usize) {
     let mut file = File::open(&item.source).expect("source");
     let len = file.metadata().expect("fstat").len() as usize;
     let mut source = vec![0; len];
@@ -81,7 +175,7 @@ fn hit(item: &Item, tag: usize) {
         .create_new(true)
         .open(&temporary)
         .expect("temporary");
-    out.write_all(&item.data).expect("write");
+    out.write_all(pyc).expect("write");
     drop(out);
     std::fs::rename(&temporary, &item.pyc).expect("rename");
 }
