@@ -97,6 +97,7 @@ def timed(command):
 
 
 def median(values):
+    values = sorted(values)
     middle = len(values) // 2
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
@@ -194,12 +195,13 @@ def main():
             100 * (cpu["cold compile --reproducible"] / cpu["cold compile"] - 1)))
         # The two cold compiles of a round ran back to back: their ratio, round by round, is
         # steadier than the ratio of two bests that may come from different rounds.
-        walls = sorted(p[True][0] / p[False][0] for p in pairs)
-        cpus = sorted(p[True][1] / p[False][1] for p in pairs)
-        print("  the same, median of %d rounds' paired ratios: %+.1f%% (wall), %+.1f%% (CPU)" % (
-            len(pairs), 100 * (median(walls) - 1), 100 * (median(cpus) - 1)))
-        print("    each round (wall): " + ", ".join("%+.1f%%" % (100 * (w - 1)) for w in walls))
-        print("    each round (CPU):  " + ", ".join("%+.1f%%" % (100 * (c - 1)) for c in cpus))
+        walls = [p[True][0] / p[False][0] for p in pairs]
+        cpus = [p[True][1] / p[False][1] for p in pairs]
+        if pairs:
+            print("  the same, median of %d rounds' paired ratios: %+.1f%% (wall), %+.1f%% (CPU)" % (
+                len(pairs), 100 * (median(walls) - 1), 100 * (median(cpus) - 1)))
+            print("    round by round (wall): " + ", ".join("%+.1f%%" % (100 * (w - 1)) for w in walls))
+            print("    round by round (CPU):  " + ", ".join("%+.1f%%" % (100 * (c - 1)) for c in cpus))
     finally:
         shutil.rmtree(work)
 

@@ -15,7 +15,7 @@
 //! (16 bytes), all little-endian.
 //!
 //! A lookup reads every pack's index once (lazily, at the first lookup) and then each entry with
-//! one positioned read. A file named like a pack that is not a whole pack (a footer or index
+//! a positioned read (`pread`, repeated only after a short read). A file named like a pack that is not a whole pack (a footer or index
 //! that does not check) is removed when it is found; a pack of another pack format (another
 //! pycache) is left alone, never read, and ages out. A damaged entry is a miss; when the run
 //! ends, its intact neighbours are copied into the run's new pack, and once that is written the
@@ -824,8 +824,8 @@ fn xxh3_128(bytes: &[u8]) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
 }
 
-/// `len` bytes of `file` from `offset`, in one positioned read (a pack never changes once
-/// renamed into place).
+/// `len` bytes of `file` from `offset`, by positioned reads (one, unless it comes back short;
+/// a pack never changes once renamed into place).
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
     // Read into the vector's spare capacity: a hit's buffer is not zero-filled first.

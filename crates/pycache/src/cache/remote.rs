@@ -170,7 +170,7 @@ impl RemoteCache {
     }
 
     /// The stored bytes of each key (`None` where the remote has none), in the keys' order,
-    /// as the storage layer received them (not copied again).
+    /// as the storage layer received them (not copied again unless they came in pieces).
     ///
     /// # Errors
     /// The first error or timeout of any request: the caller should stop using the remote.

@@ -172,12 +172,18 @@ impl CacheStage {
         let Some(local) = self.local.as_ref() else {
             return self.miss();
         };
-        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
+        let Ok((format, _)) = Format::for_magic(target.interpreter.magic()) else {
+            return self.miss();
+        };
         let mut payloads = Vec::with_capacity(keys.len());
         for key in keys {
+            // Re-pointed as it is read (the entry is not copied out first). A level found
+            // missing after another was re-pointed wastes that work: rare, since the levels
+            // of a file are stored together.
             match local.get_with(key, |entry| self.repoint(format, job, entry)) {
-                Lookup::Hit(payload) => payloads.push(payload?),
-                Lookup::Miss => return self.miss(),
+                Lookup::Hit(Some(payload)) => payloads.push(payload),
+                // An intact entry that cannot be re-pointed is compiled again.
+                Lookup::Hit(None) | Lookup::Miss => return self.miss(),
                 Lookup::Damaged(_) => {
                     self.damaged.fetch_add(1, Ordering::Relaxed);
                     return self.miss();
@@ -343,8 +349,7 @@ impl CacheStage {
         keys: &[CacheKey],
         found: &[Option<Bytes>],
     ) -> Option<Vec<Vec<u8>>> {
-        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
-        let mut payloads = Vec::with_capacity(keys.len());
+        let mut entries = Vec::with_capacity(keys.len());
         for (key, bytes) in keys.iter().zip(found) {
             let bytes = bytes.as_deref()?;
             let Ok(entry) = EntryView::new(bytes, key) else {
@@ -354,8 +359,12 @@ impl CacheStage {
             if let Some(local) = &self.local {
                 let _ = local.put_encoded(key, bytes);
             }
-            payloads.push(self.repoint(format, job, entry)?);
+            entries.push(entry);
         }
+        let (format, _) = Format::for_magic(target.interpreter.magic()).ok()?;
+        let payloads = (entries.into_iter())
+            .map(|entry| self.repoint(format, job, entry))
+            .collect::<Option<Vec<_>>>()?;
         // A local miss was counted for this job; it is a remote hit after all.
         self.misses.fetch_sub(1, Ordering::Relaxed);
         self.remote_hits.fetch_add(1, Ordering::Relaxed);
@@ -755,18 +764,18 @@ fn fetch(cache: &CacheStage, context: &Context<'_>, batch: Vec<Group>) -> Fetche
     let mut asked = Vec::new();
     let mut unbundled = Vec::new();
     for ((group, bundle_key), bundle) in batch.into_iter().zip(bundle_keys).zip(bundles) {
-        let entries: Option<HashMap<CacheKey, &[u8]>> = bundle
-            .as_deref()
-            .and_then(decode_bundle)
-            .map(|entries| entries.into_iter().collect());
+        let entries: Option<(&Bytes, HashMap<CacheKey, &[u8]>)> =
+            bundle.as_ref().and_then(|bundle| {
+                let entries = decode_bundle(bundle)?;
+                Some((bundle, entries.into_iter().collect()))
+            });
         for (job, start) in group.missed {
             for &key in &group.keys[start..start + levels] {
                 match &entries {
                     // A slice of the bundle, not a copy of it.
-                    Some(entries) => found.push(
-                        (entries.get(&key))
-                            .and_then(|&bytes| Some(bundle.as_ref()?.slice_ref(bytes))),
-                    ),
+                    Some((bundle, entries)) => {
+                        found.push(entries.get(&key).map(|&bytes| bundle.slice_ref(bytes)));
+                    }
                     None => {
                         asked.push(found.len());
                         found.push(None);

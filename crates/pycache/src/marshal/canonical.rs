@@ -23,9 +23,10 @@
 //! eight-byte slots (32 bits of the hash beside the node's id, sized from the payload's length);
 //! entries whose hash bits match are told apart by comparing the keys' bytes, so equality is
 //! exact. The table is small and flat because, between a worker's replies, the Python
-//! processes evict it from the caches: in a compile, a lookup's cost is its cache misses. An object found equal to one written before is taken back (the output
-//! truncated to where it started) and written as a reference, as in the first implementation
-//! over a tree (the `tree` module), against which it is tested.
+//! processes evict it from the caches: in a compile, a lookup's cost is its cache misses. An
+//! object found equal to one written before is taken back (the output truncated to where it
+//! started) and written as a reference, as in the first implementation over a tree (the `tree`
+//! module), against which it is tested.
 //!
 //! [`Object`]: super::Object
 
@@ -39,7 +40,7 @@ type Id = u32;
 /// The ids of the singletons, which are never shared through a reference.
 const SINGLETONS: Id = 6;
 
-/// In the input's reference list: an object not yet read whole. In a chain: its end.
+/// In the input's reference list: an object not yet read whole.
 const NONE: Id = Id::MAX;
 
 /// `data[start..]` (one object, nothing after it) in canonical form, after `data[..start]`
@@ -93,7 +94,10 @@ struct Tables {
 impl Tables {
     /// Keeps `self` for the thread's next run, emptied, when it is not large.
     fn spare(mut self) {
-        if self.nodes.capacity() > 1 << 16 || self.arena.capacity() > 1 << 20 {
+        if self.nodes.capacity() > 1 << 16
+            || self.arena.capacity() > 1 << 20
+            || self.table.slots.capacity() > 1 << 17
+        {
             return;
         }
         self.refs.clear();
