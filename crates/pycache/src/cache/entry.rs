@@ -153,7 +153,37 @@ impl<'a> EntryView<'a> {
     /// # Errors
     /// As [`Entry::decode`].
     pub fn new(bytes: &'a [u8], key: &CacheKey) -> Result<Self, EntryError> {
-        parts(bytes, key)
+        let truncated = EntryError::Truncated { len: bytes.len() };
+        if bytes.len() < HEAD {
+            return Err(truncated);
+        }
+        let (head, body) = bytes.split_at(HEAD - LENGTHS);
+        if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
+            return Err(EntryError::WrongFormat);
+        }
+        if head[16..48] != key.as_bytes()[..] {
+            return Err(EntryError::WrongKey);
+        }
+        if checksum(&head[8..48], body)[..] != head[48..64] {
+            return Err(EntryError::Checksum);
+        }
+        let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
+        let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
+        let rest = &body[LENGTHS..];
+        let total = payload_len
+            .checked_add(warnings_len)
+            .and_then(|len| len.checked_add(spots_len));
+        if total != Some(rest.len() as u64) {
+            return Err(truncated);
+        }
+        let (payload, rest) = rest.split_at(payload_len as usize);
+        let (warnings, spots) = rest.split_at(warnings_len as usize);
+        Ok(EntryView {
+            payload,
+            warnings: std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?,
+            filename_spots: spots,
+            canonical: head[12..16] != [0; 4],
+        })
     }
 
     /// The entry, copied out.
@@ -166,41 +196,6 @@ impl<'a> EntryView<'a> {
             filename_spots: self.filename_spots.to_vec(),
         }
     }
-}
-
-/// The fields of `bytes`, checked against `key` and the checksum.
-fn parts<'a>(bytes: &'a [u8], key: &CacheKey) -> Result<EntryView<'a>, EntryError> {
-    let truncated = EntryError::Truncated { len: bytes.len() };
-    if bytes.len() < HEAD {
-        return Err(truncated);
-    }
-    let (head, body) = bytes.split_at(HEAD - LENGTHS);
-    if &head[..8] != MAGIC || head[8..12] != CACHE_FORMAT.to_le_bytes() {
-        return Err(EntryError::WrongFormat);
-    }
-    if head[16..48] != key.as_bytes()[..] {
-        return Err(EntryError::WrongKey);
-    }
-    if checksum(&head[8..48], body)[..] != head[48..64] {
-        return Err(EntryError::Checksum);
-    }
-    let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
-    let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
-    let rest = &body[LENGTHS..];
-    let total = payload_len
-        .checked_add(warnings_len)
-        .and_then(|len| len.checked_add(spots_len));
-    if total != Some(rest.len() as u64) {
-        return Err(truncated);
-    }
-    let (payload, rest) = rest.split_at(payload_len as usize);
-    let (warnings, spots) = rest.split_at(warnings_len as usize);
-    Ok(EntryView {
-        payload,
-        warnings: std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?,
-        filename_spots: spots,
-        canonical: head[12..16] != [0; 4],
-    })
 }
 
 /// The checksum of an entry: its format, flags and key, then its body.

@@ -359,26 +359,26 @@ impl LocalCache {
     }
 
     /// Copies the intact entries of pack `number` that nothing newer holds into the pack being
-    /// written; false when its index could not be read (it is then left as it is).
+    /// written; false when the pack could not be opened (it is then left as it is).
     fn salvage(&self, index: &Index, number: usize) -> io::Result<bool> {
-        let pack = &index.packs[number];
-        let records = match pack.with_file(|file| Ok(read_index(file))) {
-            Ok(Ok(records)) => records,
-            Ok(Err(PackError::Damaged)) => return Ok(true),
-            Ok(Err(_)) | Err(_) => return Ok(false),
-        };
-        for (key, offset, len) in records {
-            let current = index.places.get(&key).map(|p| p.pack as usize);
-            if current != Some(number) {
-                continue;
-            }
-            if let Ok(bytes) = pack.with_file(|file| read_at(file, offset, len))
-                && Entry::check(&bytes, &key).is_ok()
-            {
-                self.put_encoded(&key, &bytes)?;
-            }
+        // The index loaded holds the places of those entries (a pack never changes once in
+        // place): no need to read the pack's own index again.
+        let mut places: Vec<(&CacheKey, &Place)> = (index.places.iter())
+            .filter(|(_, place)| place.pack as usize == number)
+            .collect();
+        places.sort_unstable_by_key(|(_, place)| place.offset);
+        let copied = index.packs[number].with_file(|file| {
+            Ok(places.iter().try_for_each(|(key, place)| {
+                match read_at(file, place.offset, place.len) {
+                    Ok(bytes) if Entry::check(&bytes, key).is_ok() => self.put_encoded(key, &bytes),
+                    _ => Ok(()),
+                }
+            }))
+        });
+        match copied {
+            Ok(copied) => copied.map(|()| true),
+            Err(_) => Ok(false),
         }
-        Ok(true)
     }
 
     /// Every pack file (with its size and last use), every temporary file, and the shard
@@ -478,7 +478,7 @@ impl LocalCache {
         let mut kept = Vec::new();
         for pack in packs {
             if total > max_bytes {
-                let entries = pack_entries(&pack.path);
+                let entries = pack_entries(&pack);
                 if remove(&pack.path) {
                     total -= pack.bytes;
                     report.removed += entries;
@@ -525,7 +525,7 @@ impl LocalCache {
                 left.push(pack);
                 continue;
             };
-            let Ok(records) = read_index(&file) else {
+            let Ok(records) = read_index(&file, pack.bytes) else {
                 left.push(pack);
                 continue;
             };
@@ -623,16 +623,18 @@ impl Index {
             let Ok(file) = File::open(&path) else {
                 continue;
             };
-            let (records, used) = match (read_index(&file), file.metadata()) {
-                (Ok(records), Ok(meta)) => {
-                    (records, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
-                }
-                (Err(PackError::Damaged), _) => {
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            let records = match read_index(&file, meta.len()) {
+                Ok(records) => records,
+                Err(PackError::Damaged) => {
                     remove(&path);
                     continue;
                 }
-                _ => continue,
+                Err(_) => continue,
             };
+            let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             let pack = index.packs.len() as u32;
             for (key, offset, len) in records {
                 index.places.insert(key, Place { pack, offset, len });
@@ -789,9 +791,9 @@ fn read_footer(file: &File, size: u64) -> Result<Footer, PackError> {
     })
 }
 
-/// The records of the pack open as `file`: key, offset and length of each entry.
-fn read_index(file: &File) -> Result<Vec<Record>, PackError> {
-    let size = file.metadata().map_err(|_| PackError::Io)?.len();
+/// The records of the pack open as `file`, whose size is `size`: key, offset and length of
+/// each entry.
+fn read_index(file: &File, size: u64) -> Result<Vec<Record>, PackError> {
     let footer = read_footer(file, size)?;
     let end = size - FOOTER as u64;
     let index_len = footer.count.checked_mul(RECORD as u64);
@@ -842,11 +844,10 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 }
 
 /// The number of entries a pack's footer declares (0 when it cannot be read).
-fn pack_entries(path: &Path) -> u64 {
-    let footer = File::open(path)
+fn pack_entries(pack: &Listed) -> u64 {
+    let footer = File::open(&pack.path)
         .ok()
-        .and_then(|file| Some((file.metadata().ok()?.len(), file)))
-        .and_then(|(size, file)| read_footer(&file, size).ok());
+        .and_then(|file| read_footer(&file, pack.bytes).ok());
     footer.map_or(0, |footer| footer.count)
 }
 
@@ -855,7 +856,7 @@ fn pack_entries(path: &Path) -> u64 {
 fn usage_of(packs: &[Listed]) -> CacheUsage {
     let mut keys = std::collections::HashSet::new();
     for pack in packs {
-        if let Ok(Ok(records)) = File::open(&pack.path).map(|file| read_index(&file)) {
+        if let Ok(Ok(records)) = File::open(&pack.path).map(|file| read_index(&file, pack.bytes)) {
             keys.extend(records.into_iter().map(|(key, _, _)| key));
         }
     }

@@ -141,7 +141,7 @@ impl CacheStage {
 
     /// The key of the source whose digest is `digest` ([`KeyParts::source_digest`]),
     /// compiled by `target`'s interpreter at `level`.
-    pub(super) fn key(&self, target: &InterpreterPlan, level: i8, digest: [u8; 32]) -> CacheKey {
+    fn key(&self, target: &InterpreterPlan, level: i8, digest: [u8; 32]) -> CacheKey {
         let interpreter = &target.interpreter;
         CacheKey::new(&KeyParts {
             implementation: interpreter.implementation(),
@@ -230,12 +230,11 @@ impl CacheStage {
         let Ok((format, _)) = Format::for_magic(target.interpreter.magic()) else {
             return;
         };
-        for (&level, payload) in levels.iter().zip(code) {
+        for (key, payload) in self.keys(target, levels, digest).into_iter().zip(code) {
             // A payload that cannot be scanned could not be re-pointed on a hit either.
             let Ok(spots) = FilenameSpots::find(payload, format) else {
                 continue;
             };
-            let key = self.key(target, level, digest);
             let bytes = Entry::encode_parts(&key, payload, "", self.canonical, &spots.to_bytes());
             if let Some(local) = &self.local
                 && local.put_encoded(&key, &bytes).is_ok()

@@ -27,8 +27,7 @@ pub(super) fn repoint_from(
     format: Format,
     path: &[u8],
 ) -> Result<Vec<u8>, MarshalError> {
-    let spots = find_from(data, start, format)?;
-    Ok(splice(data, &spots.0, &encode_surrogatepass(path)))
+    Ok(find_from(data, start, format)?.apply(data, path))
 }
 
 /// What a re-pointing of `data[start..]` changes, found by one scan.
