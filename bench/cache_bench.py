@@ -2,6 +2,7 @@
 """The cache of compiled code, measured against a write floor and against compiling, in one run.
 
     python3 bench/cache_bench.py [--pycache PATH] [--rounds N] [--serc PATH] [--work DIR]
+                                 [--limit N] [--only NAME ...]
 
 Tree: a copy of the default interpreter's site-packages (.py files, mtimes kept). The cache is
 warmed by compiling another copy at another path. Then, in each round (the order reversed every

@@ -30,6 +30,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -94,12 +95,6 @@ def timed(command):
     start = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - start, done.returncode, children_cpu() - cpu
-
-
-def median(values):
-    values = sorted(values)
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def main():
@@ -197,11 +192,10 @@ def main():
         # steadier than the ratio of two bests that may come from different rounds.
         walls = [p[True][0] / p[False][0] for p in pairs]
         cpus = [p[True][1] / p[False][1] for p in pairs]
-        if pairs:
-            print("  the same, median of %d rounds' paired ratios: %+.1f%% (wall), %+.1f%% (CPU)" % (
-                len(pairs), 100 * (median(walls) - 1), 100 * (median(cpus) - 1)))
-            print("    round by round (wall): " + ", ".join("%+.1f%%" % (100 * (w - 1)) for w in walls))
-            print("    round by round (CPU):  " + ", ".join("%+.1f%%" % (100 * (c - 1)) for c in cpus))
+        print("  the same, median of %d rounds' paired ratios: %+.1f%% (wall), %+.1f%% (CPU)" % (
+            len(pairs), 100 * (median(walls) - 1), 100 * (median(cpus) - 1)))
+        print("    round by round (wall): " + ", ".join("%+.1f%%" % (100 * (w - 1)) for w in walls))
+        print("    round by round (CPU):  " + ", ".join("%+.1f%%" % (100 * (c - 1)) for c in cpus))
     finally:
         shutil.rmtree(work)
 

@@ -60,6 +60,12 @@ fn main() {
         }
     };
     let threads: usize = threads.parse().unwrap_or(1).clamp(1, 64);
+    // The pack (`complete`) goes beside the manifest: on the file system the benchmark works
+    // in, as pycache's cache is.
+    let pack_dir = std::path::Path::new(manifest)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_owned();
     let manifest = std::fs::read_to_string(manifest).expect("manifest");
     let items: Vec<Item> = manifest
         .lines()
@@ -73,7 +79,7 @@ fn main() {
             })
         })
         .collect();
-    let complete = complete.then(|| prepare(&items));
+    let complete = complete.then(|| prepare(&items, &pack_dir));
     let (next_dir, next) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let start = std::time::Instant::now();
     std::thread::scope(|scope| {
@@ -106,8 +112,8 @@ fn main() {
 }
 
 /// The pack of every item's bytes, its index, and the source directories (before the clock).
-fn prepare(items: &[Item]) -> Complete {
-    let mut pack = tempfile::tempfile().expect("pack");
+fn prepare(items: &[Item], dir: &std::path::Path) -> Complete {
+    let mut pack = tempfile::tempfile_in(dir).expect("pack");
     let mut places = Vec::with_capacity(items.len());
     let mut offset = 0;
     for item in items {

@@ -592,7 +592,7 @@ fn a_second_machine_fetches_a_directory_per_request() {
     let base = std::fs::canonicalize(dir.path()).unwrap();
     let first = base.join("a");
     write_modules(&first);
-    let (json, _) = compile_remote_env(&python.path, &base.join("one"), &url, &[], &first, &[]);
+    let (json, _) = compile_remote(&python.path, &base.join("one"), &url, &[], &first);
     assert_eq!(counts(&json), (6, 0, 0, 0), "{json}");
 
     // A machine with an empty local cache compiles a copy of `from` (changed by `change`):
@@ -603,7 +603,7 @@ fn a_second_machine_fetches_a_directory_per_request() {
         super::compile::copy_sources(from, &tree, &|_| false);
         change(&tree);
         let cache = base.join(format!("cache-{name}"));
-        let (json, _) = compile_remote_env(&python.path, &cache, &url, &[], &tree, &[]);
+        let (json, _) = compile_remote(&python.path, &cache, &url, &[], &tree);
         (counts(&json), redis.calls("get"), tree)
     };
 

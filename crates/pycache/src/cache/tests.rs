@@ -134,9 +134,8 @@ fn a_stored_entry_is_found_by_its_writer_and_then_by_others() {
         Lookup::Hit(found) => assert_eq!(found, entry("payload")),
         other => panic!("{other:?}"),
     }
-    let names: Vec<_> = std::fs::read_dir(dir.path().join("code/packs"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    let names: Vec<_> = (packs(&dir.path().join("code")).iter())
+        .map(|path| path.file_name().unwrap().to_str().unwrap().to_owned())
         .collect();
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with(".pack"), "{names:?}");
@@ -253,9 +252,7 @@ fn prune_evicts_the_least_recently_used_packs_first() {
     // Make the order of use explicit: key 0 oldest ... key 3 newest; then use key 0.
     let base = SystemTime::now() - Duration::from_secs(10_000);
     for (i, pack) in packs(dir.path()).iter().enumerate() {
-        let file = std::fs::File::options().write(true).open(pack).unwrap();
-        file.set_modified(base + Duration::from_secs(i as u64 * 10))
-            .unwrap();
+        test_support::set_mtime(pack, base + Duration::from_secs(i as u64 * 10));
     }
     let cache = LocalCache::new(dir.path());
     assert!(matches!(cache.get(&keys[0]), Lookup::Hit(_)));
@@ -332,12 +329,7 @@ fn a_pack_of_another_format_is_left_alone_and_ages_out() {
     // Not merged either; evicted by age like any pack.
     assert_eq!(cache.prune(u64::MAX).unwrap().removed, 0);
     assert!(elsewhere.exists());
-    let file = std::fs::File::options()
-        .write(true)
-        .open(&elsewhere)
-        .unwrap();
-    file.set_modified(SystemTime::now() - Duration::from_secs(10_000))
-        .unwrap();
+    test_support::set_mtime(&elsewhere, SystemTime::now() - Duration::from_secs(10_000));
     cache
         .put(&CacheKey::new(&parts(b"y")), &entry("new"))
         .unwrap();
@@ -367,19 +359,10 @@ fn a_temporary_pack_being_written_is_never_pruned_however_old() {
     writing
         .put(&CacheKey::new(&parts(b"x")), &entry("payload"))
         .unwrap();
-    let [temporary] = &std::fs::read_dir(dir.path().join("packs"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .collect::<Vec<_>>()[..]
-    else {
+    let [temporary] = &packs(dir.path())[..] else {
         panic!("one temporary pack")
     };
-    let file = std::fs::File::options()
-        .write(true)
-        .open(temporary)
-        .unwrap();
-    file.set_modified(SystemTime::now() - Duration::from_secs(7200))
-        .unwrap();
+    test_support::set_mtime(temporary, SystemTime::now() - Duration::from_secs(7200));
     let report = LocalCache::new(dir.path()).prune(u64::MAX).unwrap();
     assert_eq!(report.removed, 0);
     assert!(temporary.exists());
@@ -396,9 +379,7 @@ fn prune_removes_old_temporary_files_and_the_old_layout_only() {
     let young = dir.path().join("packs/.tmpNEW");
     std::fs::write(&old, "x").unwrap();
     std::fs::write(&young, "x").unwrap();
-    let file = std::fs::File::options().write(true).open(&old).unwrap();
-    file.set_modified(SystemTime::now() - Duration::from_secs(7200))
-        .unwrap();
+    test_support::set_mtime(&old, SystemTime::now() - Duration::from_secs(7200));
     // An entry of the one-file-per-entry layout, and a file that is none of the cache's.
     std::fs::create_dir(dir.path().join("ab")).unwrap();
     std::fs::write(dir.path().join("ab").join("ab".repeat(32)), "x").unwrap();
