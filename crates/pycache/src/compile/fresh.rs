@@ -99,7 +99,7 @@ fn canonicalize_in_place(
             reason: format!("bad code object: {e}"),
         })?;
         if canonical != data {
-            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source))?;
+            write::write_pyc(cfile, &[&canonical], write::pyc_mode(source), false)?;
             changed = true;
         }
     }

@@ -223,7 +223,8 @@ pub(super) fn write_pycs(
         {
             write::hardlink(&job.cfiles[index - 1], cfile)?;
         } else {
-            write::write_pyc(cfile, &[&header, payload], mode)?;
+            let absent = job.known_absent(job.cfiles.len(), index);
+            write::write_pyc(cfile, &[&header, payload], mode, absent)?;
         }
     }
     Ok(())

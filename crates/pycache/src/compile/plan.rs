@@ -65,16 +65,19 @@ impl Job {
     /// found missing is not looked at again: that spares an `lstat` per pyc of a cold tree,
     /// and what appears there since is replaced by the write's rename, never written through.
     pub(super) fn check_targets(&self, levels: usize) -> Result<(), super::Failure> {
-        let heads = self.prefetched(levels);
         for (level, cfile) in self.cfiles.iter().enumerate() {
-            let absent = heads
-                .and_then(|heads| heads.get(level))
-                .is_some_and(PycHead::is_absent);
-            if !absent {
+            if !self.known_absent(levels, level) {
                 super::write::check_target(cfile)?;
             }
         }
         Ok(())
+    }
+
+    /// True when the walk found nothing at the pyc path of `level` (of `levels`).
+    pub(super) fn known_absent(&self, levels: usize, level: usize) -> bool {
+        self.prefetched(levels)
+            .and_then(|heads| heads.get(level))
+            .is_some_and(PycHead::is_absent)
     }
 
     /// What the walk read of this job's pycs, one per level (`levels` of them, see
