@@ -50,6 +50,11 @@ pub(super) fn decide_all(
 /// FIFOs, dangling links and the like are skipped).
 fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided> {
     let cell = &job.cell;
+    if cell.candidate.unstated {
+        // A regular file none of whose pycs exists: stale whatever its stat, which is made
+        // when it is read (its size, for the schedule, then too).
+        return Some(Decided::Stale(job));
+    }
     let facts = cell.facts()?;
     if !facts.is_file() {
         return None;
@@ -64,7 +69,7 @@ fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided
             options.verify,
         );
     if !fresh {
-        job.size = facts.size;
+        job.size = Some(facts.size);
         return Some(Decided::Stale(job));
     }
     let outcome = if options.reproducible {

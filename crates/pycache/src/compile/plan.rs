@@ -55,8 +55,8 @@ pub(super) struct Job {
     /// The name compiled into the code (`co_filename`).
     pub(super) name: Vec<u8>,
     pub(super) notices: Vec<String>,
-    /// The source's size (largest files are compiled first).
-    pub(super) size: u64,
+    /// The source's size (largest files are compiled first), once a stat made it known.
+    pub(super) size: Option<u64>,
 }
 
 impl Job {
@@ -387,7 +387,7 @@ pub(super) fn job(plan: &Plan, found: &Found, options: &CompileOptions) -> Optio
         cfiles,
         name,
         notices,
-        size: 0,
+        size: None,
     })
 }
 

@@ -23,7 +23,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Jobs for compile threads, submitted as [`collect`] goes.
 pub(super) struct Scheduled {
     executor: ThreadPoolExecutor,
-    jobs: std::vec::IntoIter<Job>,
+    pub(super) jobs: std::vec::IntoIter<Job>,
     pub(super) runner: Arc<Runner>,
 }
 
@@ -37,6 +37,7 @@ pub(super) fn schedule(
     // One interpreter after another, largest files first within each: workers are started once
     // per interpreter (not once per file, as interleaving interpreters would force), and no
     // worker is left holding one big file at the end.
+    know_sizes(&mut stale, options);
     stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
     let targets = plan.targets.len();
     let workers = options
@@ -71,6 +72,25 @@ pub(super) fn schedule(
         executor,
         jobs: stale.into_iter(),
         runner,
+    }
+}
+
+/// Stats (on several threads) the sources whose size no stat made known yet: those the walk
+/// did not stat (none of their pycs was there) and the cache did not read. An unreadable one
+/// counts as empty; its job reports why. The stat is not kept: the pycs' header is made from
+/// the `fstat` of the file as it is read.
+fn know_sizes(stale: &mut [Job], options: &CompileOptions) {
+    if stale.iter().all(|job| job.size.is_some()) {
+        return;
+    }
+    let pool = crate::parallel::Pool::new(options.workers.clamp(1, 8));
+    let sizes = pool.map(stale, |job| {
+        job.size.unwrap_or_else(|| {
+            std::fs::metadata(job.cell.path()).map_or(0, |metadata| metadata.len())
+        })
+    });
+    for (job, size) in stale.iter_mut().zip(sizes) {
+        job.size = Some(size);
     }
 }
 

@@ -72,3 +72,60 @@ fn a_prefix_setting_keeps_replaces_or_drops_the_interpreters_prefix() {
         Some("/flag".into())
     );
 }
+
+#[test]
+fn sources_beside_no_pycs_are_stated_once_and_still_scheduled_largest_first() {
+    let interpreter = default_interpreter(&DiscoveryOptions::from_env()).expect("python3");
+    let tmp = tempfile::tempdir().unwrap();
+    let sizes = [
+        ("small.py", 10),
+        ("large.py", 100_000),
+        ("middle.py", 1_000),
+    ];
+    for (name, size) in sizes {
+        std::fs::write(tmp.path().join(name), "#".repeat(size)).unwrap();
+    }
+    // One source whose pyc is there (stale): its stat is made by the walk.
+    std::fs::create_dir(tmp.path().join("old")).unwrap();
+    std::fs::write(tmp.path().join("old/stale.py"), "x = 1\n").unwrap();
+    let tag = interpreter.cache_tag().expect("a cache tag");
+    std::fs::create_dir(tmp.path().join("old/__pycache__")).unwrap();
+    std::fs::write(
+        tmp.path().join(format!("old/__pycache__/stale.{tag}.pyc")),
+        b"",
+    )
+    .unwrap();
+    let options = CompileOptions {
+        targets: vec![tmp.path().as_os_str().to_owned()],
+        workers: 1,
+        ..CompileOptions::default()
+    };
+    let plan = plan::Plan::new(std::slice::from_ref(&interpreter), &options);
+    let walked = plan::walk(&plan, &options);
+    let found = plan::found(&walked, &plan);
+    let stale = fresh::decide_all(&plan, &found, &options, |_| panic!("nothing is fresh"));
+    let unstated = |job: &plan::Job| (job.cell.candidate.unstated, job.size);
+    let decided: Vec<_> = stale.iter().map(unstated).collect();
+    // In compileall's order: large.py, middle.py, old/stale.py, small.py.
+    assert_eq!(
+        decided,
+        [(true, None), (true, None), (false, Some(6)), (true, None)]
+    );
+    let scheduled = schedule::schedule(plan, stale, &options, None);
+    let order: Vec<_> = scheduled
+        .jobs
+        .as_slice()
+        .iter()
+        .map(|job| (job.cell.path().file_name().unwrap().to_owned(), job.size))
+        .collect();
+    let expected = [
+        ("large.py", 100_000),
+        ("middle.py", 1_000),
+        ("small.py", 10),
+        ("stale.py", 6),
+    ];
+    let expected: Vec<_> = (expected.iter())
+        .map(|&(name, size)| (std::ffi::OsString::from(name), Some(size)))
+        .collect();
+    assert_eq!(order, expected);
+}

@@ -56,6 +56,11 @@ pub struct Candidate {
     /// order, read by the task that listed the directory; `None` when not asked for, or when
     /// the `__pycache__` beside it could not be opened (ask the file system).
     pub(crate) pyc_heads: Option<Box<[PycHead]>>,
+    /// True for a regular file (as its directory's listing says) that the walk did not stat,
+    /// although [`Prefetch::stat_sources`] asked, because the probe found none of its pycs
+    /// ([`PycacheRead::Probe`]): whatever its stat, each of them is to be written, and the
+    /// stat is made when the file is read. `facts` is then `None`.
+    pub(crate) unstated: bool,
 }
 
 impl Candidate {
@@ -94,7 +99,9 @@ pub(crate) enum PycacheRead<'a> {
 /// [`directory`]): the freshness pass then finds it all in the [`Walk`].
 #[derive(Default)]
 pub(crate) struct Prefetch<'a> {
-    /// Stat every `*.py` file met (following symlinks, as `os.stat`): [`Candidate::facts`].
+    /// Stat every `*.py` file met (following symlinks, as `os.stat`): [`Candidate::facts`];
+    /// with [`PycacheRead::Probe`], not the regular files none of whose pycs is there
+    /// ([`Candidate::unstated`]).
     pub(crate) stat_sources: bool,
     /// What to read of the `__pycache__` beside the sources: [`Walk::listings`] or
     /// [`Candidate::pyc_heads`].

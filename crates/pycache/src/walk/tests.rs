@@ -87,10 +87,25 @@ fn prefetched_stats_and_headers_match_the_file_system() {
     };
     let walk = walk(&one_root(&root), &options);
     assert_eq!(walk.candidates.len(), 150 + MAX_HELD_DIRECTORIES + 8);
+    let (mut stated, mut unstated) = (0, 0);
     for candidate in &walk.candidates {
         let metadata = fs::metadata(&candidate.path).unwrap();
-        assert_eq!(candidate.facts, Some(FileFacts::from_metadata(&metadata)));
+        let heads = candidate.pyc_heads.as_deref().expect("probed");
+        if heads.iter().all(PycHead::is_absent) {
+            // None of its pycs is there: nothing needs its stat before it is read.
+            assert!(candidate.unstated, "{:?}", candidate.path);
+            assert_eq!(candidate.facts, None);
+            unstated += 1;
+        } else {
+            assert!(!candidate.unstated);
+            assert_eq!(candidate.facts, Some(FileFacts::from_metadata(&metadata)));
+            stated += 1;
+        }
     }
+    assert!(
+        stated > 0 && unstated > 0,
+        "{stated} stated, {unstated} not"
+    );
     let heads_of = |walk: &Walk, source: &std::path::Path| {
         let candidate = (walk.candidates.iter())
             .find(|c| c.path == source.as_os_str())
@@ -113,6 +128,35 @@ fn prefetched_stats_and_headers_match_the_file_system() {
         heads_of(&rewalk, &source)[0].bytes().unwrap_err().kind(),
         std::io::ErrorKind::NotFound
     );
+}
+
+#[test]
+fn a_symlinked_source_is_stated_even_when_none_of_its_pycs_is_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("a.py"), "x = 1\n").unwrap();
+    std::os::unix::fs::symlink("a.py", tmp.path().join("l.py")).unwrap();
+    std::os::unix::fs::symlink("gone.py", tmp.path().join("dangling.py")).unwrap();
+    let suffixes = vec![b".tag-1.pyc".to_vec()];
+    let options = WalkOptions {
+        threads: 1,
+        prefetch: Prefetch {
+            stat_sources: true,
+            pycache: PycacheRead::Probe(&suffixes),
+            keep_files: None,
+        },
+    };
+    let walk = walk(&one_root(tmp.path().as_os_str()), &options);
+    let found = |name: &str| {
+        let path = tmp.path().join(name);
+        let candidate = walk.candidates.iter().find(|c| c.path == path.as_os_str());
+        let candidate = candidate.unwrap();
+        (candidate.unstated, candidate.facts)
+    };
+    assert_eq!(found("a.py"), (true, None));
+    let target = FileFacts::from_metadata(&fs::metadata(tmp.path().join("a.py")).unwrap());
+    assert_eq!(found("l.py"), (false, Some(target)));
+    // A link to nothing is no file to compile (compileall's `isfile()`): it must be stat'ed.
+    assert_eq!(found("dangling.py"), (false, None));
 }
 
 #[test]

@@ -37,6 +37,7 @@ pub(super) fn walk_root(
             explicit: true,
             facts: Some(FileFacts::from_metadata(&metadata)),
             pyc_heads: None,
+            unstated: false,
         }),
         Err(error)
             if error.kind() == std::io::ErrorKind::NotFound
@@ -67,6 +68,9 @@ struct EntryFacts {
     facts: Option<FileFacts>,
     /// The first bytes of a `*.py` file's pycs, when prefetched.
     pyc_heads: Option<Box<[PycHead]>>,
+    /// A regular file (as listed) whose stat was not made, none of its pycs being there: see
+    /// [`Candidate::unstated`].
+    unstated: bool,
     /// A file's path (`os.path.join(dir, name)`), made by the task that listed it; `None` for
     /// a directory (a symlink to one counts).
     path: Option<OsString>,
@@ -132,6 +136,7 @@ fn read_directory(
     let mut kept = Vec::with_capacity(listing.entries.len());
     let mut facts = Vec::with_capacity(listing.entries.len());
     let mut subdirs = Vec::new();
+    let probe = matches!(prefetch.pycache, PycacheRead::Probe(_));
     for entry in &listing.entries {
         let name = listing.name(entry);
         let is_py = prefetch.stat_sources && name.ends_with(b".py");
@@ -144,7 +149,9 @@ fn read_directory(
         if !is_dir && prefetch.keep_files.is_some_and(|keep| !keep(name)) {
             continue;
         }
-        let stat = if is_py && !is_dir {
+        // A listed regular file is stat'ed after the probe, and only if a pyc of it is there.
+        let unstated = is_py && probe && entry.kind == Kind::File;
+        let stat = if is_py && !is_dir && !unstated {
             stat.or_else(|| dir.stat(name, true).ok())
         } else {
             None
@@ -158,6 +165,7 @@ fn read_directory(
             descend,
             facts: stat,
             pyc_heads: None,
+            unstated,
             path: (!is_dir).then(|| OsString::from_vec(posix_join(path, name))),
         });
     }
@@ -176,6 +184,16 @@ fn read_directory(
             None
         }
     };
+    for (entry, facts) in listing.entries.iter().zip(&mut facts) {
+        let all_absent = || {
+            let heads = facts.pyc_heads.as_deref();
+            heads.is_some_and(|heads| heads.iter().all(PycHead::is_absent))
+        };
+        if facts.unstated && !all_absent() {
+            facts.facts = dir.stat(listing.name(entry), true).ok();
+            facts.unstated = false;
+        }
+    }
     (
         Listed::Listed(Record {
             listing,
@@ -329,6 +347,7 @@ fn emit(
                 explicit: false,
                 facts: facts.facts,
                 pyc_heads: facts.pyc_heads,
+                unstated: facts.unstated,
             });
         } else if facts.descend {
             let full = OsString::from_vec(posix_join(dir.as_bytes(), name));
