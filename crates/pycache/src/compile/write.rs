@@ -151,12 +151,22 @@ fn write_unnamed(cfile: &Path, parts: &[&[u8]], mode: u32) -> Option<Result<(), 
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    use rustix::io::Errno;
+    if NO_UNNAMED_FILES.load(Ordering::Relaxed) {
+        return None;
+    }
     let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
     let open = || rustix::fs::open(dir, flags, Mode::from_raw_mode(mode));
     let fd = match open() {
-        Err(rustix::io::Errno::NOENT) => {
+        Err(Errno::NOENT) => {
             make_dirs(cfile).ok()?;
             open().ok()?
+        }
+        // No unnamed files here (NFS, older overlayfs; `EISDIR` from kernels before 3.11):
+        // this process writes every later pyc the named way, without asking again.
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
+            NO_UNNAMED_FILES.store(true, Ordering::Relaxed);
+            return None;
         }
         other => other.ok()?,
     };
@@ -164,7 +174,7 @@ fn write_unnamed(cfile: &Path, parts: &[&[u8]], mode: u32) -> Option<Result<(), 
     write_parts(&mut file, parts).ok()?;
     match link(&file, cfile) {
         Ok(()) => Some(Ok(())),
-        Err(rustix::io::Errno::EXIST) => Some(replace(&file, cfile)),
+        Err(Errno::EXIST) => Some(replace(&file, cfile)),
         Err(_) => None,
     }
 }
@@ -182,6 +192,10 @@ fn replace(file: &std::fs::File, cfile: &Path) -> Result<(), Failure> {
             Failure::io(temporary, error)
         })
 }
+
+/// Set once a file system refused an unnamed file: a tree on one file system is written on one
+/// way (a tree spread over several only loses the shorter way).
+static NO_UNNAMED_FILES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// How this process gives an unnamed file a name, learned on the first success: unknown,
 /// `linkat` of the descriptor (`AT_EMPTY_PATH`), of its `/proc/self/fd` link, or neither.
