@@ -66,7 +66,10 @@ static void write_unnamed(const struct item *it) {
     }
     if (fd < 0) { perror(dir); exit(1); }
     if (write(fd, it->data, it->len) != (ssize_t)it->len) { perror(dir); exit(1); }
-    if (linkat(fd, "", AT_FDCWD, it->path, AT_EMPTY_PATH) != 0) {
+    /* The descriptor's own route needs CAP_DAC_READ_SEARCH: learned once, as pycache does. */
+    static atomic_int by_proc;
+    if (atomic_load(&by_proc) || linkat(fd, "", AT_FDCWD, it->path, AT_EMPTY_PATH) != 0) {
+        atomic_store(&by_proc, 1);
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         if (linkat(AT_FDCWD, proc, AT_FDCWD, it->path, AT_SYMLINK_FOLLOW) != 0) { perror(it->path); exit(1); }
     }

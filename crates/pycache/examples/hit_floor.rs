@@ -196,7 +196,12 @@ fn write_unnamed(path: &str, pyc: &[u8]) {
         .expect("unnamed file");
     let mut out = File::from(fd);
     out.write_all(pyc).expect("write");
-    if rustix::fs::linkat(&out, "", CWD, path, AtFlags::EMPTY_PATH).is_err() {
+    // The descriptor's own route needs `CAP_DAC_READ_SEARCH`: learned once, as pycache does.
+    static BY_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if BY_PROC.load(Ordering::Relaxed)
+        || rustix::fs::linkat(&out, "", CWD, path, AtFlags::EMPTY_PATH).is_err()
+    {
+        BY_PROC.store(true, Ordering::Relaxed);
         use std::os::fd::AsRawFd;
         let proc = format!("/proc/self/fd/{}", out.as_raw_fd());
         rustix::fs::linkat(CWD, &proc, CWD, path, AtFlags::SYMLINK_FOLLOW).expect("linkat");

@@ -434,7 +434,7 @@ impl LocalCache {
     /// Removes the least recently used packs until the cache holds at most `max_bytes`,
     /// temporary files left by killed processes (older than an hour, and not locked by a
     /// process writing them) and the entries of pycache's earlier one-file-per-entry layout;
-    /// then, when there are more than [`MAX_PACKS`] packs, merges the smallest. What this
+    /// then, when there are more than `MAX_PACKS` packs, merges the smallest. What this
     /// process stored is written first.
     ///
     /// # Errors

@@ -462,8 +462,8 @@ pub struct CacheCounts {
 enum Looked {
     /// Written (or failed to write) from the local cache; its keys (one per level).
     Done(FileReport, Vec<CacheKey>),
-    /// Not in the local cache: its keys, for the remote, and the source's size.
-    Missed(Vec<CacheKey>, u64),
+    /// Not in the local cache: its keys, for the remote.
+    Missed(Vec<CacheKey>),
     /// Not for the cache (no pyc path, unreadable source, interrupted): the workers' path
     /// reports it as it would without a cache.
     Skipped,
@@ -498,16 +498,13 @@ pub(super) fn serve(
         while stale.peek().is_some() {
             let chunk: Vec<Job> = stale.by_ref().take(LOCAL_CHUNK).collect();
             let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
-            for (mut job, looked) in chunk.into_iter().zip(looked) {
+            for (job, looked) in chunk.into_iter().zip(looked) {
                 match looked {
                     Looked::Done(report, keys) => {
                         remote.seen(&job, keys, &mut rest);
                         on_report(report);
                     }
-                    Looked::Missed(keys, size) => {
-                        job.size = Some(size);
-                        remote.ask(job, keys, &mut rest);
-                    }
+                    Looked::Missed(keys) => remote.ask(job, keys, &mut rest),
                     Looked::Skipped => rest.push(job),
                 }
             }
@@ -877,7 +874,11 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
                 keys,
             )
         }
-        None => Looked::Missed(keys, metadata.len()),
+        None => {
+            // For the schedule, should it be compiled: no stat again.
+            job.cell.keep_size(metadata.len());
+            Looked::Missed(keys)
+        }
     }
 }
 
@@ -892,7 +893,8 @@ fn report(
 ) -> FileReport {
     let cell = &job.cell;
     let target = &context.targets[job.target];
-    let outcome = match write_pycs(target, job, cell, source, payloads, context.options) {
+    let levels = context.levels.len();
+    let outcome = match write_pycs(target, levels, job, cell, source, payloads, context.options) {
         Ok(()) => served,
         Err(failure) => Outcome::Failed(failure),
     };

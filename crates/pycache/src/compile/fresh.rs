@@ -48,11 +48,11 @@ pub(super) fn decide_all(
 
 /// Fresh or stale; `None` when the source is not a regular file (compileall's `isfile()`:
 /// FIFOs, dangling links and the like are skipped).
-fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided> {
+fn decide(plan: &Plan, job: Job, options: &CompileOptions) -> Option<Decided> {
     let cell = &job.cell;
     if cell.candidate.unstated {
         // A regular file none of whose pycs exists: stale whatever its stat, which is made
-        // when it is read (its size, for the schedule, then too).
+        // when it is read (its size for the schedule then too, or just before the schedule).
         return Some(Decided::Stale(job));
     }
     let facts = cell.facts()?;
@@ -69,7 +69,6 @@ fn decide(plan: &Plan, mut job: Job, options: &CompileOptions) -> Option<Decided
             options.verify,
         );
     if !fresh {
-        job.size = Some(facts.size);
         return Some(Decided::Stale(job));
     }
     let outcome = if options.reproducible {

@@ -99,7 +99,8 @@ impl Runner {
         } else {
             code
         };
-        write_pycs(target, job, cell, &source, &code, &self.options)?;
+        let levels = self.plan.levels.len();
+        write_pycs(target, levels, job, cell, &source, &code, &self.options)?;
         if let Some(cache) = &self.cache
             && warnings.is_empty()
         {
@@ -198,11 +199,13 @@ fn header_for(target: &InterpreterPlan, stat: SourceStat, source: &[u8]) -> PycH
     }
 }
 
-/// Writes `code` (one payload per level) as `job`'s pycs, as `py_compile` writes them: the
-/// header from the source's stat (or hash), the mode from the source, atomically; with
-/// `--hardlink-dupes`, a level identical to the one before is a hard link to it.
+/// Writes `code` (one payload for each of the plan's `levels`) as `job`'s pycs, as
+/// `py_compile` writes them: the header from the source's stat (or hash), the mode from the
+/// source, atomically; with `--hardlink-dupes`, a level identical to the one before is a hard
+/// link to it.
 pub(super) fn write_pycs(
     target: &InterpreterPlan,
+    levels: usize,
     job: &Job,
     cell: &SourceCell,
     source: &[u8],
@@ -223,8 +226,8 @@ pub(super) fn write_pycs(
         {
             write::hardlink(&job.cfiles[index - 1], cfile)?;
         } else {
-            let absent = job.known_absent(job.cfiles.len(), index);
-            write::write_pyc(cfile, &[&header, payload], mode, absent)?;
+            let missing = job.pyc_missing(levels, index);
+            write::write_pyc(cfile, &[&header, payload], mode, missing)?;
         }
     }
     Ok(())

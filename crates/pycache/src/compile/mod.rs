@@ -1,8 +1,9 @@
 //! The compile engine: `compileall` for one or many interpreters in one run.
 //!
 //! The work is split where each part is exact and cheap:
-//! - Rust walks the tree once ([`crate::walk`]), stating each source and reading each expected
-//!   pyc's header relative to its directory's descriptor, and decides freshness with each target
+//! - Rust walks the tree once ([`crate::walk`]), stating each source that has a pyc and reading
+//!   each expected pyc's header relative to its directory's descriptor (a source none of whose
+//!   pycs is there is stale without a stat), and decides freshness with each target
 //!   interpreter's own import rules ([`crate::classify_pyc`]): a pyc is kept only when import
 //!   would accept it *and* it has the invalidation mode asked for. A run where everything is
 //!   fresh starts no Python.

@@ -55,8 +55,6 @@ pub(super) struct Job {
     /// The name compiled into the code (`co_filename`).
     pub(super) name: Vec<u8>,
     pub(super) notices: Vec<String>,
-    /// The source's size (largest files are compiled first), once a stat made it known.
-    pub(super) size: Option<u64>,
 }
 
 impl Job {
@@ -73,11 +71,21 @@ impl Job {
         Ok(())
     }
 
-    /// True when the walk found nothing at the pyc path of `level` (of `levels`).
+    /// True when the walk found that the `__pycache__` of the pyc of `level` (of `levels`) does
+    /// not exist: nothing can be at its path, not even a symlink.
     pub(super) fn known_absent(&self, levels: usize, level: usize) -> bool {
         self.prefetched(levels)
             .and_then(|heads| heads.get(level))
             .is_some_and(PycHead::is_absent)
+    }
+
+    /// True when the walk found no pyc of `level` (of `levels`): known absent, or `ENOENT`
+    /// when it tried to open it. Only a hint for how to write it (see
+    /// [`super::write::write_pyc`]): whatever is there by then is replaced all the same.
+    pub(super) fn pyc_missing(&self, levels: usize, level: usize) -> bool {
+        self.prefetched(levels)
+            .and_then(|heads| heads.get(level))
+            .is_some_and(|head| head.is_absent() || *head == PycHead::Failed(libc::ENOENT))
     }
 
     /// What the walk read of this job's pycs, one per level (`levels` of them, see
@@ -100,13 +108,17 @@ impl Job {
     }
 }
 
-/// A source, shared by every interpreter: stat'ed by the walk, and fully only when compiled.
+/// A source, shared by every interpreter: stat'ed by the walk (unless none of its pycs is
+/// there), and fully only when compiled.
 pub(super) struct SourceCell {
     /// As the walk found it; its `facts` (the walk's stat) decide freshness.
     pub(super) candidate: Candidate,
     /// The full stat of this source, made by whichever job needs it first. Boxed: a
     /// `Metadata` is some 150 bytes, and only stale sources are ever stat'ed again.
     stat: OnceLock<Option<Box<std::fs::Metadata>>>,
+    /// The source's size for the schedule (largest files are compiled first), when the walk
+    /// did not stat it: from the cache's read of it, or a stat made for the schedule.
+    size: OnceLock<u64>,
 }
 
 impl SourceCell {
@@ -114,7 +126,25 @@ impl SourceCell {
         SourceCell {
             candidate,
             stat: OnceLock::new(),
+            size: OnceLock::new(),
         }
+    }
+
+    /// The source's size for the schedule: the walk's stat, what a read found, or a stat
+    /// made now (not kept: the pycs' header is made from the `fstat` of the file read); 0
+    /// when it cannot be stat'ed (its job reports why).
+    pub(super) fn size(&self) -> u64 {
+        match self.candidate.facts {
+            Some(facts) => facts.size,
+            None => *self.size.get_or_init(|| {
+                std::fs::metadata(self.path()).map_or(0, |metadata| metadata.len())
+            }),
+        }
+    }
+
+    /// Keeps `size` (found by reading the file) for [`SourceCell::size`].
+    pub(super) fn keep_size(&self, size: u64) {
+        let _ = self.size.set(size);
     }
 
     /// The source's path, as walked.
@@ -387,7 +417,6 @@ pub(super) fn job(plan: &Plan, found: &Found, options: &CompileOptions) -> Optio
         cfiles,
         name,
         notices,
-        size: None,
     })
 }
 

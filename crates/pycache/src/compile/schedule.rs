@@ -23,7 +23,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Jobs for compile threads, submitted as [`collect`] goes.
 pub(super) struct Scheduled {
     executor: ThreadPoolExecutor,
-    pub(super) jobs: std::vec::IntoIter<Job>,
+    jobs: std::vec::IntoIter<Job>,
     pub(super) runner: Arc<Runner>,
 }
 
@@ -37,8 +37,8 @@ pub(super) fn schedule(
     // One interpreter after another, largest files first within each: workers are started once
     // per interpreter (not once per file, as interleaving interpreters would force), and no
     // worker is left holding one big file at the end.
-    know_sizes(&mut stale, options);
-    stale.sort_by(|a, b| a.target.cmp(&b.target).then(b.size.cmp(&a.size)));
+    know_sizes(&stale, options);
+    stale.sort_by_key(|job| (job.target, std::cmp::Reverse(job.cell.size())));
     let targets = plan.targets.len();
     let workers = options
         .workers
@@ -75,22 +75,26 @@ pub(super) fn schedule(
     }
 }
 
-/// Stats (on several threads) the sources whose size no stat made known yet: those the walk
-/// did not stat (none of their pycs was there) and the cache did not read. An unreadable one
-/// counts as empty; its job reports why. The stat is not kept: the pycs' header is made from
-/// the `fstat` of the file as it is read.
-fn know_sizes(stale: &mut [Job], options: &CompileOptions) {
-    if stale.iter().all(|job| job.size.is_some()) {
-        return;
+/// Makes every source's size known (see [`super::plan::SourceCell::size`]) on several
+/// threads, before the sort asks: the sources the walk did not stat (none of their pycs was
+/// there) and the cache did not read are stat'ed here, once each however many interpreters
+/// compile them.
+fn know_sizes(stale: &[Job], options: &CompileOptions) {
+    let unknown: Vec<&Job> = stale
+        .iter()
+        .filter(|job| job.cell.candidate.facts.is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let pool = crate::parallel::Pool::new(options.workers.clamp(1, 8));
+        pool.map(&unknown, |job| job.cell.size());
     }
-    let pool = crate::parallel::Pool::new(options.workers.clamp(1, 8));
-    let sizes = pool.map(stale, |job| {
-        job.size.unwrap_or_else(|| {
-            std::fs::metadata(job.cell.path()).map_or(0, |metadata| metadata.len())
-        })
-    });
-    for (job, size) in stale.iter_mut().zip(sizes) {
-        job.size = Some(size);
+}
+
+impl Scheduled {
+    /// The jobs not yet submitted, in the order they will be.
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> &[Job] {
+        self.jobs.as_slice()
     }
 }
 

@@ -74,7 +74,7 @@ fn a_prefix_setting_keeps_replaces_or_drops_the_interpreters_prefix() {
 }
 
 #[test]
-fn sources_beside_no_pycs_are_stated_once_and_still_scheduled_largest_first() {
+fn sources_beside_no_pycs_are_not_stated_by_the_walk_and_still_scheduled_largest_first() {
     let interpreter = default_interpreter(&DiscoveryOptions::from_env()).expect("python3");
     let tmp = tempfile::tempdir().unwrap();
     let sizes = [
@@ -104,7 +104,10 @@ fn sources_beside_no_pycs_are_stated_once_and_still_scheduled_largest_first() {
     let walked = plan::walk(&plan, &options);
     let found = plan::found(&walked, &plan);
     let stale = fresh::decide_all(&plan, &found, &options, |_| panic!("nothing is fresh"));
-    let unstated = |job: &plan::Job| (job.cell.candidate.unstated, job.size);
+    let unstated = |job: &plan::Job| {
+        let facts = job.cell.candidate.facts;
+        (job.cell.candidate.unstated, facts.map(|facts| facts.size))
+    };
     let decided: Vec<_> = stale.iter().map(unstated).collect();
     // In compileall's order: large.py, middle.py, old/stale.py, small.py.
     assert_eq!(
@@ -113,10 +116,14 @@ fn sources_beside_no_pycs_are_stated_once_and_still_scheduled_largest_first() {
     );
     let scheduled = schedule::schedule(plan, stale, &options, None);
     let order: Vec<_> = scheduled
-        .jobs
-        .as_slice()
+        .queued()
         .iter()
-        .map(|job| (job.cell.path().file_name().unwrap().to_owned(), job.size))
+        .map(|job| {
+            (
+                job.cell.path().file_name().unwrap().to_owned(),
+                job.cell.size(),
+            )
+        })
         .collect();
     let expected = [
         ("large.py", 100_000),
@@ -125,7 +132,7 @@ fn sources_beside_no_pycs_are_stated_once_and_still_scheduled_largest_first() {
         ("stale.py", 6),
     ];
     let expected: Vec<_> = (expected.iter())
-        .map(|&(name, size)| (std::ffi::OsString::from(name), Some(size)))
+        .map(|&(name, size)| (std::ffi::OsString::from(name), size))
         .collect();
     assert_eq!(order, expected);
 }

@@ -8,15 +8,16 @@
 //! the old pyc or the complete new one. The temporary file is held under an advisory lock
 //! (`flock`) while it is written, so that `pycache clean` running meanwhile leaves it alone.
 //!
-//! A pyc that the walk found missing (most of them, in a tree compiled for the first time) is
-//! written without any temporary name: as an unnamed file in its directory (`O_TMPFILE`), given
-//! its name with `linkat` once complete. Nothing is ever visible before it is whole, a crash
-//! leaves nothing behind (the kernel frees an unnamed file), and no lock is needed: two system
-//! calls fewer per pyc (the `flock`, and the `rename` becomes the `linkat`). If the name was
-//! taken meanwhile, the file is linked under a temporary name and renamed over it, as above.
-//! Where the file system has no unnamed files, or the process may not link one (`linkat` of a
-//! descriptor needs `CAP_DAC_READ_SEARCH`, or `/proc` for the `/proc/self/fd` route), the pyc
-//! is written as `py_compile` writes it.
+//! A pyc that the walk found missing (all of them in a tree compiled for the first time, a new
+//! interpreter's or level's beside others) is written without any temporary name: as an
+//! unnamed file in its directory (`O_TMPFILE`), given its name with `linkat` once complete.
+//! Nothing is ever visible before it is whole, a crash leaves nothing behind (the kernel frees
+//! an unnamed file), and no lock is needed: one system call fewer per pyc (no `flock`; the
+//! `linkat` takes the `rename`'s place, and costs less). If the name was taken meanwhile, the
+//! file is linked under a temporary name and renamed over it, as above. Where the kernel is
+//! older than 6.0 (see [`Way`]), the file system has no unnamed files, or the process may not
+//! link one (`linkat` of a descriptor needs `CAP_DAC_READ_SEARCH`, and the `/proc/self/fd`
+//! route `/proc`), the pyc is written as `py_compile` writes it.
 
 use super::Failure;
 use std::ffi::OsString;
@@ -94,17 +95,19 @@ fn make_dirs(cfile: &Path) -> Result<(), Failure> {
 }
 
 /// Creates the pyc's directory (`os.makedirs`, default mode) and writes `parts` to `cfile`
-/// atomically with `mode`, in one `writev`; `absent`: the walk found nothing at `cfile` (it is
-/// then written unnamed first, see the module doc). The directory is made only when the file
-/// cannot be created for want of it (most already exist: this spares a `mkdir` and a `stat` per
-/// pyc); the errors are `py_compile`'s either way.
+/// atomically with `mode`, in one `writev`. `missing`: the walk found no file at `cfile`, so
+/// it is written unnamed first (see the module doc); only a hint, since what is there by then
+/// is replaced either way (the caller has refused a symlink or a non-regular file there, as
+/// `py_compile` does). The directory is made only when the file cannot be created for want of
+/// it (most already exist: this spares a `mkdir` and a `stat` per pyc); the errors are
+/// `py_compile`'s either way.
 pub(crate) fn write_pyc(
     cfile: &Path,
     parts: &[&[u8]],
     mode: u32,
-    absent: bool,
+    missing: bool,
 ) -> Result<(), Failure> {
-    if absent && let Some(written) = write_unnamed(cfile, parts, mode) {
+    if missing && let Some(written) = write_unnamed(cfile, parts, mode) {
         return written;
     }
     write_named(cfile, parts, mode)
@@ -142,19 +145,19 @@ fn write_named(cfile: &Path, parts: &[&[u8]], mode: u32) -> Result<(), Failure> 
 
 /// Writes `parts` to an unnamed file in `cfile`'s directory and links it as `cfile` (over
 /// whatever took that name meanwhile, by a temporary name and a rename). `None` when this
-/// cannot be done here (no unnamed files on this file system, no way to link one, or any
-/// failure before the file was complete): the caller writes it the named way, whose errors are
-/// `py_compile`'s.
+/// cannot be done here (no unnamed files on this file system or kernel, no way to link one, or
+/// any failure before the file was complete): the caller writes it the named way, whose errors
+/// are `py_compile`'s.
 fn write_unnamed(cfile: &Path, parts: &[&[u8]], mode: u32) -> Option<Result<(), Failure>> {
     use rustix::fs::{Mode, OFlags};
+    use rustix::io::Errno;
+    if way() == Way::Named {
+        return None;
+    }
     let dir = cfile
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    use rustix::io::Errno;
-    if NO_UNNAMED_FILES.load(Ordering::Relaxed) {
-        return None;
-    }
     let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
     let open = || rustix::fs::open(dir, flags, Mode::from_raw_mode(mode));
     let fd = match open() {
@@ -163,9 +166,10 @@ fn write_unnamed(cfile: &Path, parts: &[&[u8]], mode: u32) -> Option<Result<(), 
             open().ok()?
         }
         // No unnamed files here (NFS, older overlayfs; `EISDIR` from kernels before 3.11):
-        // this process writes every later pyc the named way, without asking again.
+        // this process writes every later pyc the named way, without asking again (a tree
+        // spread over several file systems only loses the shorter way).
         Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
-            NO_UNNAMED_FILES.store(true, Ordering::Relaxed);
+            WAY.store(Way::Named as u8, Ordering::Relaxed);
             return None;
         }
         other => other.ok()?,
@@ -174,67 +178,105 @@ fn write_unnamed(cfile: &Path, parts: &[&[u8]], mode: u32) -> Option<Result<(), 
     write_parts(&mut file, parts).ok()?;
     match link(&file, cfile) {
         Ok(()) => Some(Ok(())),
-        Err(Errno::EXIST) => Some(replace(&file, cfile)),
+        Err(Errno::EXIST) => Some(
+            // Locked, as in `write_named`, for the moment it has a temporary name.
+            link_over(cfile, |temporary| {
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+                Ok(link(&file, temporary)?)
+            })
+            .map_err(|(temporary, error)| Failure::io(temporary, error)),
+        ),
         Err(_) => None,
     }
 }
 
-/// Links the complete unnamed `file` under a temporary name (locked, as in [`write_named`])
-/// and renames it over `cfile`.
-fn replace(file: &std::fs::File, cfile: &Path) -> Result<(), Failure> {
+/// Gives `cfile` a file atomically: `link` makes it under a temporary name beside `cfile`,
+/// then that is renamed over `cfile`. On failure the temporary name is removed, and the error
+/// comes with it.
+fn link_over(
+    cfile: &Path,
+    link: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let temporary = temporary_name(cfile);
-    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive)
-        .and_then(|()| link(file, &temporary))
-        .map_err(std::io::Error::from)
+    link(&temporary)
         .and_then(|()| std::fs::rename(&temporary, cfile))
         .map_err(|error| {
             let _ = std::fs::remove_file(&temporary);
-            Failure::io(temporary, error)
+            (temporary, error)
         })
 }
 
-/// Set once a file system refused an unnamed file: a tree on one file system is written on one
-/// way (a tree spread over several only loses the shorter way).
-static NO_UNNAMED_FILES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// How this process writes a pyc that is not there yet, learned once: not known yet, an
+/// unnamed file linked with `linkat` of its descriptor (`AT_EMPTY_PATH`: needs
+/// `CAP_DAC_READ_SEARCH`) or of its `/proc/self/fd` link, or the named way (a kernel before
+/// 6.0, where an unnamed file on a file system without POSIX ACLs ignores the umask and so
+/// would not get `py_compile`'s mode; a file system without unnamed files; no route to link
+/// one).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Way {
+    Unknown,
+    EmptyPath,
+    Proc,
+    Named,
+}
 
-/// How this process gives an unnamed file a name, learned on the first success: unknown,
-/// `linkat` of the descriptor (`AT_EMPTY_PATH`), of its `/proc/self/fd` link, or neither.
-static LINK_ROUTE: AtomicU8 = AtomicU8::new(ROUTE_UNKNOWN);
-const ROUTE_UNKNOWN: u8 = 0;
-const ROUTE_EMPTY_PATH: u8 = 1;
-const ROUTE_PROC: u8 = 2;
-const ROUTE_NONE: u8 = 3;
+static WAY: AtomicU8 = AtomicU8::new(Way::Unknown as u8);
 
-/// Gives the unnamed `file` the name `name` (`EEXIST` when it is taken). Where neither route
-/// works (both fail with `ENOENT` the first time: unprivileged, or no `/proc`), every later
-/// call fails at once with `ENOENT`, so the named way is taken without trying again.
+/// The way learned so far; the kernel's version is looked at the first time.
+fn way() -> Way {
+    static KERNEL_CHECKED: std::sync::Once = std::sync::Once::new();
+    KERNEL_CHECKED.call_once(|| {
+        if !umask_applies_to_unnamed_files(rustix::system::uname().release().to_bytes()) {
+            WAY.store(Way::Named as u8, Ordering::Relaxed);
+        }
+    });
+    match WAY.load(Ordering::Relaxed) {
+        0 => Way::Unknown,
+        1 => Way::EmptyPath,
+        2 => Way::Proc,
+        _ => Way::Named,
+    }
+}
+
+/// Whether a kernel of this release (`uname -r`) applies the umask to every unnamed file (from
+/// 6.0, commit ac6800e279a2 "fs: Add missing umask strip in vfs_tmpfile").
+fn umask_applies_to_unnamed_files(release: &[u8]) -> bool {
+    let mut numbers = release
+        .split(|&b| !b.is_ascii_digit())
+        .map(|digits| std::str::from_utf8(digits).ok()?.parse::<u32>().ok());
+    matches!(numbers.next(), Some(Some(major)) if major >= 6)
+}
+
+/// Gives the unnamed `file` the name `name` (`EEXIST` when it is taken), by the route this
+/// process learned; while none is known, the descriptor's own and then `/proc`'s are tried,
+/// and if both fail, the named way is taken from then on.
 fn link(file: &std::fs::File, name: &Path) -> rustix::io::Result<()> {
     use rustix::fs::{AtFlags, CWD};
     use rustix::io::Errno;
-    let route = LINK_ROUTE.load(Ordering::Relaxed);
-    if matches!(route, ROUTE_UNKNOWN | ROUTE_EMPTY_PATH) {
-        match rustix::fs::linkat(file, "", CWD, name, AtFlags::EMPTY_PATH) {
-            Err(Errno::NOENT) if route == ROUTE_UNKNOWN => {}
-            linked => {
-                if linked.is_ok() {
-                    LINK_ROUTE.store(ROUTE_EMPTY_PATH, Ordering::Relaxed);
-                }
-                return linked;
-            }
+    let way = way();
+    let learn = |learned: Way| {
+        if way == Way::Unknown {
+            WAY.store(learned as u8, Ordering::Relaxed);
         }
-    }
-    if route == ROUTE_NONE {
-        return Err(Errno::NOENT);
+    };
+    if matches!(way, Way::Unknown | Way::EmptyPath) {
+        match rustix::fs::linkat(file, "", CWD, name, AtFlags::EMPTY_PATH) {
+            Ok(()) => {
+                learn(Way::EmptyPath);
+                return Ok(());
+            }
+            Err(error) if error == Errno::EXIST || way == Way::EmptyPath => return Err(error),
+            Err(_) => {}
+        }
     }
     use std::os::fd::AsRawFd;
     let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
     let linked = rustix::fs::linkat(CWD, &proc, CWD, name, AtFlags::SYMLINK_FOLLOW);
     match linked {
-        Ok(()) => LINK_ROUTE.store(ROUTE_PROC, Ordering::Relaxed),
-        Err(Errno::NOENT) if route == ROUTE_UNKNOWN => {
-            LINK_ROUTE.store(ROUTE_NONE, Ordering::Relaxed);
-        }
-        Err(_) => {}
+        Ok(()) => learn(Way::Proc),
+        Err(Errno::EXIST) => {}
+        Err(_) => learn(Way::Named),
     }
     linked
 }
@@ -261,13 +303,8 @@ fn write_parts(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Result<()>
 /// `--hardlink-dupes`: makes `cfile` a hard link to `previous` (atomically: link to a temporary
 /// name, then rename over `cfile`).
 pub(crate) fn hardlink(previous: &Path, cfile: &Path) -> Result<(), Failure> {
-    let temporary = temporary_name(cfile);
-    std::fs::hard_link(previous, &temporary)
-        .and_then(|()| std::fs::rename(&temporary, cfile))
-        .map_err(|error| {
-            let _ = std::fs::remove_file(&temporary);
-            Failure::io(cfile, error)
-        })
+    link_over(cfile, |temporary| std::fs::hard_link(previous, temporary))
+        .map_err(|(_, error)| Failure::io(cfile, error))
 }
 
 #[cfg(test)]
@@ -294,16 +331,34 @@ mod tests {
     #[test]
     fn every_route_writes_the_whole_file_with_its_mode_and_leaves_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        // Each route, into a directory that does not exist yet and into one that does.
-        for (absent, name) in [(true, "a"), (false, "b"), (true, "c"), (false, "d")] {
-            let cfile = dir.path().join("__pycache__").join(format!("{name}.pyc"));
-            write_pyc(&cfile, &[b"head", b"payload"], 0o640, absent).unwrap();
+        let pycache = dir.path().join("__pycache__");
+        let check = |name: &str| {
+            let cfile = pycache.join(name);
             assert_eq!(std::fs::read(&cfile).unwrap(), b"headpayload", "{name}");
             let mode = std::fs::metadata(&cfile).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o640 & !umask(), "{name}");
-        }
-        let pycache = dir.path().join("__pycache__");
-        assert_eq!(names(&pycache), ["a.pyc", "b.pyc", "c.pyc", "d.pyc"]);
+        };
+        // Each way, into a directory that does not exist yet and into one that does.
+        let parts: &[&[u8]] = &[b"head", b"payload"];
+        let unnamed = |name: &str| write_unnamed(&pycache.join(name), parts, 0o640);
+        assert!(
+            matches!(unnamed("a.pyc"), Some(Ok(()))),
+            "unnamed files work here"
+        );
+        check("a.pyc");
+        write_named(&pycache.join("b.pyc"), parts, 0o640).unwrap();
+        check("b.pyc");
+        std::fs::remove_dir_all(&pycache).unwrap();
+        write_named(&pycache.join("c.pyc"), parts, 0o640).unwrap();
+        check("c.pyc");
+        assert!(matches!(unnamed("d.pyc"), Some(Ok(()))));
+        check("d.pyc");
+        // And as callers ask: either way, the file is whole.
+        write_pyc(&pycache.join("e.pyc"), parts, 0o640, true).unwrap();
+        write_pyc(&pycache.join("f.pyc"), parts, 0o640, false).unwrap();
+        check("e.pyc");
+        check("f.pyc");
+        assert_eq!(names(&pycache), ["c.pyc", "d.pyc", "e.pyc", "f.pyc"]);
     }
 
     #[test]
@@ -311,18 +366,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfile = dir.path().join("m.pyc");
         std::fs::write(&cfile, b"old").unwrap();
-        write_pyc(&cfile, &[b"new"], 0o644, true).unwrap();
+        assert!(matches!(
+            write_unnamed(&cfile, &[b"new"], 0o644),
+            Some(Ok(()))
+        ));
         assert_eq!(std::fs::read(&cfile).unwrap(), b"new");
         // A symlink that appeared is replaced; what it points to is left as it was.
         let elsewhere = dir.path().join("elsewhere");
         std::fs::write(&elsewhere, b"kept").unwrap();
         let linked = dir.path().join("l.pyc");
         std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
-        write_pyc(&linked, &[b"new"], 0o644, true).unwrap();
+        assert!(matches!(
+            write_unnamed(&linked, &[b"new"], 0o644),
+            Some(Ok(()))
+        ));
         assert!(!std::fs::symlink_metadata(&linked).unwrap().is_symlink());
         assert_eq!(std::fs::read(&linked).unwrap(), b"new");
         assert_eq!(std::fs::read(&elsewhere).unwrap(), b"kept");
         assert_eq!(names(dir.path()), ["elsewhere", "l.pyc", "m.pyc"]);
+    }
+
+    #[test]
+    fn unnamed_files_are_used_from_the_kernel_that_gives_them_the_umask() {
+        for (release, applies) in [
+            ("6.18.44-fc-v1272", true),
+            ("6.0.0", true),
+            ("10.1", true),
+            ("5.19.17-generic", false),
+            ("4.19.0-26-amd64", false),
+            ("", false),
+            ("x", false),
+        ] {
+            let found = umask_applies_to_unnamed_files(release.as_bytes());
+            assert_eq!(found, applies, "{release}");
+        }
     }
 
     #[test]
