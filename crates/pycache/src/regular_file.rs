@@ -77,36 +77,32 @@ pub(crate) fn read_head(file: &mut File, out: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// The whole of `file`, whose size was `len` when it was stated: read into a buffer of that
-/// size (plus one byte, to see the end), without the `fstat` and `lseek` that `read_to_end`
-/// makes to size its buffer. A file found longer than stated is read to its end. A read
-/// that stops exactly at the stated size, short of the spare byte, is the end: no second
-/// `read` is spent to hear it say 0 (one system call per source; a file growing at that very
-/// moment is the race `py_compile` has between its stat and its read).
-pub(crate) fn read_sized(mut file: &File, len: u64) -> io::Result<Vec<u8>> {
+/// The whole of `file`, whose size was `len` when it was stated, into `bytes` (emptied first;
+/// a buffer used again spares the allocation and the page faults of a new one, and nothing is
+/// zero-filled before it is read into): read into room for that size (plus one byte, to see
+/// the end), without the `fstat` and `lseek` that `read_to_end` makes to size its buffer. A
+/// file found longer than stated is read to its end. A read that stops exactly at the stated
+/// size, short of the spare byte, is the end: no second `read` is spent to hear it say 0 (one
+/// system call per source; a file growing at that very moment is the race `py_compile` has
+/// between its stat and its read).
+pub(crate) fn read_sized_into(mut file: &File, len: u64, bytes: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    let mut bytes = vec![0; len + 1];
-    let mut filled = 0;
+    bytes.clear();
+    bytes.reserve(len.saturating_add(1));
     loop {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled == bytes.len() {
-                    file.read_to_end(&mut bytes)?;
-                    return Ok(bytes);
-                }
-                if filled == len {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        if bytes.len() > len {
+            file.read_to_end(bytes)?;
+            return Ok(());
+        }
+        match rustix::io::read(file, rustix::buffer::spare_capacity(bytes)) {
+            Ok(0) => return Ok(()),
+            Ok(_) if bytes.len() == len => return Ok(()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -114,14 +110,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn read_sized_reads_the_whole_file_whatever_size_was_stated() {
+    fn read_sized_into_reads_the_whole_file_whatever_size_was_stated_and_was_there() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         std::fs::write(&path, &data).unwrap();
         for stated in [0, 1, 99_999, 100_000, 100_001, 1_000_000] {
-            let file = File::open(&path).unwrap();
-            assert_eq!(read_sized(&file, stated).unwrap(), data, "stated {stated}");
+            for mut buffer in [Vec::new(), b"left from before".to_vec()] {
+                let file = File::open(&path).unwrap();
+                read_sized_into(&file, stated, &mut buffer).unwrap();
+                assert_eq!(buffer, data, "stated {stated}");
+            }
         }
     }
 }

@@ -859,10 +859,32 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
     {
         return Looked::Skipped;
     }
-    let Ok((source, metadata)) = job.cell.read() else {
+    thread_local! {
+        /// The source being looked up, in a buffer each thread uses again.
+        static SOURCE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SOURCE.with_borrow_mut(|source| {
+        let looked = look_locally_in(cache, context, job, source);
+        // A thread keeps no buffer larger than most sources.
+        if source.capacity() > 1 << 20 {
+            *source = Vec::new();
+        }
+        looked
+    })
+}
+
+/// [`look_locally`] with the buffer to read the source into.
+fn look_locally_in(
+    cache: &CacheStage,
+    context: &Context<'_>,
+    job: &Job,
+    source: &mut Vec<u8>,
+) -> Looked {
+    let Ok(metadata) = job.cell.read_into(source) else {
         return Looked::Skipped;
     };
-    let digest = KeyParts::source_digest(&source);
+    let source = source.as_slice();
+    let digest = KeyParts::source_digest(source);
     let target = &context.targets[job.target];
     let keys = cache.keys(target, context.levels, digest);
     match cache.lookup_local(target, job, &keys) {
@@ -870,7 +892,7 @@ fn look_locally(cache: &CacheStage, context: &Context<'_>, job: &Job) -> Looked 
             // The pycs' header is made from the stat of the file the key was made from.
             job.cell.keep_stat(metadata);
             Looked::Done(
-                report(context, job, &source, &payloads, Outcome::FromCache),
+                report(context, job, source, &payloads, Outcome::FromCache),
                 keys,
             )
         }

@@ -179,6 +179,17 @@ impl SourceCell {
     /// larger than the worker protocol carries is refused from its size, before anything is
     /// read.
     pub(super) fn read(&self) -> Result<(Vec<u8>, std::fs::Metadata), super::Failure> {
+        let mut data = Vec::new();
+        let metadata = self.read_into(&mut data)?;
+        Ok((data, metadata))
+    }
+
+    /// As [`SourceCell::read`], into `data` (a buffer used again: see
+    /// [`crate::regular_file::read_sized_into`]).
+    pub(super) fn read_into(
+        &self,
+        data: &mut Vec<u8>,
+    ) -> Result<std::fs::Metadata, super::Failure> {
         use super::Failure;
         let error = |e: std::io::Error| Failure::io(self.path(), e);
         let (file, metadata) = crate::regular_file::open_stated(self.path()).map_err(error)?;
@@ -190,13 +201,13 @@ impl SourceCell {
                 limit: MAX_SOURCE_BYTES,
             });
         }
-        let data = crate::regular_file::read_sized(&file, size).map_err(error)?;
+        crate::regular_file::read_sized_into(&file, size, data).map_err(error)?;
         if data.len() as u64 > MAX_SOURCE_BYTES {
             return Err(Failure::SourceGrew {
                 path: self.path().to_owned(),
             });
         }
-        Ok((data, metadata))
+        Ok(metadata)
     }
 
     /// Keeps `metadata` as this source's stat (the first one kept stays).
