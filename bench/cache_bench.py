@@ -120,12 +120,13 @@ def main():
         env["PYCACHE_CACHE_DIR"] = state
         warm = os.path.join(work, "cache-warm")
 
-        trees = iter(range(10**6))
+        # Numbers for the directories made during the run (trees, empty caches), never reused.
+        serial = iter(range(10**6))
 
         def fresh(name):
             # A new directory every time, none deleted before the end: right after a large
             # delete, ext4 slows every writer for a while (see the module doc).
-            tree = os.path.join(work, "trees", f"{name}-{next(trees)}")
+            tree = os.path.join(work, "trees", f"{name}-{next(serial)}")
             shutil.copytree(source, tree, copy_function=shutil.copy2)
             os.sync()
             time.sleep(0.5)
@@ -140,7 +141,6 @@ def main():
         reference = fresh("reference")
         pycache(reference, "--cache-dir", warm)
         manifest_rows = [(rel, os.path.join(reference, rel)) for rel in pycs(reference)]
-        empties = iter(range(10**6))
         # A cache holding other code only (the standard library): every lookup misses, but
         # the cache is not empty, so every lookup is made.
         stdlib = subprocess.run([python, "-c", "import os, json; print(os.path.dirname(os.path.dirname(json.__file__)))"], stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -150,7 +150,7 @@ def main():
         pycache(other_source, "--cache-dir", other_cache)
 
         def cold_with_other_code():
-            cache_dir = os.path.join(work, f"cache-other-{next(empties)}")
+            cache_dir = os.path.join(work, f"cache-other-{next(serial)}")
             shutil.copytree(other_cache, cache_dir)
             return pycache(fresh("cold-other"), "--cache-dir", cache_dir)
 
@@ -197,9 +197,9 @@ def main():
                 "hit floor (hit_floor.rs)": measure_hit_floor,
                 "complete hit floor (hit_floor.rs complete)": lambda: measure_hit_floor("complete"),
                 "pycache, warm local cache": lambda: pycache(fresh("warm"), "--cache-dir", warm),
-                "pycache, warm redis, empty local": lambda: pycache(fresh("redis"), "--cache-dir", os.path.join(work, f"cache-empty-{next(empties)}"), "--remote", url),
+                "pycache, warm redis, empty local": lambda: pycache(fresh("redis"), "--cache-dir", os.path.join(work, f"cache-empty-{next(serial)}"), "--remote", url),
                 "pycache --no-cache (cold)": lambda: pycache(fresh("nocache"), "--no-cache"),
-                "pycache, empty cache (cold)": lambda: pycache(fresh("cold"), "--cache-dir", os.path.join(work, f"cache-empty-{next(empties)}")),
+                "pycache, empty cache (cold)": lambda: pycache(fresh("cold"), "--cache-dir", os.path.join(work, f"cache-empty-{next(serial)}")),
                 "pycache, cache of other code (cold)": cold_with_other_code,
                 "compileall -j0 (cold)": lambda: timed([python, "-m", "compileall", "-q", "-j0", fresh("compileall")])[0],
             }

@@ -167,7 +167,7 @@ fn entry(complete: &Complete, place: &Place) -> Vec<u8> {
         assert_ne!(read, 0, "pack truncated");
     }
     assert_eq!(xxhash_rust::xxh3::xxh3_128(&bytes), place.checksum);
-    bytes.as_slice().to_vec()
+    bytes.to_vec()
 }
 
 /// The source's bytes: open, fstat, read, close.

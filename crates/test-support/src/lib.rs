@@ -2,7 +2,8 @@
 //!
 //! [`set_mtime`] and [`set_mtime_secs`] age a file for the freshness tests; [`hex`] and
 //! [`unhex`] carry bytes through JSON to and from the oracle scripts (Python's
-//! `bytes.hex()` and `bytes.fromhex`).
+//! `bytes.hex()` and `bytes.fromhex`); [`file_names`] lists a directory for the tests that
+//! check what was left in it.
 //!
 //! [`Redis`] and [`WebDav`] start real servers (Debian's `redis-server` and nginx with its DAV
 //! module, installed by `scripts/setup.sh`) on 127.0.0.1, on a free port, with their data in a
@@ -13,6 +14,16 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The names in `dir`, sorted (lossily decoded: test names are ASCII).
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
 
 /// Lower-case hex of `bytes`, as Python's `bytes.hex()`.
 pub fn hex(bytes: &[u8]) -> String {

@@ -15,11 +15,11 @@
 //! (16 bytes), all little-endian.
 //!
 //! A lookup reads every pack's index once (lazily, at the first lookup) and then each entry with
-//! a positioned read (`pread`, repeated only after a short read). A file named like a pack that is not a whole pack (a footer or index
-//! that does not check) is removed when it is found; a pack of another pack format (another
-//! pycache) is left alone, never read, and ages out. A damaged entry is a miss; when the run
-//! ends, its intact neighbours are copied into the run's new pack, and once that is written the
-//! damaged pack is removed.
+//! a positioned read (`pread`, repeated only after a short read). A file named like a pack that
+//! is not a whole pack (a footer or index that does not check) is removed when it is found; a
+//! pack of another pack format (another pycache) is left alone, never read, and ages out. A
+//! damaged entry is a miss; when the run ends, its intact neighbours are copied into the run's
+//! new pack, and once that is written the damaged pack is removed.
 //!
 //! Least recently used, by pack: a hit sets its pack's mtime to now (when it is more than an
 //! hour old), and eviction removes the packs with the oldest mtimes first. Packs are made small

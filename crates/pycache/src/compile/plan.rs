@@ -74,8 +74,7 @@ impl Job {
     /// True when the walk found that the `__pycache__` of the pyc of `level` (of `levels`) does
     /// not exist: nothing can be at its path, not even a symlink.
     pub(super) fn known_absent(&self, levels: usize, level: usize) -> bool {
-        self.prefetched(levels)
-            .and_then(|heads| heads.get(level))
+        self.prefetched_head(levels, level)
             .is_some_and(PycHead::is_absent)
     }
 
@@ -83,9 +82,13 @@ impl Job {
     /// when it tried to open it. Only a hint for how to write it (see
     /// [`super::write::write_pyc`]): whatever is there by then is replaced all the same.
     pub(super) fn pyc_missing(&self, levels: usize, level: usize) -> bool {
-        self.prefetched(levels)
-            .and_then(|heads| heads.get(level))
+        self.prefetched_head(levels, level)
             .is_some_and(|head| head.is_absent() || *head == PycHead::Failed(libc::ENOENT))
+    }
+
+    /// What the walk read of the pyc of `level` (of `levels`), if it read it.
+    fn prefetched_head(&self, levels: usize, level: usize) -> Option<&PycHead> {
+        self.prefetched(levels)?.get(level)
     }
 
     /// What the walk read of this job's pycs, one per level (`levels` of them, see

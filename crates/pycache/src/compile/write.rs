@@ -285,7 +285,7 @@ fn link(file: &std::fs::File, name: &Path) -> rustix::io::Result<()> {
 /// write left is written after.
 fn write_parts(file: &mut std::fs::File, parts: &[&[u8]]) -> std::io::Result<()> {
     let slices: Vec<std::io::IoSlice<'_>> =
-        parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        parts.iter().map(|&p| std::io::IoSlice::new(p)).collect();
     let mut done = loop {
         match file.write_vectored(&slices) {
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
@@ -311,15 +311,6 @@ pub(crate) fn hardlink(previous: &Path, cfile: &Path) -> Result<(), Failure> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    }
 
     /// The process's umask, read without setting it (other tests create files meanwhile).
     fn umask() -> u32 {
@@ -358,7 +349,10 @@ mod tests {
         write_pyc(&pycache.join("f.pyc"), parts, 0o640, false).unwrap();
         check("e.pyc");
         check("f.pyc");
-        assert_eq!(names(&pycache), ["c.pyc", "d.pyc", "e.pyc", "f.pyc"]);
+        assert_eq!(
+            test_support::file_names(&pycache),
+            ["c.pyc", "d.pyc", "e.pyc", "f.pyc"]
+        );
     }
 
     #[test]
@@ -383,7 +377,10 @@ mod tests {
         assert!(!std::fs::symlink_metadata(&linked).unwrap().is_symlink());
         assert_eq!(std::fs::read(&linked).unwrap(), b"new");
         assert_eq!(std::fs::read(&elsewhere).unwrap(), b"kept");
-        assert_eq!(names(dir.path()), ["elsewhere", "l.pyc", "m.pyc"]);
+        assert_eq!(
+            test_support::file_names(dir.path()),
+            ["elsewhere", "l.pyc", "m.pyc"]
+        );
     }
 
     #[test]

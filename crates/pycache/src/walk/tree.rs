@@ -136,7 +136,10 @@ fn read_directory(
     let mut kept = Vec::with_capacity(listing.entries.len());
     let mut facts = Vec::with_capacity(listing.entries.len());
     let mut subdirs = Vec::new();
-    let probe = matches!(prefetch.pycache, PycacheRead::Probe(_));
+    // Probing beside no `__pycache__` at all finds every pyc absent: a regular source there is
+    // stale whatever its stat, so none is made (see `Candidate::unstated`).
+    let beside_no_pycache = matches!(prefetch.pycache, PycacheRead::Probe(_))
+        && !(listing.entries.iter()).any(|entry| listing.name(entry) == b"__pycache__");
     for entry in &listing.entries {
         let name = listing.name(entry);
         let is_py = prefetch.stat_sources && name.ends_with(b".py");
@@ -149,8 +152,7 @@ fn read_directory(
         if !is_dir && prefetch.keep_files.is_some_and(|keep| !keep(name)) {
             continue;
         }
-        // A listed regular file is stat'ed after the probe, and only if a pyc of it is there.
-        let unstated = is_py && probe && entry.kind == Kind::File;
+        let unstated = is_py && beside_no_pycache && entry.kind == Kind::File;
         let stat = if is_py && !is_dir && !unstated {
             stat.or_else(|| dir.stat(name, true).ok())
         } else {
@@ -184,16 +186,6 @@ fn read_directory(
             None
         }
     };
-    for (entry, facts) in listing.entries.iter().zip(&mut facts) {
-        let all_absent = || {
-            let heads = facts.pyc_heads.as_deref();
-            heads.is_some_and(|heads| heads.iter().all(PycHead::is_absent))
-        };
-        if facts.unstated && !all_absent() {
-            facts.facts = dir.stat(listing.name(entry), true).ok();
-            facts.unstated = false;
-        }
-    }
     (
         Listed::Listed(Record {
             listing,

@@ -23,20 +23,11 @@ fn data() -> ProbeData {
     .expect("a ProbeData")
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn stored_entry_is_loaded_and_alone() {
     let dir = tempfile::tempdir().unwrap();
     store_in(dir.path(), &key(), &data()).unwrap();
-    assert_eq!(names(dir.path()), [key().file_name()]);
+    assert_eq!(test_support::file_names(dir.path()), [key().file_name()]);
     assert_eq!(load_from(dir.path(), &key()), Some(data()));
 }
 
@@ -47,7 +38,7 @@ fn no_temporary_file_left_when_the_rename_fails() {
     let target = dir.path().join(key().file_name());
     std::fs::create_dir_all(target.join("occupied")).unwrap();
     assert!(store_in(dir.path(), &key(), &data()).is_err());
-    assert_eq!(names(dir.path()), [key().file_name()]);
+    assert_eq!(test_support::file_names(dir.path()), [key().file_name()]);
 }
 
 /// The write itself fails (`EFBIG`: the child runs under `ulimit -f 1` with `SIGXFSZ`
@@ -76,7 +67,7 @@ fn no_temporary_file_left_when_the_write_fails() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(names(dir.path()), Vec::<String>::new());
+    assert_eq!(test_support::file_names(dir.path()), Vec::<String>::new());
 }
 
 /// The child of [`no_temporary_file_left_when_the_write_fails`]; alone, it has nothing to do.
