@@ -8,8 +8,7 @@
 
 use crate::error::{SubmitError, TaskError};
 use crate::future::Future;
-use crossbeam_channel::{Receiver, Sender};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -34,6 +33,9 @@ pub(crate) struct State<J: ?Sized, X> {
     shutdown: bool,
     broken: Option<TaskError>,
     threads: Vec<JoinHandle<()>>,
+    /// Threads that found the queue empty and wait for work no submit has promised them yet
+    /// (CPython's `_idle_semaphore`): a submit takes one instead of starting a thread.
+    idle: usize,
     sender: Option<Sender<Box<J>>>,
     /// The pool's own resources (see [`Workers`]).
     pub(crate) extra: X,
@@ -50,7 +52,6 @@ impl<J: ?Sized, X> State<J, X> {
 pub(crate) struct Core<J: ?Sized, X> {
     state: Mutex<State<J, X>>,
     receiver: Receiver<Box<J>>,
-    idle: AtomicUsize,
     max_workers: usize,
 }
 
@@ -63,11 +64,11 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
                 shutdown: false,
                 broken: None,
                 threads: Vec::new(),
+                idle: 0,
                 sender: Some(sender),
                 extra,
             }),
             receiver,
-            idle: AtomicUsize::new(0),
             max_workers,
         }
     }
@@ -92,8 +93,8 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         self.lock().broken.clone()
     }
 
-    /// Starts a thread with `spawn(number)` when none is idle and fewer than `max_workers`
-    /// exist, and queues the job `wrap` makes of `task` and its new future. A pool that
+    /// Promises the job to an idle thread when one waits; otherwise starts a thread with
+    /// `spawn(number)` when fewer than `max_workers` exist; and queues the job `wrap` makes of `task` and its new future. A pool that
     /// cannot start its first thread is broken (`broken_error` words it), and `task` is
     /// handed back.
     ///
@@ -116,7 +117,9 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         }
         // A thread first, then the job: a pool that cannot start its first thread hands the
         // task back (Python's `submit` raises), and never queues a job nothing would run.
-        if self.idle.load(Ordering::SeqCst) == 0 && state.threads.len() < self.max_workers {
+        if state.idle > 0 {
+            state.idle -= 1;
+        } else if state.threads.len() < self.max_workers {
             match spawn(state.threads.len()) {
                 Ok(handle) => state.threads.push(handle),
                 Err(error) if state.threads.is_empty() => {
@@ -139,17 +142,35 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         Ok(future)
     }
 
-    /// Counts the calling thread as idle until its next [`Core::next_job`] returns.
-    pub(crate) fn become_idle(&self) {
-        self.idle.fetch_add(1, Ordering::SeqCst);
+    /// Counts the calling thread as idle when no job is queued (CPython's worker releasing
+    /// `_idle_semaphore` when `get_nowait` finds nothing): the next submit then starts no
+    /// thread, since this one will take its job. True when counted. Checked under the lock
+    /// that submits queue under, so that a job queued meanwhile is never promised to a thread
+    /// that is about to take an earlier one.
+    pub(crate) fn idle_if_none_queued(&self) -> bool {
+        let mut state = self.lock();
+        if !self.receiver.is_empty() {
+            return false;
+        }
+        state.idle += 1;
+        true
     }
 
-    /// The next job, waiting for one; `None` once the pool is shut down and the queue empty.
-    /// The caller was idle ([`Core::become_idle`]) and no longer is.
-    pub(crate) fn next_job(&self) -> Option<Box<J>> {
-        let job = self.receiver.recv();
-        self.idle.fetch_sub(1, Ordering::SeqCst);
-        job.ok()
+    /// The next job: one already queued, else (counting the caller idle unless `counted`
+    /// says [`Core::idle_if_none_queued`] already did) the next one submitted. `None` once
+    /// the pool is shut down and the queue empty.
+    pub(crate) fn next_job(&self, counted: bool) -> Option<Box<J>> {
+        if !counted {
+            loop {
+                match self.receiver.try_recv() {
+                    Ok(job) => return Some(job),
+                    Err(TryRecvError::Disconnected) => return None,
+                    Err(TryRecvError::Empty) if self.idle_if_none_queued() => break,
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
+        }
+        self.receiver.recv().ok()
     }
 
     /// Marks the pool broken (the first error stays), stops the workers and fails everything

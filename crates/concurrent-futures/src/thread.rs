@@ -1,7 +1,9 @@
 //! `ThreadPoolExecutor`: tasks run on a pool of threads that start lazily and are reused.
 //!
 //! As in CPython 3.8+, a submit starts a new thread only when no idle thread is waiting and
-//! fewer than `max_workers` exist. A failing initializer breaks the pool
+//! fewer than `max_workers` exist. A thread counts as idle once it finds the queue empty, and
+//! a submit that finds one promises it the job, so two jobs submitted together never share
+//! one idle thread while the pool could start another. A failing initializer breaks the pool
 //! (`BrokenThreadPool`): every pending future fails and later submits are refused. A task that
 //! panics fails its own future only; the thread survives.
 
@@ -54,7 +56,8 @@ impl<T: 'static> ThreadTask<T> {
 /// A queued task with its future, type-erased so that one queue carries every `T`.
 trait Work: Queued {
     /// Runs the task; calls `about_to_finish` exactly once, just before the future completes,
-    /// so the thread counts as idle by the time anyone sees the result.
+    /// so the thread counts as idle (when nothing else is queued) by the time anyone sees the
+    /// result.
     fn run(self: Box<Self>, about_to_finish: &dyn Fn());
 }
 
@@ -215,10 +218,11 @@ impl Pool {
                 return;
             }
         }
-        let become_idle = || self.core.become_idle();
-        become_idle();
+        // Set when the thread counted itself idle as its last task finished.
+        let counted = std::cell::Cell::new(false);
+        let become_idle = || counted.set(self.core.idle_if_none_queued());
         // None: the channel is closed, shut down.
-        while let Some(item) = self.core.next_job() {
+        while let Some(item) = self.core.next_job(counted.take()) {
             if let Some(error) = self.core.broken() {
                 become_idle();
                 item.fail(error);

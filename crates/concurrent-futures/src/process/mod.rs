@@ -322,8 +322,7 @@ impl Pool {
     fn run_worker(self: Arc<Self>, number: usize) {
         let mut worker: Option<Worker> = None;
         loop {
-            self.core.become_idle();
-            let Some(job) = self.core.next_job() else {
+            let Some(job) = self.core.next_job(false) else {
                 break;
             };
             if let Some(error) = self.core.broken() {

@@ -48,17 +48,45 @@ fn slow_tree(root: &Path, files: usize) {
 /// The pids of `pid`'s first `count` workers, once they have started. Waits up to a minute: a
 /// loaded machine (the rest of the suite creating tens of thousands of files on the same file
 /// system) once took more than ten seconds to start them.
-fn wait_for_workers(pid: u32, count: usize) -> Vec<u32> {
+fn wait_for_workers(child: &mut Child, count: usize) -> Vec<u32> {
+    let pid = child.id();
+    let mut children = Vec::new();
     for _ in 0..6000 {
-        let mut children = crate::compile::bad_input::children_of(pid);
+        children = crate::compile::bad_input::children_of(pid);
         children.sort_unstable();
         children.dedup();
         if children.len() >= count {
             return children;
         }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+            }
+            panic!("pycache ended ({status}) before {count} workers ran: {stderr}");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("no worker appeared");
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .map(|task| {
+                    let read =
+                        |name| std::fs::read_to_string(task.path().join(name)).unwrap_or_default();
+                    format!(
+                        "{} {} {}",
+                        read("comm").trim(),
+                        read("wchan"),
+                        read("syscall").trim()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    panic!(
+        "{count} workers never ran at once (children {children:?}); pycache's threads: {threads:#?}"
+    );
 }
 
 /// True while `pid` runs (not gone, not a zombie).
@@ -209,14 +237,14 @@ fn an_interrupt_stops_the_run_within_a_second() {
     let tree = dir.path().join("t");
     slow_tree(&tree, 6);
     for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
-        let child = pycache_command(
+        let mut child = pycache_command(
             &["compile", "-f", "-j", "2", "--timeout", "0"],
             &python,
             &tree,
         )
         .spawn()
         .unwrap();
-        let workers = wait_for_workers(child.id(), 2);
+        let workers = wait_for_workers(&mut child, 2);
         std::thread::sleep(Duration::from_millis(500));
         signal(child.id(), sig);
         let signalled = Instant::now();
@@ -257,8 +285,8 @@ fn an_interrupt_keeps_what_was_cached_and_leaves_no_temporary_pack() {
             .arg(&cache);
         command
     };
-    let child = cached(&tree).spawn().unwrap();
-    wait_for_workers(child.id(), 3);
+    let mut child = cached(&tree).spawn().unwrap();
+    wait_for_workers(&mut child, 3);
     // The small files are done long before the slow ones.
     for _ in 0..1200 {
         let done = (0..6).all(|i| {
@@ -303,14 +331,14 @@ fn a_second_signal_ends_the_process_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("t");
     slow_tree(&tree, 2);
-    let child = pycache_command(
+    let mut child = pycache_command(
         &["compile", "-f", "-j", "2", "--timeout", "0"],
         &python,
         &tree,
     )
     .spawn()
     .unwrap();
-    wait_for_workers(child.id(), 2);
+    wait_for_workers(&mut child, 2);
     std::thread::sleep(Duration::from_millis(300));
     signal(child.id(), libc::SIGTERM);
     // Only once the first is delivered (a pending one would absorb the second); the clean stop
@@ -340,7 +368,7 @@ fn workers_die_with_a_killed_pycache() {
     )
     .spawn()
     .unwrap();
-    let workers = wait_for_workers(child.id(), 2);
+    let workers = wait_for_workers(&mut child, 2);
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
