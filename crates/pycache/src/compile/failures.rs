@@ -17,8 +17,8 @@ use super::job::Ran;
 use super::plan::{Job, Plan};
 use super::{Failure, FileReport, Outcome};
 use crate::interpreter::Interpreter;
-use std::collections::HashMap;
-use std::ffi::OsString;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -122,6 +122,10 @@ impl Stamp {
 pub(crate) struct Failures {
     file: Option<PathBuf>,
     entries: HashMap<Key, Entry>,
+    /// The file name (last component) of every source loaded with a failure: a job whose
+    /// file is named otherwise has none, and needs no key made (most jobs, when a few
+    /// failures are remembered: a key costs allocations and hex text per job).
+    names: HashSet<Vec<u8>>,
     changed: bool,
     started: i128,
 }
@@ -139,9 +143,22 @@ impl Failures {
             .and_then(|f| std::fs::read(f).ok())
             .and_then(|data| serde_json::from_slice(&data).ok())
             .unwrap_or_default();
+        let names = entries
+            .iter()
+            .filter_map(|e| unhex(&e.key.source))
+            .filter_map(|source| {
+                Some(
+                    Path::new(OsStr::from_bytes(&source))
+                        .file_name()?
+                        .as_bytes()
+                        .to_vec(),
+                )
+            })
+            .collect();
         Failures {
             file,
             entries: entries.into_iter().map(|e| (e.key.clone(), e)).collect(),
+            names,
             changed: false,
             started: now_ns(),
         }
@@ -150,6 +167,14 @@ impl Failures {
     /// Whether a failure is remembered for `key` at all, whatever the file's stat.
     pub(crate) fn remembers(&self, key: &Key) -> bool {
         self.entries.contains_key(key)
+    }
+
+    /// False when no failure was loaded for any source named as `source` is, so that no
+    /// failure can be remembered for it (true says only that one might be).
+    pub(crate) fn may_remember(&self, source: &Path) -> bool {
+        source
+            .file_name()
+            .is_some_and(|name| self.names.contains(name.as_bytes()))
     }
 
     /// True when no failure is remembered at all (most runs: no key need be made).
@@ -255,6 +280,10 @@ impl Remembered {
         let mut dispatched = Vec::with_capacity(stale.len());
         for job in stale {
             let cell = &job.cell;
+            if !failures.may_remember(cell.path()) {
+                dispatched.push(job);
+                continue;
+            }
             let key = Key::new(
                 &plan.targets[job.target].interpreter,
                 cell.path(),
@@ -369,5 +398,29 @@ mod tests {
         sources.sort();
         assert_eq!(sources, vec![hex(kept.as_os_str().as_bytes())]);
         assert_eq!(unhex(&sources[0]).unwrap(), kept.as_os_str().as_bytes());
+    }
+
+    #[test]
+    fn only_sources_named_as_a_remembered_one_may_have_a_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("failures.json");
+        let bad = tmp.path().join("pkg").join("bad.py");
+        std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+        std::fs::write(&bad, "def f(:\n").unwrap();
+        let mut failures = Failures::load_from(Some(db.clone()));
+        failures.record(
+            key(&bad),
+            &std::fs::metadata(&bad).unwrap(),
+            "SyntaxError",
+            "",
+        );
+        failures.save();
+
+        let reloaded = Failures::load_from(Some(db));
+        assert!(reloaded.may_remember(&bad));
+        assert!(reloaded.may_remember(Path::new("elsewhere/bad.py")));
+        assert!(!reloaded.may_remember(Path::new("pkg/good.py")));
+        assert!(!reloaded.may_remember(Path::new("pkg/bad.pyw")));
+        assert!(reloaded.remembers(&key(&bad)));
     }
 }
