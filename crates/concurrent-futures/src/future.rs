@@ -254,6 +254,12 @@ impl<T> Future<T> {
     /// Calls `callback` with this future when it completes (or at once, on this thread, when
     /// it already has). Callbacks run in the order added; a panicking callback is reported on
     /// stderr and does not affect the future or the other callbacks.
+    ///
+    /// A callback runs on the thread that completed the future: for a
+    /// [`crate::ThreadPoolExecutor`], a pool thread that already counts as idle (so that
+    /// whoever sees the result and submits again reuses it). A callback must therefore not
+    /// wait for a task it submits to the same pool: that task may be promised to the very
+    /// thread that is waiting.
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
         let mut state = self.lock();
         if matches!(state.status, FutureState::Cancelled | FutureState::Finished) {

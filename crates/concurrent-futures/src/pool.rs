@@ -33,8 +33,10 @@ pub(crate) struct State<J: ?Sized, X> {
     shutdown: bool,
     broken: Option<TaskError>,
     threads: Vec<JoinHandle<()>>,
-    /// Threads that found the queue empty and wait for work no submit has promised them yet
-    /// (CPython's `_idle_semaphore`): a submit takes one instead of starting a thread.
+    /// Threads that found the queue empty and have committed to taking the next job, which
+    /// no submit has promised them yet (CPython's `_idle_semaphore`): a submit takes one
+    /// instead of starting a thread. A thread counted as its task finishes may still be
+    /// completing that task's future (and running its done callbacks).
     idle: usize,
     sender: Option<Sender<Box<J>>>,
     /// The pool's own resources (see [`Workers`]).
@@ -93,10 +95,11 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         self.lock().broken.clone()
     }
 
-    /// Promises the job to an idle thread when one waits; otherwise starts a thread with
-    /// `spawn(number)` when fewer than `max_workers` exist; and queues the job `wrap` makes of `task` and its new future. A pool that
-    /// cannot start its first thread is broken (`broken_error` words it), and `task` is
-    /// handed back.
+    /// Promises the job to an idle thread when one is counted; otherwise starts a thread with
+    /// `spawn(number)` when fewer than `max_workers` exist (when that fails and threads exist,
+    /// they take the job in turn); then queues the job `wrap` makes of `task` and its new
+    /// future. A pool that cannot start its first thread is broken (`broken_error` words it),
+    /// and `task` is handed back.
     ///
     /// # Errors
     ///
@@ -144,7 +147,8 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
 
     /// Counts the calling thread as idle when no job is queued (CPython's worker releasing
     /// `_idle_semaphore` when `get_nowait` finds nothing): the next submit then starts no
-    /// thread, since this one will take its job. True when counted. Checked under the lock
+    /// thread, since a counted thread will take its job (this one, or this one takes another
+    /// and stays uncounted, which only lets a later submit start a thread). True when counted. Checked under the lock
     /// that submits queue under, so that a job queued meanwhile is never promised to a thread
     /// that is about to take an earlier one.
     pub(crate) fn idle_if_none_queued(&self) -> bool {

@@ -3,7 +3,7 @@
 //! As in CPython 3.8+, a submit starts a new thread only when no idle thread is waiting and
 //! fewer than `max_workers` exist. A thread counts as idle once it finds the queue empty, and
 //! a submit that finds one promises it the job, so two jobs submitted together never share
-//! one idle thread while the pool could start another. A failing initializer breaks the pool
+//! one idle thread while the pool can start another. A failing initializer breaks the pool
 //! (`BrokenThreadPool`): every pending future fails and later submits are refused. A task that
 //! panics fails its own future only; the thread survives.
 

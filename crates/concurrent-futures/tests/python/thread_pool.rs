@@ -71,8 +71,8 @@ fn test_idle_thread_reuse() {
 /// Not in CPython's suite: a thread that is idle takes one of two jobs submitted together,
 /// and the pool starts a second thread for the other; both must run at once (each waits for
 /// the other). Before, the idle thread counted for both submits until it took the first job,
-/// so the second waited behind it: a run with two workers compiled its two files one after
-/// the other.
+/// so the second waited behind it (this failed within a few of the 50 tries, after the
+/// 10-second wait): a run with two workers compiled its two files one after the other.
 #[test]
 fn two_jobs_submitted_to_one_idle_thread_run_at_once() {
     for _ in 0..50 {
@@ -81,16 +81,16 @@ fn two_jobs_submitted_to_one_idle_thread_run_at_once() {
             .build()
             .unwrap();
         pool.submit(|| ()).unwrap().result(None).unwrap();
-        let (to_b, from_a) = crossbeam_channel::bounded(1);
-        let (to_a, from_b) = crossbeam_channel::bounded(1);
-        let meet = |to: crossbeam_channel::Sender<()>, from: crossbeam_channel::Receiver<()>| {
+        let (a_to_b_tx, a_to_b_rx) = crossbeam_channel::bounded(1);
+        let (b_to_a_tx, b_to_a_rx) = crossbeam_channel::bounded(1);
+        let meet = |tell: crossbeam_channel::Sender<()>, hear: crossbeam_channel::Receiver<()>| {
             move || {
-                to.send(()).unwrap();
-                from.recv_timeout(Duration::from_secs(10)).is_ok()
+                tell.send(()).unwrap();
+                hear.recv_timeout(Duration::from_secs(10)).is_ok()
             }
         };
-        let a = pool.submit(meet(to_b, from_b)).unwrap();
-        let b = pool.submit(meet(to_a, from_a)).unwrap();
+        let a = pool.submit(meet(a_to_b_tx, b_to_a_rx)).unwrap();
+        let b = pool.submit(meet(b_to_a_tx, a_to_b_rx)).unwrap();
         assert!(a.result(None).unwrap() && b.result(None).unwrap());
         assert_eq!(pool.thread_count(), 2);
     }
