@@ -257,9 +257,9 @@ impl<T> Future<T> {
     ///
     /// A callback runs on the thread that completed the future: for a
     /// [`crate::ThreadPoolExecutor`], a pool thread that already counts as idle (so that
-    /// whoever sees the result and submits again reuses it). A callback must therefore not
-    /// wait for a task it submits to the same pool: that task may be promised to the very
-    /// thread that is waiting.
+    /// whoever sees the result and submits again reuses it). A task the callback submits to
+    /// that pool is never promised to the callback's own thread, so the callback may wait for
+    /// it (as in CPython) while the pool has a thread to spare.
     pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static) {
         let mut state = self.lock();
         if matches!(state.status, FutureState::Cancelled | FutureState::Finished) {

@@ -9,8 +9,15 @@
 use crate::error::{SubmitError, TaskError};
 use crate::future::Future;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
+
+thread_local! {
+    /// The pool (its [`Core`]'s address) in which this thread counted itself idle and has not
+    /// taken a job since: set while a pool thread runs its finished task's done callbacks.
+    static COUNTED_IN: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A queued task with its future, type-erased so that one queue carries every result type.
 pub(crate) trait Queued: Send {
@@ -120,7 +127,9 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
         }
         // A thread first, then the job: a pool that cannot start its first thread hands the
         // task back (Python's `submit` raises), and never queues a job nothing would run.
-        if state.idle > 0 {
+        // A pool thread submitting from a done callback counted itself idle already: that
+        // count cannot take this job (the thread may wait for it), so it needs another.
+        if state.idle > usize::from(self.counted_here()) {
             state.idle -= 1;
         } else if state.threads.len() < self.max_workers {
             match spawn(state.threads.len()) {
@@ -147,16 +156,17 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
 
     /// Counts the calling thread as idle when no job is queued (CPython's worker releasing
     /// `_idle_semaphore` when `get_nowait` finds nothing): the next submit then starts no
-    /// thread, since a counted thread will take its job (this one, or this one takes another
-    /// and stays uncounted, which only lets a later submit start a thread). True when counted. Checked under the lock
-    /// that submits queue under, so that a job queued meanwhile is never promised to a thread
-    /// that is about to take an earlier one.
+    /// thread, since a counted thread will take its job (this one; or this one takes another
+    /// and stays uncounted, which only lets a later submit start a thread). Checked under the
+    /// lock that submits queue under, so that a job queued meanwhile is never promised to a
+    /// thread about to take an earlier one. True when counted.
     pub(crate) fn idle_if_none_queued(&self) -> bool {
         let mut state = self.lock();
         if !self.receiver.is_empty() {
             return false;
         }
         state.idle += 1;
+        COUNTED_IN.set(self.address());
         true
     }
 
@@ -164,6 +174,12 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
     /// says [`Core::idle_if_none_queued`] already did) the next one submitted. `None` once
     /// the pool is shut down and the queue empty.
     pub(crate) fn next_job(&self, counted: bool) -> Option<Box<J>> {
+        let job = self.take_job(counted);
+        COUNTED_IN.set(0);
+        job
+    }
+
+    fn take_job(&self, counted: bool) -> Option<Box<J>> {
         if !counted {
             loop {
                 match self.receiver.try_recv() {
@@ -175,6 +191,16 @@ impl<J: Queued + ?Sized, X: Workers> Core<J, X> {
             }
         }
         self.receiver.recv().ok()
+    }
+
+    /// Whether the calling thread is one of this pool's that counted itself idle and still
+    /// runs (its last task's done callbacks): a job it submits must not be promised to it.
+    fn counted_here(&self) -> bool {
+        COUNTED_IN.get() == self.address()
+    }
+
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self).cast::<()>() as usize
     }
 
     /// Marks the pool broken (the first error stays), stops the workers and fails everything

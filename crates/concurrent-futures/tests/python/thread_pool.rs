@@ -96,6 +96,37 @@ fn two_jobs_submitted_to_one_idle_thread_run_at_once() {
     }
 }
 
+/// Not in CPython's suite, but CPython's behaviour: a done callback runs on the pool thread
+/// that finished the task, and may submit to the same pool and wait for the result. That
+/// thread counted itself idle before completing the future (so that a caller who sees the
+/// result reuses it); the callback's task must go to another thread, not be promised to the
+/// thread that waits for it.
+#[test]
+fn a_done_callback_may_wait_for_a_task_it_submits_to_the_same_pool() {
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    );
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let first = pool
+        .submit(move || release_rx.recv_timeout(Duration::from_secs(10)).is_ok())
+        .unwrap();
+    let (answer_tx, answer_rx) = crossbeam_channel::bounded(1);
+    let same_pool = Arc::clone(&pool);
+    first.add_done_callback(move |_| {
+        let inner = same_pool.submit(|| 6 * 7).unwrap();
+        let _ = answer_tx.send(inner.result(Some(Duration::from_secs(5))).ok());
+    });
+    release_tx.send(()).unwrap();
+    assert!(first.result(None).unwrap());
+    assert_eq!(
+        answer_rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Some(42)
+    );
+}
+
 #[test]
 fn test_executor_map_current_future_cancel() {
     let pool = ThreadPoolExecutor::builder()
