@@ -45,9 +45,12 @@ fn slow_tree(root: &Path, files: usize) {
     }
 }
 
-/// The pids of `pid`'s first `count` workers, once they have started. Waits up to a minute: a
-/// loaded machine (the rest of the suite creating tens of thousands of files on the same file
-/// system) once took more than ten seconds to start them.
+/// The pids of `child`'s first `count` workers, once that many run at once. Waits up to a
+/// minute: a loaded machine (the rest of the suite creating tens of thousands of files on the
+/// same file system) once took more than ten seconds to start them. Fails at once, with
+/// pycache's status and stderr, when pycache ends first (a run that compiled its files one
+/// after the other on fewer workers than `-j` did so), and otherwise says where its threads
+/// wait.
 fn wait_for_workers(child: &mut Child, count: usize) -> Vec<u32> {
     let pid = child.id();
     let mut children = Vec::new();
