@@ -460,8 +460,9 @@ pub struct CacheCounts {
 
 /// How the local lookup of one job ended.
 enum Looked {
-    /// Written (or failed to write) from the local cache; its keys (one per level).
-    Done(FileReport, Vec<CacheKey>),
+    /// Written (or failed to write) from the local cache: how, and its keys (one per level).
+    /// The report is made from the job itself once the lookup is over (no copy of its paths).
+    Done(Outcome, Vec<CacheKey>),
     /// Not in the local cache: its keys, for the remote.
     Missed(Vec<CacheKey>),
     /// Not for the cache (no pyc path, unreadable source, interrupted): the workers' path
@@ -500,9 +501,9 @@ pub(super) fn serve(
             let looked = pool.map(&chunk, |job| look_locally(cache, context, job));
             for (job, looked) in chunk.into_iter().zip(looked) {
                 match looked {
-                    Looked::Done(report, keys) => {
+                    Looked::Done(outcome, keys) => {
                         remote.seen(&job, keys, &mut rest);
-                        on_report(report);
+                        on_report(job.report(outcome, String::new()));
                     }
                     Looked::Missed(keys) => remote.ask(job, keys, &mut rest),
                     Looked::Skipped => rest.push(job),
@@ -728,13 +729,13 @@ impl<'a> RemoteStage<'a> {
             }
             let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
             Some(match job.cell.bytes() {
-                Ok(source) => report(context, job, &source, &payloads, Outcome::FromRemote),
-                Err(message) => report_outcome(job, Outcome::Failed(message)),
+                Ok(source) => written(context, job, &source, &payloads, Outcome::FromRemote),
+                Err(message) => Outcome::Failed(message),
             })
         });
         for (job, served) in jobs.into_iter().zip(served) {
             match served {
-                Some(report) => on_report(report),
+                Some(outcome) => on_report(job.report(outcome, String::new())),
                 None => rest.push(job),
             }
         }
@@ -892,7 +893,7 @@ fn look_locally_in(
             // The pycs' header is made from the stat of the file the key was made from.
             job.cell.keep_stat(metadata);
             Looked::Done(
-                report(context, job, source, &payloads, Outcome::FromCache),
+                written(context, job, source, &payloads, Outcome::FromCache),
                 keys,
             )
         }
@@ -904,25 +905,19 @@ fn look_locally_in(
     }
 }
 
-/// Writes `payloads` as `job`'s pycs (`source`: the bytes the key was made from) and reports
-/// it.
-fn report(
+/// Writes `payloads` as `job`'s pycs (`source`: the bytes the key was made from): `served`
+/// when they are written, else why not.
+fn written(
     context: &Context<'_>,
     job: &Job,
     source: &[u8],
     payloads: &[Vec<u8>],
     served: Outcome,
-) -> FileReport {
-    let cell = &job.cell;
+) -> Outcome {
     let target = &context.targets[job.target];
     let levels = context.levels.len();
-    let outcome = match write_pycs(target, levels, job, cell, source, payloads, context.options) {
+    match write_pycs(target, levels, job, &job.cell, source, payloads, context.options) {
         Ok(()) => served,
         Err(failure) => Outcome::Failed(failure),
-    };
-    report_outcome(job, outcome)
-}
-
-fn report_outcome(job: &Job, outcome: Outcome) -> FileReport {
-    job.clone().report(outcome, String::new())
+    }
 }
