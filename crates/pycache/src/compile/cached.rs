@@ -916,15 +916,7 @@ fn written(
 ) -> Outcome {
     let target = &context.targets[job.target];
     let levels = context.levels.len();
-    match write_pycs(
-        target,
-        levels,
-        job,
-        &job.cell,
-        source,
-        payloads,
-        context.options,
-    ) {
+    match write_pycs(target, levels, job, source, payloads, context.options) {
         Ok(()) => served,
         Err(failure) => Outcome::Failed(failure),
     }

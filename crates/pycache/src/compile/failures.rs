@@ -147,12 +147,8 @@ impl Failures {
             .iter()
             .filter_map(|e| unhex(&e.key.source))
             .filter_map(|source| {
-                Some(
-                    Path::new(OsStr::from_bytes(&source))
-                        .file_name()?
-                        .as_bytes()
-                        .to_vec(),
-                )
+                let name = Path::new(OsStr::from_bytes(&source)).file_name()?;
+                Some(name.as_bytes().to_vec())
             })
             .collect();
         Failures {

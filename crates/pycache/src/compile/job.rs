@@ -57,25 +57,23 @@ impl Ran {
 impl Runner {
     /// Compiles one job; a panic in it is reported as this file's failure.
     pub(super) fn run(&self, job: Job) -> Ran {
-        let cell = Arc::clone(&job.cell);
         let compiled = if self.options.cancel.load(Ordering::SeqCst) {
             Err(Failure::Interrupted)
         } else {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.compile_job(&job, &cell)
-            }))
-            .unwrap_or_else(|panic| {
-                Err(Failure::Panicked {
-                    message: panic_message(&*panic),
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.compile_job(&job)))
+                .unwrap_or_else(|panic| {
+                    Err(Failure::Panicked {
+                        message: panic_message(&*panic),
+                    })
                 })
-            })
         };
         Ran::new(job, compiled)
     }
 
     /// Compiles and writes one job; the warnings the interpreter printed.
-    fn compile_job(&self, job: &Job, cell: &SourceCell) -> Result<String, Failure> {
+    fn compile_job(&self, job: &Job) -> Result<String, Failure> {
         let target = &self.plan.targets[job.target];
+        let cell = &job.cell;
         #[cfg(test)]
         super::tests::panic_if_asked(cell.path());
         if job.cfiles.is_empty() {
@@ -100,7 +98,7 @@ impl Runner {
             code
         };
         let levels = self.plan.levels.len();
-        write_pycs(target, levels, job, cell, &source, &code, &self.options)?;
+        write_pycs(target, levels, job, &source, &code, &self.options)?;
         if let Some(cache) = &self.cache
             && warnings.is_empty()
         {
@@ -207,12 +205,11 @@ pub(super) fn write_pycs(
     target: &InterpreterPlan,
     levels: usize,
     job: &Job,
-    cell: &SourceCell,
     source: &[u8],
     code: &[Vec<u8>],
     options: &CompileOptions,
 ) -> Result<(), Failure> {
-    let metadata = cell.metadata();
+    let metadata = job.cell.metadata();
     let stat = metadata
         .map(SourceStat::from_metadata)
         .unwrap_or(SourceStat { mtime: 0, size: 0 });

@@ -12,8 +12,8 @@
 //! The walk is also where a no-op run spends its time, so it reads, while each directory is
 //! open (`directory`), what freshness will ask next (`Prefetch`): the stat of every `*.py`
 //! file (for `compile`, of those that have a pyc) and the headers of the pycs in the
-//! `__pycache__` beside it (`pycache`). Directories
-//! are listed on several threads and then put in compileall's order (`tree`).
+//! `__pycache__` beside it (`pycache`). Directories are listed on several threads and then put
+//! in compileall's order (`tree`).
 //!
 //! [`walk`] is the one entry point and [`Walk`] the one result. Inside, the ordered pass hands
 //! each directory's files to a `Sink` as it reaches them; [`Walk`] is the sink that collects,
