@@ -21,9 +21,9 @@ ten times): the trees of a run take about 270 MB each, 5 GB for `--only floor --
     (no lookup, no re-pointing: the pyc bytes are given);
   - complete hit floor (`hit_floor complete`): the same, plus what the issue requires of every
     hit besides: list each directory once (the walk), read the entry from a pack with one
-    pread, verify its checksum, copy it once (re-pointing writes a new payload); and it writes
-    the pyc as pycache writes a new one (the unnamed write floor's way), so that it bounds
-    what pycache itself can reach;
+    pread, verify its checksum, and write the pyc from that buffer (pycache re-points the
+    payload by writing its pieces around the new name, no copy), as pycache writes a new pyc
+    (the unnamed write floor's way), so that it bounds what pycache itself can reach;
   - warm local: pycache compile with the warm local cache (everything a hit);
   - warm redis: pycache compile with an empty local cache and a local redis-server holding
     everything (everything a remote hit);

@@ -8,8 +8,9 @@
 //! - With `complete`, also what the cache issue requires of every hit besides: list each
 //!   directory of the tree once (the walk, without a `stat`: the source's `fstat` is counted
 //!   already), read the entry from one pack file (one `pread` into a buffer that is not
-//!   zero-filled), verify its XXH3-128 checksum, and copy it once (re-pointing `co_filename`
-//!   must write a new payload). The pack and its index (in memory) are made before the clock
+//!   zero-filled) and verify its XXH3-128 checksum; the pyc is written from that buffer
+//!   (pycache re-points `co_filename` by writing the payload's pieces around the new name,
+//!   without copying it). The pack and its index (in memory) are made before the clock
 //!   starts, a generous assumption: pycache reads its index during the run. And the pyc is
 //!   written the way pycache writes one that is not there yet (the cheapest atomic write known
 //!   here): an unnamed file in its directory (`O_TMPFILE`; the directory made only when that
@@ -157,7 +158,7 @@ fn list(dir: &str) {
     }
 }
 
-/// An entry read from the pack, checked, and copied once (as re-pointing writes a new payload).
+/// An entry read from the pack and checked.
 fn entry(complete: &Complete, place: &Place) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(place.len);
     while bytes.len() < place.len {
@@ -167,7 +168,7 @@ fn entry(complete: &Complete, place: &Place) -> Vec<u8> {
         assert_ne!(read, 0, "pack truncated");
     }
     assert_eq!(xxhash_rust::xxh3::xxh3_128(&bytes), place.checksum);
-    bytes.to_vec()
+    bytes
 }
 
 /// The source's bytes: open, fstat, read, close.

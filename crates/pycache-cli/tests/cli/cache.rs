@@ -806,3 +806,50 @@ fn reproducible_pycs_served_from_the_cache_are_the_ones_compiling_gives() {
         }
     }
 }
+
+/// `--hardlink-dupes` with every level served from the cache (re-pointed in pieces): the levels
+/// whose pycs are the same bytes are one file, as compileall links them.
+#[test]
+fn levels_served_alike_are_hard_linked_as_compileall_links_them() {
+    use std::os::unix::fs::MetadataExt;
+    let links = |root: &Path| -> Vec<(PathBuf, u64)> {
+        let mut links: Vec<_> = files_ending(root, ".pyc")
+            .into_iter()
+            .map(|pyc| {
+                let nlink = std::fs::metadata(&pyc).unwrap().nlink();
+                (pyc.strip_prefix(root).unwrap().to_owned(), nlink)
+            })
+            .collect();
+        links.sort();
+        links
+    };
+    let args = ["-o", "0", "-o", "1", "-o", "2", "--hardlink-dupes"].map(OsStr::new);
+    for python in pythons().into_iter().filter(|p| p.at_least(3, 9)) {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        let cache = base.join("cache");
+        let roots = ["a", "b-a-longer-name", "reference"].map(|name| base.join(name));
+        for root in &roots {
+            std::fs::create_dir_all(root).unwrap();
+            // The same code at every level, and code that differs at each.
+            std::fs::write(root.join("alike.py"), "x = [1, 2]\n").unwrap();
+            std::fs::write(root.join("unlike.py"), "'''doc'''\nassert x\n").unwrap();
+        }
+        let [first, second, reference] = &roots;
+        compile_cached(&python.path, &cache, &args, first);
+        let (json, _) = compile_cached(&python.path, &cache, &args, second);
+        assert_eq!(counts(&json), (0, 2, 0, 0), "{}: {json}", python.name);
+        let mut compileall: Vec<&OsStr> = ["-m", "compileall", "-q"].map(OsStr::new).to_vec();
+        compileall.extend(args);
+        compileall.push(OsStr::new("."));
+        let (status, _, stderr) = python.run(reference, &compileall);
+        assert_eq!(status, 0, "{}: {stderr}", python.name);
+        let theirs = links(reference);
+        assert!(
+            theirs.iter().any(|&(_, n)| n == 3),
+            "{}: {theirs:?}",
+            python.name
+        );
+        assert_eq!(links(second), theirs, "{}", python.name);
+    }
+}

@@ -153,6 +153,71 @@ impl<'a> EntryView<'a> {
     /// # Errors
     /// As [`Entry::decode`].
     pub fn new(bytes: &'a [u8], key: &CacheKey) -> Result<Self, EntryError> {
+        Layout::of(bytes, key)?.view(bytes)
+    }
+
+    /// The entry, copied out.
+    #[must_use]
+    pub fn to_entry(self) -> Entry {
+        Entry {
+            payload: self.payload.to_vec(),
+            warnings: self.warnings.to_owned(),
+            canonical: self.canonical,
+            filename_spots: self.filename_spots.to_vec(),
+        }
+    }
+}
+
+/// An intact entry in the buffer it was read into: what a hit writes from, its payload left in
+/// place.
+#[derive(Debug)]
+pub struct EntryBuf {
+    bytes: Vec<u8>,
+    layout: Layout,
+}
+
+impl EntryBuf {
+    /// The entry `bytes` hold, checked against `key` and the checksum.
+    ///
+    /// # Errors
+    /// As [`Entry::decode`].
+    pub fn new(bytes: Vec<u8>, key: &CacheKey) -> Result<Self, EntryError> {
+        let layout = Layout::of(&bytes, key)?;
+        // The warnings are checked now, so that `view` cannot fail.
+        layout.view(&bytes)?;
+        Ok(EntryBuf { bytes, layout })
+    }
+
+    /// Its fields.
+    pub fn view(&self) -> EntryView<'_> {
+        let Layout {
+            payload,
+            warnings,
+            spots,
+            canonical,
+        } = self.layout.clone();
+        EntryView {
+            payload: &self.bytes[payload],
+            warnings: std::str::from_utf8(&self.bytes[warnings]).unwrap_or_default(),
+            filename_spots: &self.bytes[spots],
+            canonical,
+        }
+    }
+}
+
+/// Where the fields of an entry are in its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Layout {
+    payload: std::ops::Range<usize>,
+    warnings: std::ops::Range<usize>,
+    spots: std::ops::Range<usize>,
+    canonical: bool,
+}
+
+impl Layout {
+    /// The layout of `bytes`, checked against `key` and the checksum (the warnings' encoding is
+    /// checked by [`Layout::view`]).
+    fn of(bytes: &[u8], key: &CacheKey) -> Result<Self, EntryError> {
         let truncated = EntryError::Truncated { len: bytes.len() };
         if bytes.len() < HEAD {
             return Err(truncated);
@@ -169,32 +234,33 @@ impl<'a> EntryView<'a> {
         }
         let length = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
         let (payload_len, warnings_len, spots_len) = (length(0), length(8), length(16));
-        let rest = &body[LENGTHS..];
         let total = payload_len
             .checked_add(warnings_len)
             .and_then(|len| len.checked_add(spots_len));
-        if total != Some(rest.len() as u64) {
+        if total != Some((bytes.len() - HEAD) as u64) {
             return Err(truncated);
         }
-        let (payload, rest) = rest.split_at(payload_len as usize);
-        let (warnings, spots) = rest.split_at(warnings_len as usize);
-        Ok(EntryView {
+        // Each length is at most the bytes' length now.
+        let payload = HEAD..HEAD + payload_len as usize;
+        let warnings = payload.end..payload.end + warnings_len as usize;
+        let spots = warnings.end..bytes.len();
+        Ok(Layout {
             payload,
-            warnings: std::str::from_utf8(warnings).map_err(|_| EntryError::Warnings)?,
-            filename_spots: spots,
+            warnings,
+            spots,
             canonical: head[12..16] != [0; 4],
         })
     }
 
-    /// The entry, copied out.
-    #[must_use]
-    pub fn to_entry(self) -> Entry {
-        Entry {
-            payload: self.payload.to_vec(),
-            warnings: self.warnings.to_owned(),
+    /// The fields of `bytes` (the ones this layout is of).
+    fn view<'a>(&self, bytes: &'a [u8]) -> Result<EntryView<'a>, EntryError> {
+        Ok(EntryView {
+            payload: &bytes[self.payload.clone()],
+            warnings: std::str::from_utf8(&bytes[self.warnings.clone()])
+                .map_err(|_| EntryError::Warnings)?,
+            filename_spots: &bytes[self.spots.clone()],
             canonical: self.canonical,
-            filename_spots: self.filename_spots.to_vec(),
-        }
+        })
     }
 }
 

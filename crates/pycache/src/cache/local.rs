@@ -27,7 +27,7 @@
 //! packs (many runs that each compiled a few files) are merged into one when there are more
 //! than [`MAX_PACKS`].
 
-use super::entry::{Entry, EntryError, EntryView};
+use super::entry::{Entry, EntryBuf, EntryError, EntryView};
 use super::key::CacheKey;
 use std::collections::HashMap;
 use std::fs::File;
@@ -96,6 +96,17 @@ pub enum Lookup<T = Entry> {
     /// An entry that could not be used; its pack is rewritten without it when the run ends
     /// (the reason says why).
     Damaged(EntryError),
+}
+
+impl<T> Lookup<T> {
+    /// The hit made into `f`'s result; a miss or damage as it is.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Lookup<U> {
+        match self {
+            Lookup::Hit(hit) => Lookup::Hit(f(hit)),
+            Lookup::Miss => Lookup::Miss,
+            Lookup::Damaged(error) => Lookup::Damaged(error),
+        }
+    }
 }
 
 /// How much the cache holds.
@@ -224,13 +235,18 @@ impl LocalCache {
         key: &CacheKey,
         use_entry: impl FnOnce(EntryView<'_>) -> T,
     ) -> Lookup<T> {
+        self.get_buf(key).map(|entry| use_entry(entry.view()))
+    }
+
+    /// The entry for `key` in the buffer it was read into (as [`LocalCache::get_with`]).
+    pub fn get_buf(&self, key: &CacheKey) -> Lookup<EntryBuf> {
         let Some((bytes, pack)) = self.read_entry(key) else {
             return Lookup::Miss;
         };
-        match EntryView::new(&bytes, key) {
+        match EntryBuf::new(bytes, key) {
             Ok(entry) => {
                 pack.inspect(|pack| pack.refresh());
-                Lookup::Hit(use_entry(entry))
+                Lookup::Hit(entry)
             }
             Err(error) => match pack {
                 Some(pack) => {

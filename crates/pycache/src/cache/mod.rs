@@ -25,7 +25,7 @@ mod remote;
 mod stats;
 
 pub use bundle::{bundle_key, decode_bundle, encode_bundle};
-pub use entry::{Entry, EntryError, EntryView};
+pub use entry::{Entry, EntryBuf, EntryError, EntryView};
 pub use key::{CACHE_FORMAT, CacheKey, KeyParts};
 pub use local::{CacheUsage, LocalCache, Lookup, PruneReport};
 #[cfg(feature = "remote")]

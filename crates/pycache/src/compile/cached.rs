@@ -8,13 +8,13 @@
 //! were compiled at, and compileall prints them on every compile, so a hit could not say them
 //! truthfully.
 
-use super::job::write_pycs;
+use super::job::{Pieces, write_pycs};
 use super::plan::{InterpreterPlan, Job};
 use super::{CodeCacheOptions, Context, FileReport, Outcome};
-use crate::cache::{CacheKey, Entry, EntryView, KeyParts, LocalCache, Lookup, RunStats};
+use crate::cache::{CacheKey, Entry, EntryBuf, EntryView, KeyParts, LocalCache, Lookup, RunStats};
 #[cfg(feature = "remote")]
 use crate::cache::{bundle_key, decode_bundle, encode_bundle};
-use crate::marshal::{self, FilenameSpots, Format};
+use crate::marshal::{self, FilenameSpots, Format, Splice};
 use crate::parallel::Pool;
 #[cfg(feature = "remote")]
 use std::collections::HashMap;
@@ -168,7 +168,7 @@ impl CacheStage {
         target: &InterpreterPlan,
         job: &Job,
         keys: &[CacheKey],
-    ) -> Option<Vec<Vec<u8>>> {
+    ) -> Option<Vec<Served>> {
         let Some(local) = self.local.as_ref() else {
             return self.miss();
         };
@@ -177,10 +177,13 @@ impl CacheStage {
         };
         let mut payloads = Vec::with_capacity(keys.len());
         for key in keys {
-            // Re-pointed as it is read (the entry is not copied out first). A level found
-            // missing after another was re-pointed wastes that work: rare, since the levels
-            // of a file are stored together.
-            match local.get_with(key, |entry| self.repoint(format, job, entry)) {
+            // Re-pointed in the buffer it was read into. A level found missing after another
+            // was re-pointed wastes that work: rare, since the levels of a file are stored
+            // together.
+            match local
+                .get_buf(key)
+                .map(|entry| self.repoint_in_place(format, job, entry))
+            {
                 Lookup::Hit(Some(payload)) => payloads.push(payload),
                 // An intact entry that cannot be re-pointed is compiled again.
                 Lookup::Hit(None) | Lookup::Miss => return self.miss(),
@@ -213,6 +216,24 @@ impl CacheStage {
         } else {
             Some(moved)
         }
+    }
+
+    /// As [`CacheStage::repoint`], the payload left in the buffer it was read into: the pyc is
+    /// written from its pieces.
+    fn repoint_in_place(&self, format: Format, job: &Job, entry: EntryBuf) -> Option<Served> {
+        let view = entry.view();
+        if self.canonical {
+            return self.repoint(format, job, view).map(Served::Whole);
+        }
+        let spots = match FilenameSpots::from_bytes(view.filename_spots, view.payload) {
+            Some(spots) => spots,
+            None => FilenameSpots::find(view.payload, format).ok()?,
+        };
+        let splice = spots.splice(view.payload, &job.name);
+        if splice.piece_count() > MAX_PIECES {
+            return Some(Served::Whole(splice.to_vec(view.payload)));
+        }
+        Some(Served::Spliced(entry, splice))
     }
 
     /// Stores what a worker compiled (no warnings: see the module doc).
@@ -729,7 +750,10 @@ impl<'a> RemoteStage<'a> {
             }
             let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
             Some(match job.cell.bytes() {
-                Ok(source) => written(context, job, &source, &payloads, Outcome::FromRemote),
+                Ok(source) => {
+                    let pieces: Vec<Pieces<'_>> = payloads.iter().map(|p| vec![&p[..]]).collect();
+                    written(context, job, &source, &pieces, Outcome::FromRemote)
+                }
                 Err(message) => Outcome::Failed(message),
             })
         });
@@ -849,6 +873,28 @@ impl RemoteStage {
     }
 }
 
+/// A pyc is written with one `writev` of its header and its payload's pieces, when they are at
+/// most `IOV_MAX` (1024): a re-pointing of more pieces than this is copied into one (PyPy
+/// writes the filename in every code object, CPython once).
+const MAX_PIECES: usize = 256;
+
+/// One level's payload served from the cache.
+enum Served {
+    /// In one piece: made canonical again, from the remote, or of many pieces.
+    Whole(Vec<u8>),
+    /// Re-pointed in pieces over the entry as it was read.
+    Spliced(EntryBuf, Splice),
+}
+
+impl Served {
+    fn pieces(&self) -> Pieces<'_> {
+        match self {
+            Served::Whole(payload) => vec![payload],
+            Served::Spliced(entry, splice) => splice.pieces(entry.view().payload).collect(),
+        }
+    }
+}
+
 /// A job, its keys (one per level) and what the remote holds under each.
 #[cfg(feature = "remote")]
 type RemoteFound<'a> = (&'a Job, &'a [CacheKey], &'a [Option<Bytes>]);
@@ -892,8 +938,9 @@ fn look_locally_in(
         Some(payloads) => {
             // The pycs' header is made from the stat of the file the key was made from.
             job.cell.keep_stat(metadata);
+            let pieces: Vec<Pieces<'_>> = payloads.iter().map(Served::pieces).collect();
             Looked::Done(
-                written(context, job, source, &payloads, Outcome::FromCache),
+                written(context, job, source, &pieces, Outcome::FromCache),
                 keys,
             )
         }
@@ -911,7 +958,7 @@ fn written(
     context: &Context<'_>,
     job: &Job,
     source: &[u8],
-    payloads: &[Vec<u8>],
+    payloads: &[Pieces<'_>],
     served: Outcome,
 ) -> Outcome {
     let target = &context.targets[job.target];

@@ -98,7 +98,8 @@ impl Runner {
             code
         };
         let levels = self.plan.levels.len();
-        write_pycs(target, levels, job, &source, &code, &self.options)?;
+        let pieces: Vec<Pieces<'_>> = code.iter().map(|c| vec![c.as_slice()]).collect();
+        write_pycs(target, levels, job, &source, &pieces, &self.options)?;
         if let Some(cache) = &self.cache
             && warnings.is_empty()
         {
@@ -197,6 +198,10 @@ fn header_for(target: &InterpreterPlan, stat: SourceStat, source: &[u8]) -> PycH
     }
 }
 
+/// One level's marshalled code as its pyc holds it: pieces, written one after another (a
+/// payload served from the cache is re-pointed in pieces, not copied).
+pub(super) type Pieces<'a> = Vec<&'a [u8]>;
+
 /// Writes `code` (one payload for each of the plan's `levels`) as `job`'s pycs, as
 /// `py_compile` writes them: the header from the source's stat (or hash), the mode from the
 /// source, atomically; with `--hardlink-dupes`, a level identical to the one before is a hard
@@ -206,7 +211,7 @@ pub(super) fn write_pycs(
     levels: usize,
     job: &Job,
     source: &[u8],
-    code: &[Vec<u8>],
+    code: &[Pieces<'_>],
     options: &CompileOptions,
 ) -> Result<(), Failure> {
     let metadata = job.cell.metadata();
@@ -218,16 +223,30 @@ pub(super) fn write_pycs(
     for (index, (cfile, payload)) in job.cfiles.iter().zip(code).enumerate() {
         if index > 0
             && options.hardlink_dupes
-            && code[index - 1] == *payload
+            && same_bytes(&code[index - 1], payload)
             && job.cfiles[index - 1] != *cfile
         {
             write::hardlink(&job.cfiles[index - 1], cfile)?;
         } else {
             let missing = job.pyc_missing(levels, index);
-            write::write_pyc(cfile, &[&header, payload], mode, missing)?;
+            let parts: Pieces<'_> = std::iter::once(&header[..])
+                .chain(payload.iter().copied())
+                .collect();
+            write::write_pyc(cfile, &parts, mode, missing)?;
         }
     }
     Ok(())
+}
+
+/// Whether `a` and `b`, each read piece after piece, are the same bytes.
+fn same_bytes(a: &[&[u8]], b: &[&[u8]]) -> bool {
+    match (a, b) {
+        ([a], [b]) => a == b,
+        _ => {
+            let len = |pieces: &[&[u8]]| pieces.iter().map(|p| p.len()).sum::<usize>();
+            len(a) == len(b) && a.iter().copied().flatten().eq(b.iter().copied().flatten())
+        }
+    }
 }
 
 /// `payloads` (marshalled code from `interpreter`) in canonical form; unchanged when the

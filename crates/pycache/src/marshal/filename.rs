@@ -83,7 +83,13 @@ impl FilenameSpots {
     /// `payload` (the one these spots were found in) with every `co_filename` re-pointed to
     /// `new_path`.
     pub fn apply(&self, payload: &[u8], new_path: &[u8]) -> Vec<u8> {
-        splice(payload, &self.0, &encode_surrogatepass(new_path))
+        self.splice(payload, new_path).to_vec(payload)
+    }
+
+    /// What [`FilenameSpots::apply`] gives, in pieces that leave `payload` where it is (a hit
+    /// writes them one after another, without copying the payload).
+    pub fn splice(&self, payload: &[u8], new_path: &[u8]) -> Splice {
+        Splice::new(payload, &self.0, &encode_surrogatepass(new_path))
     }
 
     /// The spots as bytes: per spot, its kind (0: a dict's end, 1: a string, 2: an interned
@@ -176,6 +182,13 @@ impl Edit {
         match *self {
             Self::Str(span) => span.start,
             Self::DictEnd(start) => start,
+        }
+    }
+
+    fn end(&self) -> usize {
+        match *self {
+            Self::Str(span) => span.end,
+            Self::DictEnd(start) => start + 1,
         }
     }
 }
@@ -330,32 +343,95 @@ impl Scan<'_> {
     }
 }
 
-/// `data` with each of `edits` (sorted, apart) applied, filenames becoming `new`.
-fn splice(data: &[u8], edits: &[Edit], new: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + edits.len() * (new.len() + 5));
-    let mut at = 0;
-    for edit in edits {
-        out.extend_from_slice(&data[at..edit.start()]);
-        match *edit {
-            Edit::DictEnd(start) => {
-                out.push(b'0');
-                at = start + 1;
+/// A re-pointed payload as pieces: runs of the payload it was made from, between the bytes
+/// that replace its spots. Written one after another they are the re-pointed payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    /// What replaces each spot, one after another.
+    inserted: Vec<u8>,
+    pieces: Vec<Piece>,
+    len: usize,
+}
+
+/// A piece of a [`Splice`]: a range of the payload, or of what is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Payload(usize, usize),
+    Inserted(usize, usize),
+}
+
+impl Splice {
+    /// `data` with each of `edits` (sorted, apart) applied, filenames becoming `new`.
+    fn new(data: &[u8], edits: &[Edit], new: &[u8]) -> Self {
+        let mut inserted = Vec::with_capacity(edits.len() * (new.len() + 5));
+        let mut pieces = Vec::with_capacity(edits.len() * 2 + 1);
+        let mut at = 0;
+        for edit in edits {
+            if at < edit.start() {
+                pieces.push(Piece::Payload(at, edit.start()));
             }
-            Edit::Str(span) => {
-                let kind = StrKind::for_str(new, span.interned);
-                out.push(kind.code() | (data[span.start] & FLAG_REF));
-                if kind.is_short() {
-                    out.push(new.len() as u8);
-                } else {
-                    out.extend_from_slice(&(new.len() as u32).to_le_bytes());
+            let from = inserted.len();
+            match *edit {
+                Edit::DictEnd(start) => {
+                    inserted.push(b'0');
+                    at = start + 1;
                 }
-                out.extend_from_slice(new);
-                at = span.end;
+                Edit::Str(span) => {
+                    let kind = StrKind::for_str(new, span.interned);
+                    inserted.push(kind.code() | (data[span.start] & FLAG_REF));
+                    if kind.is_short() {
+                        inserted.push(new.len() as u8);
+                    } else {
+                        inserted.extend_from_slice(&(new.len() as u32).to_le_bytes());
+                    }
+                    inserted.extend_from_slice(new);
+                    at = span.end;
+                }
             }
+            pieces.push(Piece::Inserted(from, inserted.len()));
+        }
+        if at < data.len() {
+            pieces.push(Piece::Payload(at, data.len()));
+        }
+        let len =
+            data.len() - edits.iter().map(|e| e.end() - e.start()).sum::<usize>() + inserted.len();
+        Splice {
+            inserted,
+            pieces,
+            len,
         }
     }
-    out.extend_from_slice(&data[at..]);
-    out
+
+    /// The pieces, in order (`payload`: the one this splice was made from).
+    pub fn pieces<'a>(&'a self, payload: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.pieces.iter().map(move |&piece| match piece {
+            Piece::Payload(start, end) => &payload[start..end],
+            Piece::Inserted(start, end) => &self.inserted[start..end],
+        })
+    }
+
+    /// How many pieces there are.
+    pub fn piece_count(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// The length of the re-pointed payload.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the re-pointed payload is empty (never, for marshalled code).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The re-pointed payload, in one piece (`payload`: the one this splice was made from).
+    pub fn to_vec(&self, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        self.pieces(payload)
+            .for_each(|piece| out.extend_from_slice(piece));
+        out
+    }
 }
 
 /// `path.decode('utf-8', 'surrogateescape').encode('utf-8', 'surrogatepass')`.

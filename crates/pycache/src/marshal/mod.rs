@@ -34,7 +34,7 @@ mod read;
 mod tree;
 mod write;
 
-pub use filename::FilenameSpots;
+pub use filename::{FilenameSpots, Splice};
 pub use object::{Code, CodeLayout, Field, FieldName, Long, Object, Str, StrKind, Value};
 pub use read::MAX_DEPTH;
 

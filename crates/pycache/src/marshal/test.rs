@@ -401,6 +401,10 @@ proptest! {
             prop_assert_eq!(&moved, &tree_reference::rewrite_filename(&bytes, V311, path));
             let moved = moved.unwrap();
             prop_assert_eq!(&spots.apply(&bytes, path), &moved);
+            // In pieces: none empty, as long as the whole.
+            let splice = spots.splice(&bytes, path);
+            prop_assert!(splice.pieces(&bytes).all(|piece| !piece.is_empty()));
+            prop_assert_eq!(splice.len(), moved.len());
             prop_assert_eq!(canonical(&moved, V311), tree_reference::canonical(&moved, V311));
         }
         prop_assert_eq!(canonical(&bytes, V311), tree_reference::canonical(&bytes, V311));
