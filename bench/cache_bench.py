@@ -8,9 +8,12 @@ Tree: a copy of the default interpreter's site-packages (.py files, mtimes kept)
 warmed by compiling another copy at another path. Then, in each round (the order reversed every
 other round, since absolute times drift here), each measure writes into a fresh copy of the tree
 (new directories, no pycs; the copy is made and synced before the clock starts). No tree is
-deleted before the end (right after a large delete ext4 slows every writer for a while, up to
-ten times): the trees of a run take about 270 MB each, 5 GB for `--only floor --only warm
---rounds 4`, on the file system measured.
+deleted before the end: the trees of a run take about 270 MB each, 5 GB for `--only floor
+--only warm --rounds 4`, on the file system measured. Right after a large delete, ext4 without
+a journal (this machine's disk) slows every writer up to ten times: each new inode is found by
+skipping the free ones deleted in the last 60 s (360 s while their inode table block is dirty)
+one at a time (`recently_deleted` in the kernel's fs/ext4/ialloc.c, which `perf` shows then).
+Start a run on such a disk at least 6 minutes after any large delete, the last run's included.
   - floor: bench/write_floor.c writes the same pyc bytes to the same paths, temporary file and
     rename, on every core (nothing else: no reading, no hashing, no deciding);
   - unnamed write floor (`write_floor.c unnamed`): the same bytes written the way pycache writes
