@@ -133,7 +133,8 @@ impl Entry {
     }
 }
 
-/// The fields of an encoded entry, in place: what a hit reads without copying the payload out.
+/// The fields of an encoded entry, in place, without copying the payload out (an
+/// [`EntryBuf`]'s, or those of bytes borrowed: a remote's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EntryView<'a> {
@@ -186,6 +187,11 @@ impl EntryBuf {
         // The warnings are checked now, so that `view` cannot fail.
         layout.view(&bytes)?;
         Ok(EntryBuf { bytes, layout })
+    }
+
+    /// Its payload (as [`EntryBuf::view`] gives it).
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.layout.payload.clone()]
     }
 
     /// Its fields.

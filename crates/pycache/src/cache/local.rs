@@ -89,7 +89,7 @@ struct Finished {
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup<T = Entry> {
-    /// An intact entry (or what [`LocalCache::get_with`] made of it).
+    /// An intact entry (or what was made of it: [`LocalCache::get_with`], [`Lookup::map`]).
     Hit(T),
     /// No entry for the key.
     Miss,

@@ -165,6 +165,12 @@ fn get_with_gives_the_entry_in_place() {
     let cache = LocalCache::new(dir.path());
     assert!(matches!(cache.get_with(&stored, fields), Lookup::Hit(f) if f == expected));
     assert!(matches!(cache.get_with(&absent, fields), Lookup::Miss));
+    // The same entry in the buffer it was read into.
+    let Lookup::Hit(entry) = cache.get_buf(&stored) else {
+        panic!("no hit")
+    };
+    assert_eq!(fields(entry.view()), expected);
+    assert_eq!(entry.payload(), b"payload");
 }
 
 #[test]

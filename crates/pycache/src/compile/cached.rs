@@ -873,14 +873,14 @@ impl RemoteStage {
     }
 }
 
-/// A pyc is written with one `writev` of its header and its payload's pieces, when they are at
-/// most `IOV_MAX` (1024): a re-pointing of more pieces than this is copied into one (PyPy
-/// writes the filename in every code object, CPython once).
+/// A re-pointing of more pieces than this is copied into one, so that a pyc is written with
+/// one `writev` of its header and pieces, well within `IOV_MAX` (1024) of them (PyPy writes the
+/// filename in every code object, CPython once).
 const MAX_PIECES: usize = 256;
 
 /// One level's payload served from the cache.
 enum Served {
-    /// In one piece: made canonical again, from the remote, or of many pieces.
+    /// In one piece: made canonical again, or of many pieces.
     Whole(Vec<u8>),
     /// Re-pointed in pieces over the entry as it was read.
     Spliced(EntryBuf, Splice),
@@ -890,7 +890,7 @@ impl Served {
     fn pieces(&self) -> Pieces<'_> {
         match self {
             Served::Whole(payload) => vec![payload],
-            Served::Spliced(entry, splice) => splice.pieces(entry.view().payload).collect(),
+            Served::Spliced(entry, splice) => splice.pieces(entry.payload()).collect(),
         }
     }
 }
