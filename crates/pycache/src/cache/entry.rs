@@ -154,7 +154,7 @@ impl<'a> EntryView<'a> {
     /// # Errors
     /// As [`Entry::decode`].
     pub fn new(bytes: &'a [u8], key: &CacheKey) -> Result<Self, EntryError> {
-        Layout::of(bytes, key)?.view(bytes)
+        Ok(Layout::of(bytes, key)?.view(bytes))
     }
 
     /// The entry, copied out.
@@ -184,8 +184,6 @@ impl EntryBuf {
     /// As [`Entry::decode`].
     pub fn new(bytes: Vec<u8>, key: &CacheKey) -> Result<Self, EntryError> {
         let layout = Layout::of(&bytes, key)?;
-        // The warnings are checked now, so that `view` cannot fail.
-        layout.view(&bytes)?;
         Ok(EntryBuf { bytes, layout })
     }
 
@@ -196,18 +194,7 @@ impl EntryBuf {
 
     /// Its fields.
     pub fn view(&self) -> EntryView<'_> {
-        let Layout {
-            payload,
-            warnings,
-            spots,
-            canonical,
-        } = self.layout.clone();
-        EntryView {
-            payload: &self.bytes[payload],
-            warnings: std::str::from_utf8(&self.bytes[warnings]).unwrap_or_default(),
-            filename_spots: &self.bytes[spots],
-            canonical,
-        }
+        self.layout.view(&self.bytes)
     }
 }
 
@@ -221,8 +208,7 @@ struct Layout {
 }
 
 impl Layout {
-    /// The layout of `bytes`, checked against `key` and the checksum (the warnings' encoding is
-    /// checked by [`Layout::view`]).
+    /// The layout of `bytes`, checked against `key`, the checksum and the warnings' encoding.
     fn of(bytes: &[u8], key: &CacheKey) -> Result<Self, EntryError> {
         let truncated = EntryError::Truncated { len: bytes.len() };
         if bytes.len() < HEAD {
@@ -250,6 +236,9 @@ impl Layout {
         let payload = HEAD..HEAD + payload_len as usize;
         let warnings = payload.end..payload.end + warnings_len as usize;
         let spots = warnings.end..bytes.len();
+        if std::str::from_utf8(&bytes[warnings.clone()]).is_err() {
+            return Err(EntryError::Warnings);
+        }
         Ok(Layout {
             payload,
             warnings,
@@ -258,15 +247,14 @@ impl Layout {
         })
     }
 
-    /// The fields of `bytes` (the ones this layout is of).
-    fn view<'a>(&self, bytes: &'a [u8]) -> Result<EntryView<'a>, EntryError> {
-        Ok(EntryView {
+    /// The fields of `bytes` (the ones this layout is of, so the warnings are UTF-8).
+    fn view<'a>(&self, bytes: &'a [u8]) -> EntryView<'a> {
+        EntryView {
             payload: &bytes[self.payload.clone()],
-            warnings: std::str::from_utf8(&bytes[self.warnings.clone()])
-                .map_err(|_| EntryError::Warnings)?,
+            warnings: std::str::from_utf8(&bytes[self.warnings.clone()]).unwrap_or_default(),
             filename_spots: &bytes[self.spots.clone()],
             canonical: self.canonical,
-        })
+        }
     }
 }
 

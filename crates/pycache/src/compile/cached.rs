@@ -203,14 +203,9 @@ impl CacheStage {
     }
 
     /// `entry`'s payload with `co_filename` re-pointed to the job's name (and in canonical
-    /// form again when the run is reproducible: a new name may change what is shared). The
-    /// entry's spots spare the scan for them when they fit its payload.
+    /// form again when the run is reproducible: a new name may change what is shared).
     fn repoint(&self, format: Format, job: &Job, entry: EntryView<'_>) -> Option<Vec<u8>> {
-        let payload = entry.payload;
-        let moved = match FilenameSpots::from_bytes(entry.filename_spots, payload) {
-            Some(spots) => spots.apply(payload, &job.name),
-            None => marshal::rewrite_filename(payload, format, &job.name).ok()?,
-        };
+        let moved = spots_of(format, entry)?.apply(entry.payload, &job.name);
         if self.canonical {
             marshal::canonical(&moved, format).ok()
         } else {
@@ -225,11 +220,7 @@ impl CacheStage {
         if self.canonical {
             return self.repoint(format, job, view).map(Served::Whole);
         }
-        let spots = match FilenameSpots::from_bytes(view.filename_spots, view.payload) {
-            Some(spots) => spots,
-            None => FilenameSpots::find(view.payload, format).ok()?,
-        };
-        let splice = spots.splice(view.payload, &job.name);
+        let splice = spots_of(format, view)?.splice(view.payload, &job.name);
         if splice.piece_count() > MAX_PIECES {
             return Some(Served::Whole(splice.to_vec(view.payload)));
         }
@@ -750,10 +741,13 @@ impl<'a> RemoteStage<'a> {
             }
             let payloads = cache.take_remote(&context.targets[job.target], job, keys, found)?;
             Some(match job.cell.bytes() {
-                Ok(source) => {
-                    let pieces: Vec<Pieces<'_>> = payloads.iter().map(|p| vec![&p[..]]).collect();
-                    written(context, job, &source, &pieces, Outcome::FromRemote)
-                }
+                Ok(source) => written(
+                    context,
+                    job,
+                    &source,
+                    &super::job::whole(&payloads),
+                    Outcome::FromRemote,
+                ),
                 Err(message) => Outcome::Failed(message),
             })
         });
@@ -871,6 +865,13 @@ impl RemoteStage {
         _warnings: &mut Vec<String>,
     ) {
     }
+}
+
+/// Where re-pointing changes `entry`'s payload: the spots the entry keeps when they fit its
+/// payload (sparing the scan), else found by one; `None` when the payload cannot be scanned.
+fn spots_of(format: Format, entry: EntryView<'_>) -> Option<FilenameSpots> {
+    FilenameSpots::from_bytes(entry.filename_spots, entry.payload)
+        .or_else(|| FilenameSpots::find(entry.payload, format).ok())
 }
 
 /// A re-pointing of more pieces than this is copied into one, so that a pyc is written with

@@ -98,8 +98,7 @@ impl Runner {
             code
         };
         let levels = self.plan.levels.len();
-        let pieces: Vec<Pieces<'_>> = code.iter().map(|c| vec![c.as_slice()]).collect();
-        write_pycs(target, levels, job, &source, &pieces, &self.options)?;
+        write_pycs(target, levels, job, &source, &whole(&code), &self.options)?;
         if let Some(cache) = &self.cache
             && warnings.is_empty()
         {
@@ -201,6 +200,11 @@ fn header_for(target: &InterpreterPlan, stat: SourceStat, source: &[u8]) -> PycH
 /// One level's marshalled code as its pyc holds it: pieces, written one after another (a
 /// payload served from the cache is re-pointed in pieces, not copied).
 pub(super) type Pieces<'a> = Vec<&'a [u8]>;
+
+/// Payloads in one piece each.
+pub(super) fn whole(code: &[Vec<u8>]) -> Vec<Pieces<'_>> {
+    code.iter().map(|payload| vec![&payload[..]]).collect()
+}
 
 /// Writes `code` (one payload for each of the plan's `levels`) as `job`'s pycs, as
 /// `py_compile` writes them: the header from the source's stat (or hash), the mode from the

@@ -184,13 +184,6 @@ impl Edit {
             Self::DictEnd(start) => start,
         }
     }
-
-    fn end(&self) -> usize {
-        match *self {
-            Self::Str(span) => span.end,
-            Self::DictEnd(start) => start + 1,
-        }
-    }
 }
 
 /// What the scan found an object to be.
@@ -350,7 +343,6 @@ pub struct Splice {
     /// What replaces each spot, one after another.
     inserted: Vec<u8>,
     pieces: Vec<Piece>,
-    len: usize,
 }
 
 /// A piece of a [`Splice`]: a range of the payload, or of what is inserted.
@@ -393,13 +385,7 @@ impl Splice {
         if at < data.len() {
             pieces.push(Piece::Payload(at, data.len()));
         }
-        let len =
-            data.len() - edits.iter().map(|e| e.end() - e.start()).sum::<usize>() + inserted.len();
-        Splice {
-            inserted,
-            pieces,
-            len,
-        }
+        Splice { inserted, pieces }
     }
 
     /// The pieces, in order (`payload`: the one this splice was made from).
@@ -417,17 +403,19 @@ impl Splice {
 
     /// The length of the re-pointed payload.
     pub fn len(&self) -> usize {
-        self.len
+        (self.pieces.iter())
+            .map(|&(Piece::Payload(start, end) | Piece::Inserted(start, end))| end - start)
+            .sum()
     }
 
     /// Whether the re-pointed payload is empty (never, for marshalled code).
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.pieces.is_empty()
     }
 
     /// The re-pointed payload, in one piece (`payload`: the one this splice was made from).
     pub fn to_vec(&self, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
+        let mut out = Vec::with_capacity(self.len());
         self.pieces(payload)
             .for_each(|piece| out.extend_from_slice(piece));
         out
